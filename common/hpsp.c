@@ -1,0 +1,366 @@
+/*
+ * hpsp.c - the shared boilerplate of the hpsp programs (see hpsp.h).
+ */
+#define _GNU_SOURCE
+#include "hpsp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *progname = "hpsp";
+static const char *usage_synopsis = "";
+static const char *usage_help;
+
+void
+hp_init(int argc, char **argv)
+{
+    if (argc > 0 && argv[0] && argv[0][0]) {
+        const char *slash = strrchr(argv[0], '/');
+        progname = slash ? slash + 1 : argv[0];
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+void
+hp_set_usage(const char *synopsis, const char *help)
+{
+    usage_synopsis = synopsis ? synopsis : "";
+    usage_help = help;
+}
+
+const char *
+hp_progname(void)
+{
+    return progname;
+}
+
+/* "prog: MESSAGE[: strerror (ENAME)]\n" built in one buffer and written
+ * with one write(2), so lines from concurrent processes do not interleave. */
+static void
+vmessage(int err, const char *fmt, va_list ap)
+{
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "%s: ", progname);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof buf) {
+        int m = vsnprintf(buf + n, sizeof buf - n, fmt, ap);
+        if (m > 0)
+            n += m;
+    }
+    if (err && (size_t)n < sizeof buf) {
+        const char *name = strerrorname_np(err);
+        int m = snprintf(buf + n, sizeof buf - n, ": %s (%s)", strerror(err),
+                         name ? name : "?");
+        if (m > 0)
+            n += m;
+    }
+    if ((size_t)n >= sizeof buf - 1)
+        n = sizeof buf - 2;
+    buf[n++] = '\n';
+    fflush(stdout);
+    if (write(STDERR_FILENO, buf, n) < 0) {
+        /* Nowhere left to report it. */
+    }
+}
+
+void
+hp_die(const char *fmt, ...)
+{
+    int err = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(err, fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
+void
+hp_die_en(int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(err, fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
+void
+hp_diex(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(0, fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
+void
+hp_die_child(const char *fmt, ...)
+{
+    int err = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(err, fmt, ap);
+    va_end(ap);
+    _exit(1);
+}
+
+void
+hp_warn(const char *fmt, ...)
+{
+    int err = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(err, fmt, ap);
+    va_end(ap);
+    errno = err;
+}
+
+void
+hp_warnx(const char *fmt, ...)
+{
+    int err = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(0, fmt, ap);
+    va_end(ap);
+    errno = err;
+}
+
+void
+hp_usage(int status)
+{
+    FILE *out = status == 0 ? stdout : stderr;
+    fprintf(out, "usage: %s %s\n", progname, usage_synopsis);
+    if (status == 0 && usage_help)
+        fputs(usage_help, out);
+    fflush(out);
+    exit(status);
+}
+
+void
+hp_bad_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(0, fmt, ap);
+    va_end(ap);
+    hp_usage(2);
+}
+
+long
+hp_parse_long(const char *s, long min, long max, const char *what)
+{
+    char *end;
+    long v;
+
+    if (s == NULL || *s == '\0')
+        hp_bad_usage("%s: empty, want a number in %ld..%ld", what, min, max);
+    /* strtol skips leading blanks and accepts a sign; be stricter. */
+    if (!(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
+        hp_bad_usage("%s '%s': not a number", what, s);
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (end == s || *end != '\0')
+        hp_bad_usage("%s '%s': not a number", what, s);
+    if (errno == ERANGE || v < min || v > max)
+        hp_bad_usage("%s '%s': out of range %ld..%ld", what, s, min, max);
+    return v;
+}
+
+in_port_t
+hp_parse_port(const char *s)
+{
+    return (in_port_t)hp_parse_long(s, 0, 65535, "port");
+}
+
+int
+hp_sockaddr_in(struct sockaddr_in *sa, const char *ip, in_port_t port)
+{
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(port);
+    if (ip == NULL || inet_pton(AF_INET, ip, &sa->sin_addr) != 1) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+void
+hp_parse_sockaddr(struct sockaddr_in *sa, const char *ip, const char *port)
+{
+    in_port_t p = hp_parse_port(port);
+    if (hp_sockaddr_in(sa, ip, p) < 0)
+        hp_bad_usage("IP '%s': not an IPv4 address", ip ? ip : "");
+}
+
+char *
+hp_addr_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+    char ip[INET6_ADDRSTRLEN];
+
+    if (len == 0)
+        return buf;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+        snprintf(buf, len, "%s:%u", ip, (unsigned)ntohs(in->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+        snprintf(buf, len, "[%s]:%u", ip, (unsigned)ntohs(in6->sin6_port));
+    } else {
+        snprintf(buf, len, "?");
+    }
+    return buf;
+}
+
+int
+hp_announce_listener(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char buf[HP_ADDRSTRLEN];
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -1;
+    printf("listening on %s\n", hp_addr_str((struct sockaddr *)&ss, buf,
+                                             sizeof buf));
+    if (fflush(stdout) == EOF)
+        return -1;
+    return 0;
+}
+
+int
+hp_tcp_listener(const struct sockaddr_in *sa, int backlog, int type_flags)
+{
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | type_flags, 0);
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(fd, (const struct sockaddr *)sa, sizeof *sa) < 0 ||
+        listen(fd, backlog) < 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+int
+hp_set_nonblocking(int fd)
+{
+    int old = fcntl(fd, F_GETFL);
+    if (old < 0)
+        return -1;
+    if (fcntl(fd, F_SETFL, old | O_NONBLOCK) < 0)
+        return -1;
+    return old;
+}
+
+ssize_t
+hp_readn(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+ssize_t
+hp_writen(int fd, const void *buf, size_t n)
+{
+    size_t put = 0;
+    while (put < n) {
+        ssize_t w = write(fd, (const char *)buf + put, n - put);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        put += (size_t)w;
+    }
+    return (ssize_t)put;
+}
+
+void
+hp_reader_init(struct hp_reader *r, int fd)
+{
+    r->fd = fd;
+    r->start = r->end = 0;
+}
+
+ssize_t
+hp_readline(struct hp_reader *r, char *line, size_t cap)
+{
+    size_t len = 0;
+
+    if (cap == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    while (len < cap - 1) {
+        if (r->start == r->end) {
+            ssize_t n = read(r->fd, r->buf, sizeof r->buf);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                return -1;
+            }
+            if (n == 0)
+                break;
+            r->start = 0;
+            r->end = (size_t)n;
+        }
+        char c = r->buf[r->start++];
+        line[len++] = c;
+        if (c == '\n')
+            break;
+    }
+    line[len] = '\0';
+    return (ssize_t)len;
+}
+
+static volatile sig_atomic_t *term_flag;
+
+static void
+on_term(int sig)
+{
+    if (term_flag)
+        *term_flag = sig;
+}
+
+int
+hp_catch_term(volatile sig_atomic_t *flag)
+{
+    struct sigaction sa;
+
+    term_flag = flag;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: blocking calls return EINTR */
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
+        return -1;
+    return 0;
+}

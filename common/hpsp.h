@@ -1,0 +1,144 @@
+/*
+ * hpsp.h - the little every hpsp program shares, and nothing more.
+ *
+ * What lives here is boilerplate, never the lesson: messages and exit
+ * codes, strict argument parsing, address formatting, the "listening on"
+ * announcement, loops that finish partial reads and writes.  Every name has
+ * the hp_ prefix so nobody mistakes a helper for a system call.  The header
+ * includes only what its own prototypes need: a program that uses epoll
+ * still includes <sys/epoll.h> itself, where the reader sees it.
+ *
+ * Rules: only hp_die*, hp_usage and hp_parse_* exit.  Everything else
+ * returns -1 with errno set, and keeps errno intact across its cleanup.
+ *
+ * Exit statuses (DESIGN.md): 0 success, 1 a system call failed,
+ * 2 bad command line.
+ */
+#ifndef HPSP_H
+#define HPSP_H
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#define HP_NORETURN __attribute__((noreturn))
+#define HP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* Longest "IP:PORT" text hp_addr_str() writes, with its terminator. */
+#define HP_ADDRSTRLEN (INET6_ADDRSTRLEN + sizeof("[]:65535"))
+
+/*
+ * Remember the program's name for messages, and make stdout line-buffered:
+ * the harness reads it through a pipe and must see each line when it is
+ * printed, not when the program exits.
+ */
+void hp_init(int argc, char **argv);
+
+/*
+ * The usage text of this program: SYNOPSIS follows "usage: prog ", HELP
+ * (may be NULL) is printed after it by -h only.
+ */
+void hp_set_usage(const char *synopsis, const char *help);
+
+/* The name given to hp_init (the basename of argv[0]). */
+const char *hp_progname(void);
+
+/* "prog: MESSAGE: strerror (ENAME)" on stderr, exit 1. */
+HP_NORETURN HP_PRINTF(1, 2) void hp_die(const char *fmt, ...);
+/* The same with an explicit error number (pthread functions return it). */
+HP_NORETURN HP_PRINTF(2, 3) void hp_die_en(int err, const char *fmt, ...);
+/* "prog: MESSAGE" on stderr, exit 1: no errno involved. */
+HP_NORETURN HP_PRINTF(1, 2) void hp_diex(const char *fmt, ...);
+/* hp_die for a forked child: _exit(1), so the parent's stdio is not flushed
+ * twice and its atexit handlers do not run. */
+HP_NORETURN HP_PRINTF(1, 2) void hp_die_child(const char *fmt, ...);
+/* "prog: MESSAGE: strerror (ENAME)" on stderr, and carry on. */
+HP_PRINTF(1, 2) void hp_warn(const char *fmt, ...);
+/* "prog: MESSAGE" on stderr, and carry on. */
+HP_PRINTF(1, 2) void hp_warnx(const char *fmt, ...);
+
+/*
+ * STATUS 0 (-h): the usage line and help on stdout, exit 0.  Otherwise
+ * the usage line on stderr and exit STATUS (2 for a bad command line).
+ */
+HP_NORETURN void hp_usage(int status);
+/* "prog: MESSAGE", then the usage line, on stderr; exit 2. */
+HP_NORETURN HP_PRINTF(1, 2) void hp_bad_usage(const char *fmt, ...);
+
+/*
+ * Strict number parsing: the whole string must be a decimal number in
+ * [MIN, MAX]; "", "12x", " 1", overflow are refused.  On bad input they
+ * print what was wrong and the usage line, and exit 2.  WHAT names the
+ * argument in the message ("backlog", "PORT").
+ */
+long hp_parse_long(const char *s, long min, long max, const char *what);
+/* A TCP/UDP port, 0..65535 (0: the kernel picks one). */
+in_port_t hp_parse_port(const char *s);
+
+/*
+ * Fill *SA with the dotted-quad IP and the host-order PORT.
+ * Returns 0, or -1 with errno EINVAL when IP is not an IPv4 address.
+ */
+int hp_sockaddr_in(struct sockaddr_in *sa, const char *ip, in_port_t port);
+/* hp_sockaddr_in from command-line words; bad input exits 2 with usage. */
+void hp_parse_sockaddr(struct sockaddr_in *sa, const char *ip,
+                       const char *port);
+
+/* "IP:PORT" of SA into BUF (HP_ADDRSTRLEN bytes is always enough).
+ * Returns BUF; on an unknown family writes "?" */
+char *hp_addr_str(const struct sockaddr *sa, char *buf, size_t len);
+
+/*
+ * Print "listening on IP:PORT" for the bound socket FD (the port the
+ * kernel chose when 0 was asked) and flush stdout.  0, or -1 with errno.
+ */
+int hp_announce_listener(int fd);
+
+/*
+ * socket + SO_REUSEADDR + bind + listen, for programs whose lesson is not
+ * the listening socket itself.  Returns the fd, or -1 with errno (the fd
+ * closed).  TYPE_FLAGS may add SOCK_NONBLOCK and SOCK_CLOEXEC.
+ */
+int hp_tcp_listener(const struct sockaddr_in *sa, int backlog, int type_flags);
+
+/* Add O_NONBLOCK; returns the previous file status flags, or -1. */
+int hp_set_nonblocking(int fd);
+
+/*
+ * Read exactly N bytes, retrying after EINTR and short reads.  Returns N,
+ * fewer at end of file, or -1 with errno (bytes read so far are lost to
+ * the caller only in the sense that the count is not returned).
+ */
+ssize_t hp_readn(int fd, void *buf, size_t n);
+/* Write all N bytes, retrying after EINTR and short writes: N or -1. */
+ssize_t hp_writen(int fd, const void *buf, size_t n);
+
+/*
+ * Buffered line reader over a file descriptor, in the caller's storage.
+ * A line may arrive split across any number of reads.
+ */
+#define HP_READER_SIZE 4096
+struct hp_reader {
+    int fd;
+    size_t start, end;
+    char buf[HP_READER_SIZE];
+};
+void hp_reader_init(struct hp_reader *r, int fd);
+/*
+ * Copy the next line, with its '\n', into LINE (CAP bytes, NUL-terminated).
+ * Returns its length; 0 at end of file; -1 with errno.  A line longer than
+ * CAP - 1 comes back in pieces of CAP - 1 bytes without the '\n'.  Bytes
+ * after the last '\n' at end of file come back as a final line without it.
+ */
+ssize_t hp_readline(struct hp_reader *r, char *line, size_t cap);
+
+/*
+ * Install a SIGINT and SIGTERM handler, without SA_RESTART, that sets
+ * *FLAG to the signal number: a blocking call then fails with EINTR and
+ * the program's loop sees the flag.  0, or -1 with errno.
+ */
+int hp_catch_term(volatile sig_atomic_t *flag);
+
+#endif /* HPSP_H */

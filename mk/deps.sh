@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# mk/deps.sh - the Debian packages hpsp uses, and how to get them.
+#
+#   mk/deps.sh install   install them (as root), apt-get update first
+#   mk/deps.sh ensure    install them only if something is missing
+#
+# Each package is here because something in the suite runs it:
+#   build-essential, clang        compilers (CC=clang is a supported axis)
+#   libclang-rt-14-dev            clang's sanitizer runtimes (CC=clang check)
+#   libcmocka-dev, pkg-config     the test framework
+#   strace                        TRACE=1 and the tests that assert syscalls
+#   tcpdump                       CAPTURE=1 and the tests that assert packets
+#   iproute2                      ss, to show socket states
+#   procps                        ps, for the transcripts
+#   valgrind                      make check
+set -euo pipefail
+
+PKGS="build-essential clang libclang-rt-14-dev libcmocka-dev pkg-config strace tcpdump iproute2 procps valgrind"
+
+missing() {
+    local m=""
+    pkg-config --exists cmocka 2>/dev/null || m="$m libcmocka-dev"
+    for t in cc make strace tcpdump ss ps valgrind timeout; do
+        command -v "$t" >/dev/null 2>&1 || m="$m $t"
+    done
+    echo "$m"
+}
+
+install() {
+    if [ "$(id -u)" != 0 ]; then
+        echo "hpsp: not root, so not installing. Run:" >&2
+        echo "  sudo apt-get update && sudo apt-get install -y $PKGS" >&2
+        return 1
+    fi
+    echo "hpsp: installing $PKGS" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
+}
+
+case "${1:-ensure}" in
+install) install ;;
+ensure)
+    m=$(missing)
+    if [ -n "$m" ]; then
+        echo "hpsp: missing:$m" >&2
+        install
+        m=$(missing)
+        [ -z "$m" ] || { echo "hpsp: still missing after install:$m" >&2; exit 1; }
+    fi
+    ;;
+list) echo "$PKGS" ;;
+*) echo "usage: $0 install|ensure|list" >&2; exit 2 ;;
+esac

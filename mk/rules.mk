@@ -1,0 +1,76 @@
+# mk/rules.mk - one rule per program, expanded from each chapter's
+# programs.mk.  A chapter directory chNN-topic declares
+#
+#   chNN_PROGS := prog1 prog2        one prog.c each, in that directory
+#   chNN_SRCS_prog1 := module.c      extra sources of one program (optional)
+#   chNN_LDLIBS_prog1 := -pthread    extra libraries of one program (optional)
+#
+# and gets $(BUILD)/bin/prog1 ..., plus the test binary
+# $(BUILD)/tests/chNN_test from tests/chNN_test.c when that file exists.
+
+LIB := $(BUILD)/lib/libhpsp.a
+LIB_SRCS := $(wildcard common/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+
+HARNESS := $(BUILD)/lib/libharness.a
+HARNESS_SRCS := $(wildcard tests/harness/*.c)
+HARNESS_OBJS := $(HARNESS_SRCS:%.c=$(BUILD)/obj/%.o)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CMOCKA_CFLAGS)
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(HARNESS): $(HARNESS_OBJS)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+chapter_key = $(firstword $(subst -, ,$(1)))
+
+# $(1) chapter dir, $(2) key (ch05), $(3) program name
+define PROGRAM_RULE
+$(BUILD)/bin/$(3): $(BUILD)/obj/$(1)/$(3).o \
+		$(patsubst %.c,$(BUILD)/obj/$(1)/%.o,$($(2)_SRCS_$(3))) $(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$(filter %.o,$$^) $(LIB) $($(2)_LDLIBS_$(3))
+ALL_PROGS += $(BUILD)/bin/$(3)
+$(2)_BINS += $(BUILD)/bin/$(3)
+ALL_SRCS += $(1)/$(3).c $(addprefix $(1)/,$($(2)_SRCS_$(3)))
+endef
+
+define CHAPTER_RULES
+include $(1)/programs.mk
+$$(foreach p,$$($(2)_PROGS),$$(eval $$(call PROGRAM_RULE,$(1),$(2),$$(p))))
+ifneq ($(wildcard tests/$(2)_test.c),)
+$(BUILD)/tests/$(2)_test: $(BUILD)/obj/tests/$(2)_test.o $(HARNESS) $(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$< $(HARNESS) $(LIB) $$(CMOCKA_LIBS)
+ALL_TESTS += $(BUILD)/tests/$(2)_test
+TESTED_CHAPTERS += $(2)
+ALL_SRCS += tests/$(2)_test.c
+endif
+endef
+
+$(foreach d,$(CHAPTERS),$(eval $(call CHAPTER_RULES,$(d),$(call chapter_key,$(d)))))
+
+# Unit tests: tests/unit/test_NAME.c, linked with the library and any
+# chapter module listed in UNIT_SRCS_test_NAME.
+UNIT_NAMES := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
+define UNIT_RULE
+$(BUILD)/tests/unit/$(1): $(BUILD)/obj/tests/unit/$(1).o \
+		$(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRCS_$(1))) $(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$(filter %.o,$$^) $(LIB) $$(CMOCKA_LIBS) $(UNIT_LDLIBS_$(1))
+UNIT_TESTS += $(BUILD)/tests/unit/$(1)
+ALL_SRCS += tests/unit/$(1).c
+endef
+$(foreach u,$(UNIT_NAMES),$(eval $(call UNIT_RULE,$(u))))
+
+ALL_SRCS += $(LIB_SRCS) $(HARNESS_SRCS)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,623 @@
+/*
+ * ch05_test.c - chapter 5, the socket API: one scenario per lesson.
+ *
+ * Each scenario runs the chapter's programs against loopback peers and
+ * asserts on what they did: the bytes that crossed, the lines they
+ * printed, their exit status, the kernel's socket states and (with
+ * tcpdump) the packets.  The same table is the chapter's demo
+ * (`make demo CH=ch05`) and its lab grading (PROG_<name>=...).
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- 5-1 byte order ---------------------------------------------------- */
+
+static void
+byte_order(struct hh_ctx *c)
+{
+    struct hh_proc *p = hh_start(c, "byte_order", "byte_order", NULL);
+    const char *want =
+        __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? "little endian"
+        : __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__  ? "big endian"
+                                                  : "unknown";
+    hh_expect_line(p, "^byte order: (.*)$", 2000);
+    HH_CHECK(c, strcmp(p->groups[1], want) == 0,
+             "byte_order says '%s', the compiler says '%s'", p->groups[1],
+             want);
+    /* network order is big endian everywhere: 0x01 first in memory */
+    hh_expect_line(p, "^htons\\(0x0102\\) in memory: 01 02$", 2000);
+    hh_expect_exit(p, 0, 2000);
+}
+
+/* ---- 5-3 listen backlog ------------------------------------------------ */
+
+enum { BACKLOG = 3, SURPLUS = 5 }; /* clients: BACKLOG + SURPLUS */
+
+/* Wait until WANT of the N non-blocking connects have completed (the
+ * socket turns writable); returns how many completed by the deadline. */
+static int
+count_connected(struct hh_ctx *c, const int *fds, int n, int want,
+                int timeout_ms)
+{
+    long long deadline = hh_now_ms() + hh_ms(c, timeout_ms);
+    int done = 0;
+    for (;;) {
+        struct pollfd pf[BACKLOG + SURPLUS];
+        for (int i = 0; i < n; i++)
+            pf[i] = (struct pollfd){.fd = fds[i], .events = POLLOUT};
+        long long left = deadline - hh_now_ms();
+        int r = poll(pf, n, left > 0 ? (int)left : 0);
+        HH_CHECK(c, r >= 0, "poll: %s", strerror(errno));
+        done = 0;
+        for (int i = 0; i < n; i++)
+            done += (pf[i].revents & POLLOUT) != 0;
+        if (done >= want || left <= 0)
+            return done;
+        /* poll returned with fewer than WANT: some are connected and
+         * stay writable, so wait on the others only */
+        int rest[BACKLOG + SURPLUS], m = 0;
+        for (int i = 0; i < n; i++)
+            if (!(pf[i].revents & POLLOUT))
+                rest[m++] = fds[i];
+        int more = count_connected(c, rest, m, want - done,
+                                   (int)((deadline - hh_now_ms()) / c->scale));
+        return done + more;
+    }
+}
+
+static void
+listen_backlog(struct hh_ctx *c)
+{
+    char backlog[16];
+    snprintf(backlog, sizeof backlog, "%d", BACKLOG);
+    struct hh_proc *srv = hh_start(c, "server", "listen_backlog", "127.0.0.1",
+                                   "0", backlog, NULL);
+    hh_wait_listening(srv);
+    in_port_t port = ntohs(srv->addr.sin_port);
+
+    int fds[BACKLOG + SURPLUS];
+    hh_note(c, "harness: %d non-blocking connects, 20 ms apart, never "
+               "accepted", BACKLOG + SURPLUS);
+    for (int i = 0; i < BACKLOG + SURPLUS; i++) {
+        fds[i] = hh_connect_start(c, &srv->addr);
+        hh_observe(c, 20); /* spacing, as the book's clients */
+    }
+    int ok = count_connected(c, fds, BACKLOG + SURPLUS, BACKLOG + 1, 2000);
+    HH_CHECK(c, ok == BACKLOG + 1,
+             "%d connections completed, expected backlog+1 = %d", ok,
+             BACKLOG + 1);
+    /* the rest must stay pending: watch them for 300 ms */
+    hh_observe(c, 300);
+    ok = count_connected(c, fds, BACKLOG + SURPLUS, BACKLOG + SURPLUS, 0);
+    int est_srv = hh_tcp_count("01", port, 0);
+    int est_cli = hh_tcp_count("01", 0, port);
+    int syn_sent = hh_tcp_count("02", 0, port);
+    int syn_recv = hh_tcp_count("03", port, 0);
+    hh_note(c, "/proc/net/tcp: server ESTABLISHED %d, client ESTABLISHED %d, "
+               "client SYN_SENT %d, server SYN_RECV %d",
+            est_srv, est_cli, syn_sent, syn_recv);
+    HH_CHECK(c, ok == BACKLOG + 1,
+             "after 300 ms %d connections completed, expected %d", ok,
+             BACKLOG + 1);
+    HH_CHECK(c, est_srv == BACKLOG + 1 && est_cli == BACKLOG + 1,
+             "ESTABLISHED: server %d, client %d, expected %d each", est_srv,
+             est_cli, BACKLOG + 1);
+    HH_CHECK(c, syn_sent == SURPLUS - 1 && syn_recv == 0,
+             "surplus: %d SYN_SENT (expected %d), %d SYN_RECV (expected 0)",
+             syn_sent, SURPLUS - 1, syn_recv);
+
+    /* ss shows the accept queue: Recv-Q = queued, Send-Q = backlog */
+    char filter[32];
+    snprintf(filter, sizeof filter, "sport = :%u", (unsigned)port);
+    struct hh_proc *ss = hh_start(c, "ss", "ss", "-ltnH", filter, NULL);
+    hh_expect_line(ss, "^LISTEN +([0-9]+) +([0-9]+) ", 2000);
+    HH_CHECK(c, atoi(ss->groups[1]) == BACKLOG + 1 &&
+                    atoi(ss->groups[2]) == BACKLOG,
+             "ss: Recv-Q %s Send-Q %s, expected %d and %d", ss->groups[1],
+             ss->groups[2], BACKLOG + 1, BACKLOG);
+    hh_expect_exit(ss, 0, 2000);
+
+    int st = hh_stop(srv);
+    HH_CHECK(c, WIFEXITED(st) && WEXITSTATUS(st) == 0,
+             "listen_backlog did not exit 0 on SIGTERM");
+    HH_CHECK(c, hh_output_has(srv, "^stopped by signal"),
+             "listen_backlog did not report the signal");
+}
+
+/* ---- 5-5 accept of a connection that is already gone ------------------- */
+
+static void
+accept_gone(struct hh_ctx *c, bool rst)
+{
+    struct hh_proc *srv = hh_start(c, "server", "accept_delayed", "-d",
+                                   "400ms", "127.0.0.1", "0", NULL);
+    hh_wait_listening(srv);
+    hh_expect_line(srv, "^waiting 400 ms before accept$", 2000);
+    int fd = hh_connect(c, &srv->addr, 2000);
+    in_port_t mine = hh_local_port(fd);
+    if (rst)
+        hh_abort(c, fd);
+    else {
+        hh_note(c, "harness: close (sends FIN) before the server accepts");
+        hh_close(c, fd);
+    }
+    hh_expect_line(srv, "^accepted connection from 127\\.0\\.0\\.1:([0-9]+)$",
+                   3000);
+    HH_CHECK(c, atoi(srv->groups[1]) == mine,
+             "accept reported port %s, the client was on port %u",
+             srv->groups[1], (unsigned)mine);
+    if (rst) {
+        hh_expect_line(srv, "^state after accept: (CLOSE|CLOSED)$", 2000);
+        hh_expect_line(srv, "^first recv failed: .*\\(ECONNRESET\\)$", 2000);
+    } else {
+        hh_expect_line(srv, "^state after accept: CLOSE_WAIT$", 2000);
+        hh_expect_line(srv, "^first recv: 0 bytes", 2000);
+    }
+    hh_expect_exit(srv, 0, 2000);
+}
+
+static void
+accept_after_fin(struct hh_ctx *c)
+{
+    accept_gone(c, false);
+}
+
+static void
+accept_after_rst(struct hh_ctx *c)
+{
+    accept_gone(c, true);
+}
+
+/* ---- 5-6 / 5-7 out-of-band data ---------------------------------------- */
+
+/* oob_send to a receiver frozen with SIGSTOP, so all three segments are
+ * queued before its first read; returns the receiver (still running). */
+static struct hh_proc *
+oob_exchange(struct hh_ctx *c, struct hh_proc **capture)
+{
+    struct hh_proc *rcv =
+        hh_start(c, "server", "oob_recv", "127.0.0.1", "0", NULL);
+    hh_wait_listening(rcv);
+    *capture = NULL;
+    if ((c->sc->needs & HH_NEED_TCPDUMP) || c->show_capture)
+        *capture = hh_capture_start(c, ntohs(rcv->addr.sin_port));
+    hh_note(c, "harness: SIGSTOP the receiver, so everything is queued "
+               "before its first recv");
+    hh_kill(rcv, SIGSTOP);
+    struct hh_proc *snd = hh_start(c, "client", "oob_send", "127.0.0.1",
+                                   rcv->port, NULL);
+    hh_expect_line(snd, "^sent 3 bytes with MSG_OOB: \"abc\"$", 3000);
+    hh_expect_exit(snd, 0, 3000);
+    hh_note(c, "harness: SIGCONT the receiver");
+    hh_kill(rcv, SIGCONT);
+    return rcv;
+}
+
+static void
+expect_data(struct hh_proc *p, const char *kind, const char *text)
+{
+    hh_expect_line(p, "^(normal|urgent) data: \"(.*)\" \\(([0-9]+) bytes?\\)$",
+                   3000);
+    HH_CHECK(p->ctx,
+             strcmp(p->groups[1], kind) == 0 &&
+                 strcmp(p->groups[2], text) == 0 &&
+                 atoi(p->groups[3]) == (int)strlen(text),
+             "expected %s data \"%s\" (%zu bytes), got %s data \"%s\" (%s)",
+             kind, text, strlen(text), p->groups[1], p->groups[2],
+             p->groups[3]);
+}
+
+static void
+oob_reads(struct hh_ctx *c)
+{
+    struct hh_proc *cap;
+    struct hh_proc *rcv = oob_exchange(c, &cap);
+    expect_data(rcv, "normal", "123ab"); /* a read stops at the mark */
+    expect_data(rcv, "urgent", "c");     /* only the last byte is urgent */
+    expect_data(rcv, "normal", "123");
+    hh_expect_exit(rcv, 0, 3000);
+    if (cap)
+        hh_capture_stop(cap);
+}
+
+static void
+oob_on_the_wire(struct hh_ctx *c)
+{
+    struct hh_proc *cap;
+    struct hh_proc *rcv = oob_exchange(c, &cap);
+    hh_expect_exit(rcv, 0, 3000);
+    /* the FIN of both sides ends the conversation on the wire */
+    hh_capture_expect(cap, "Flags \\[F", 3000);
+    hh_capture_stop(cap);
+    int urgent = hh_capture_count(cap, "Flags \\[[^]]*U[^]]*\\].*urg 3.* "
+                                       "length 3$");
+    int any_urg = hh_capture_count(cap, "Flags \\[[^]]*U");
+    int data = hh_capture_count(cap, " length 3$");
+    HH_CHECK(c, urgent == 1 && any_urg == 1,
+             "expected exactly one segment with URG and urg 3 (got %d with "
+             "URG, %d of them 'urg 3 ... length 3')", any_urg, urgent);
+    HH_CHECK(c, data == 3, "expected three 3-byte data segments, got %d",
+             data);
+}
+
+/* ---- 5-9 SO_REUSEADDR -------------------------------------------------- */
+
+static void
+reuse_addr(struct hh_ctx *c)
+{
+    struct hh_proc *s1 = hh_start(c, "server 1", "reuse_addr_server",
+                                  "127.0.0.1", "0", NULL);
+    hh_wait_listening(s1);
+    in_port_t port = ntohs(s1->addr.sin_port);
+    int fd = hh_connect(c, &s1->addr, 2000);
+    char buf[16];
+    hh_recv_all(c, fd, buf, 0, 3000); /* the server closes first */
+    hh_close(c, fd);
+    hh_expect_exit(s1, 0, 3000);
+    int tw = hh_tcp_count("06", port, 0);
+    hh_note(c, "/proc/net/tcp: %d TIME_WAIT on the server's port %u", tw,
+            (unsigned)port);
+    HH_CHECK(c, tw == 1, "expected the server side in TIME_WAIT, found %d",
+             tw);
+
+    struct hh_proc *s2 = hh_start(c, "server 2", "reuse_addr_server", "-n",
+                                  "127.0.0.1", s1->port, NULL);
+    hh_expect_err(s2, "bind.*\\(EADDRINUSE\\)", 3000);
+    hh_expect_exit(s2, 1, 3000);
+
+    struct hh_proc *s3 = hh_start(c, "server 3", "reuse_addr_server",
+                                  "127.0.0.1", s1->port, NULL);
+    hh_wait_listening(s3);
+    HH_CHECK(c, ntohs(s3->addr.sin_port) == port,
+             "rerun listens on %u, not %u", ntohs(s3->addr.sin_port), port);
+    fd = hh_connect(c, &s3->addr, 2000);
+    hh_recv_all(c, fd, buf, 0, 3000);
+    hh_expect_exit(s3, 0, 3000);
+}
+
+/* ---- 5-10 / 5-11 buffer sizes ------------------------------------------ */
+
+static long
+read_sysctl(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long v = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = -1;
+        fclose(f);
+    }
+    return v;
+}
+
+/* What this kernel does to a request of 0: the floor of the option. */
+static int
+measure_floor(struct hh_ctx *c, int opt)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    HH_CHECK(c, fd >= 0, "socket: %s", strerror(errno));
+    int zero = 0, v = 0;
+    socklen_t len = sizeof v;
+    int r1 = setsockopt(fd, SOL_SOCKET, opt, &zero, sizeof zero);
+    int r2 = getsockopt(fd, SOL_SOCKET, opt, &v, &len);
+    close(fd);
+    HH_CHECK(c, r1 == 0 && r2 == 0, "measuring the floor: %s",
+             strerror(errno));
+    return v;
+}
+
+static long
+expected_size(long asked, long max, long floor)
+{
+    long v = 2 * (asked < max ? asked : max);
+    return v > floor ? v : floor;
+}
+
+static void
+buffer_sizes(struct hh_ctx *c)
+{
+    long wmax = read_sysctl("/proc/sys/net/core/wmem_max");
+    long rmax = read_sysctl("/proc/sys/net/core/rmem_max");
+    if (wmax < 0 || rmax < 0)
+        hh_skip(c, "cannot read net.core.wmem_max / rmem_max");
+    int sfloor = measure_floor(c, SO_SNDBUF);
+    int rfloor = measure_floor(c, SO_RCVBUF);
+    hh_note(c, "this kernel: SO_SNDBUF floor %d, SO_RCVBUF floor %d, "
+               "wmem_max %ld, rmem_max %ld", sfloor, rfloor, wmax, rmax);
+    const long sizes[] = {50, 2000, 5000, 100000, 2 * (wmax > rmax ? wmax
+                                                                    : rmax)};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char sz[24];
+        snprintf(sz, sizeof sz, "%ld", sizes[i]);
+        struct hh_proc *srv = hh_start(c, "server", "rcvbuf_server",
+                                       "127.0.0.1", "0", sz, NULL);
+        hh_expect_line(srv, "^SO_RCVBUF: asked for ([0-9]+), kernel set "
+                            "([0-9]+)$", 3000);
+        long got = atol(srv->groups[2]);
+        long want = expected_size(sizes[i], rmax, rfloor);
+        HH_CHECK(c, got == want, "SO_RCVBUF %ld: kernel set %ld, expected "
+                                 "max(2 x min(%ld, %ld), %d) = %ld",
+                 sizes[i], got, sizes[i], rmax, rfloor, want);
+        hh_wait_listening(srv);
+        struct hh_proc *cli = hh_start(c, "client", "sndbuf_client",
+                                       "127.0.0.1", srv->port, sz, NULL);
+        hh_expect_line(cli, "^SO_SNDBUF: asked for ([0-9]+), kernel set "
+                            "([0-9]+)$", 3000);
+        got = atol(cli->groups[2]);
+        want = expected_size(sizes[i], wmax, sfloor);
+        HH_CHECK(c, got == want, "SO_SNDBUF %ld: kernel set %ld, expected "
+                                 "max(2 x min(%ld, %ld), %d) = %ld",
+                 sizes[i], got, sizes[i], wmax, sfloor, want);
+        hh_expect_line(cli, "^sent 512 bytes$", 3000);
+        hh_expect_exit(cli, 0, 3000);
+        hh_expect_line(srv, "^received 512 bytes$", 3000);
+        hh_expect_exit(srv, 0, 3000);
+    }
+}
+
+/* ---- 5-12 daytime client ----------------------------------------------- */
+
+static const char daytime_reply[] = "Mon Nov 23 18:00:00 2026\r\n";
+
+static void
+serve_daytime(struct hh_ctx *c, int lfd, struct hh_proc *cli)
+{
+    int fd = hh_accept(c, lfd, 3000);
+    hh_send(c, fd, daytime_reply, strlen(daytime_reply), 2000);
+    hh_close(c, fd);
+    /* byte for byte: the client prints the reply after the prefix */
+    hh_expect_line(cli, "^the time is: (.*)$", 3000);
+    char want[64];
+    snprintf(want, sizeof want, "%.*s", (int)strlen(daytime_reply) - 1,
+             daytime_reply); /* the line without its '\n' */
+    HH_CHECK(c, strcmp(cli->groups[1], want) == 0,
+             "client printed \"%s\", the server sent \"%s\"", cli->groups[1],
+             want);
+    hh_expect_exit(cli, 0, 3000);
+}
+
+static void
+daytime(struct hh_ctx *c)
+{
+    struct sockaddr_in sa;
+    int lfd = hh_listen(c, 0, &sa, 5);
+    char port[8];
+    snprintf(port, sizeof port, "%u", ntohs(sa.sin_port));
+    hh_note(c, "harness: a stub daytime server on 127.0.0.1:%s", port);
+    struct hh_proc *cli = hh_start(c, "client", "daytime_client", "-p", port,
+                                   "127.0.0.1", NULL);
+    hh_expect_line(cli, "^daytime service: port ([0-9]+)$", 3000);
+    HH_CHECK(c, strcmp(cli->groups[1], port) == 0,
+             "client reports port %s, expected %s", cli->groups[1], port);
+    serve_daytime(c, lfd, cli);
+}
+
+static void
+daytime_port13(struct hh_ctx *c)
+{
+    struct servent *se = getservbyname("daytime", "tcp");
+    if (!se)
+        hh_skip(c, "no 'daytime' entry in /etc/services (netbase)");
+    HH_CHECK(c, ntohs((in_port_t)se->s_port) == 13,
+             "/etc/services says daytime is %d", ntohs((in_port_t)se->s_port));
+    struct sockaddr_in sa;
+    int lfd = hh_listen(c, 13, &sa, 5);
+    if (lfd < 0)
+        hh_skip(c, "cannot serve 127.0.0.1:13 here: %s", strerror(errno));
+    hh_note(c, "harness: a stub daytime server on the real port, "
+               "127.0.0.1:13");
+    struct hh_proc *cli =
+        hh_start(c, "client", "daytime_client", "127.0.0.1", NULL);
+    hh_expect_line(cli, "^daytime service: port 13$", 3000);
+    serve_daytime(c, lfd, cli);
+}
+static void
+daytime_errors(struct hh_ctx *c)
+{
+    struct hh_proc *p = hh_start(c, "client", "daytime_client",
+                                 "no-such-host.invalid", NULL);
+    hh_expect_err(p, "cannot resolve 'no-such-host\\.invalid'", 20000);
+    hh_expect_exit(p, 1, 20000);
+
+    /* a port nobody listens on: take one from the kernel, then free it */
+    struct sockaddr_in sa;
+    int lfd = hh_listen(c, 0, &sa, 1);
+    hh_close(c, lfd);
+    char port[8];
+    snprintf(port, sizeof port, "%u", ntohs(sa.sin_port));
+    p = hh_start(c, "client", "daytime_client", "-p", port, "127.0.0.1",
+                 NULL);
+    hh_expect_err(p, "connect.*\\(ECONNREFUSED\\)", 3000);
+    hh_expect_exit(p, 1, 3000);
+}
+
+/* ---- bad input, for every program -------------------------------------- */
+
+/* One row: arguments, the exit status wanted, and a regex its stderr must
+ * match (NULL: stdout must show the usage line instead). */
+struct bad_case {
+    const char *args[6];
+    int status;
+    const char *err;
+};
+
+#define USAGE "^usage: "
+#define PORT_IN_USE "@PORT_IN_USE@" /* replaced by a port the test holds */
+
+static void
+run_cases(struct hh_ctx *c, const char *prog, const struct bad_case *cases,
+          size_t n)
+{
+    struct sockaddr_in held;
+    int lfd = hh_listen(c, 0, &held, 1);
+    char busy[8];
+    snprintf(busy, sizeof busy, "%u", ntohs(held.sin_port));
+    for (size_t i = 0; i < n; i++) {
+        const char *args[7];
+        int k = 0;
+        for (; cases[i].args[k]; k++)
+            args[k] = strcmp(cases[i].args[k], PORT_IN_USE) == 0
+                          ? busy
+                          : cases[i].args[k];
+        args[k] = NULL;
+        struct hh_spawn opt = {.role = prog};
+        struct hh_proc *p = hh_startv(c, &opt, prog, args);
+        hh_close_stdin(p);
+        if (cases[i].err)
+            hh_expect_err(p, cases[i].err, 3000);
+        else
+            hh_expect_line(p, USAGE, 3000);
+        hh_expect_exit(p, cases[i].status, 3000);
+        HH_CHECK(c, cases[i].status != 2 || hh_expect_err(p, USAGE, 0),
+                 "no usage line on stderr");
+    }
+    hh_close(c, lfd);
+}
+
+/* Cases every IP PORT program shares, with EXTRA appended to each. */
+#define IP_PORT_CASES(...)                                                     \
+    {{"-h", NULL}, 0, NULL},                                                   \
+    {{"--no-such-option", NULL}, 2, USAGE},                                    \
+    {{NULL}, 2, USAGE},                                                        \
+    {{"127.0.0.1", "x", __VA_ARGS__, NULL}, 2, "port 'x': not a number"},      \
+    {{"127.0.0.1", "70000", __VA_ARGS__, NULL}, 2, "port '70000'"},            \
+    {{"127.0.0.1", "-1", __VA_ARGS__, NULL}, 2, "port '-1'"},                  \
+    {{"127.0.0.1", "", __VA_ARGS__, NULL}, 2, "port"},                         \
+    {{"1.2.3", "0", __VA_ARGS__, NULL}, 2, "IP '1\\.2\\.3'"},                  \
+    {{"localhost", "0", __VA_ARGS__, NULL}, 2, "IP 'localhost'"}
+
+#define SERVER_IN_USE(...)                                                     \
+    {{"127.0.0.1", PORT_IN_USE, __VA_ARGS__, NULL}, 1, "\\(EADDRINUSE\\)"}
+
+#define BAD_INPUT(name, prog, ...)                                             \
+    static void name(struct hh_ctx *c)                                         \
+    {                                                                          \
+        static const struct bad_case cases[] = {__VA_ARGS__};                  \
+        run_cases(c, prog, cases, sizeof cases / sizeof cases[0]);             \
+    }
+
+BAD_INPUT(bad_byte_order, "byte_order", {{"-h", NULL}, 0, NULL},
+          {{"extra", NULL}, 2, USAGE}, {{"-x", NULL}, 2, USAGE})
+BAD_INPUT(bad_listen_backlog, "listen_backlog", IP_PORT_CASES("5"),
+          SERVER_IN_USE("5"),
+          {{"127.0.0.1", "0", "-1", NULL}, 2, "backlog '-1'"},
+          {{"127.0.0.1", "0", "5x", NULL}, 2, "backlog '5x'"},
+          {{"127.0.0.1", "0", NULL}, 2, USAGE})
+BAD_INPUT(bad_accept_delayed, "accept_delayed", IP_PORT_CASES(NULL),
+          SERVER_IN_USE(NULL),
+          {{"-d", "soon", "127.0.0.1", "0", NULL}, 2, "soon"},
+          {{"-d", "-3", "127.0.0.1", "0", NULL}, 2, "-3"})
+BAD_INPUT(bad_oob_send, "oob_send", IP_PORT_CASES(NULL),
+          {{"127.0.0.1", "1", NULL}, 1, "\\(ECONNREFUSED\\)"})
+BAD_INPUT(bad_oob_recv, "oob_recv", IP_PORT_CASES(NULL), SERVER_IN_USE(NULL),
+          {{"-d", "x", "127.0.0.1", "0", NULL}, 2, "'x'"})
+BAD_INPUT(bad_reuse_addr_server, "reuse_addr_server", IP_PORT_CASES(NULL),
+          SERVER_IN_USE(NULL), {{"-n", "127.0.0.1", PORT_IN_USE, NULL}, 1,
+                                "\\(EADDRINUSE\\)"})
+BAD_INPUT(bad_sndbuf_client, "sndbuf_client", IP_PORT_CASES("2000"),
+          {{"127.0.0.1", "1", "-5", NULL}, 2, "size '-5'"},
+          {{"127.0.0.1", "1", "99999999999999999999", NULL}, 2, "size"},
+          {{"127.0.0.1", "1", "2000", NULL}, 1, "\\(ECONNREFUSED\\)"})
+BAD_INPUT(bad_rcvbuf_server, "rcvbuf_server", IP_PORT_CASES("2000"),
+          SERVER_IN_USE("2000"),
+          {{"127.0.0.1", "0", "2k", NULL}, 2, "size '2k'"})
+BAD_INPUT(bad_daytime_client, "daytime_client", {{"-h", NULL}, 0, NULL},
+          {{NULL}, 2, USAGE}, {{"a", "b", NULL}, 2, USAGE},
+          {{"-p", "x", "127.0.0.1", NULL}, 2, "'x'"},
+          {{"-p", "70000", "127.0.0.1", NULL}, 2, "'70000'"},
+          {{"-p", "0", "127.0.0.1", NULL}, 2, "'0'"})
+
+/* ---- the table --------------------------------------------------------- */
+
+static const struct hh_scenario scenarios[] = {
+    {"byte_order", "5-1", "byte order: which byte of 0x0102 comes first",
+     "x86-64 is little endian; htons() puts the high byte 01 first, as the "
+     "network wants.",
+     0, byte_order},
+    {"listen_backlog", "5-3",
+     "listen(fd, 3): the accept queue holds backlog+1 connections",
+     "4 connections ESTABLISHED with nobody calling accept; the other 4 "
+     "stay in SYN_SENT: the kernel drops their SYNs while the queue is full "
+     "(the book's 2.6 kernel showed SYN_RCVD instead).",
+     0, listen_backlog},
+    {"accept_after_fin", "5-5",
+     "accept() of a client that already closed (FIN) still succeeds",
+     "accept only takes a connection off the queue: it returns the gone "
+     "client's real port, the socket is in CLOSE_WAIT, the first recv "
+     "returns 0.",
+     0, accept_after_fin},
+    {"accept_after_rst", "5-5",
+     "accept() of a client that aborted (RST) still succeeds",
+     "the connection was reset while queued: accept still returns it, and "
+     "the first recv fails with ECONNRESET.",
+     0, accept_after_rst},
+    {"oob_reads", "5-6/5-7",
+     "out-of-band data: only the last byte of an MSG_OOB send is urgent",
+     "\"abc\" was sent with MSG_OOB, but only 'c' came out of band; the "
+     "normal read stopped at the urgent mark, after \"123ab\".",
+     0, oob_reads},
+    {"oob_on_the_wire", "5-6/5-7",
+     "out-of-band data on the wire: one segment carries URG, urg 3",
+     "the URG flag ([P.U]) and 'urg 3' point just past \"c\": TCP has one "
+     "urgent pointer, not an urgent channel.",
+     HH_NEED_TCPDUMP, oob_on_the_wire},
+    {"reuse_addr", "5-9",
+     "SO_REUSEADDR: rebinding a port whose connection is in TIME_WAIT",
+     "the server closed first, so its side waits in TIME_WAIT (60 s); "
+     "without SO_REUSEADDR the rerun gets EADDRINUSE, with it the bind "
+     "works.",
+     0, reuse_addr},
+    {"buffer_sizes", "5-10/5-11",
+     "SO_SNDBUF / SO_RCVBUF: the kernel doubles the request, within limits",
+     "each value read back is max(2 x min(asked, wmem_max/rmem_max), "
+     "floor); the floor is measured, not assumed.",
+     0, buffer_sizes},
+    {"daytime", "5-12", "daytime client: getaddrinfo, connect, read to EOF",
+     "the reply is printed byte for byte; the book wrote its terminator one "
+     "byte past the buffer.",
+     0, daytime},
+    {"daytime_port13", "5-12",
+     "daytime client on the real port 13 from /etc/services (root)",
+     "with no -p, the port comes from the \"daytime\" service entry.",
+     HH_NEED_ROOT, daytime_port13},
+    {"daytime_errors", "5-12",
+     "daytime client: unknown host and refused connection are clear errors",
+     "each failure names its cause and exits 1.", 0, daytime_errors},
+    {"bad_input_byte_order", "5-1", "byte_order: bad command lines", NULL,
+     HH_TEST_ONLY, bad_byte_order},
+    {"bad_input_listen_backlog", "5-3", "listen_backlog: bad command lines",
+     NULL, HH_TEST_ONLY, bad_listen_backlog},
+    {"bad_input_accept_delayed", "5-5", "accept_delayed: bad command lines",
+     NULL, HH_TEST_ONLY, bad_accept_delayed},
+    {"bad_input_oob_send", "5-6", "oob_send: bad command lines", NULL,
+     HH_TEST_ONLY, bad_oob_send},
+    {"bad_input_oob_recv", "5-7", "oob_recv: bad command lines", NULL,
+     HH_TEST_ONLY, bad_oob_recv},
+    {"bad_input_reuse_addr_server", "5-9",
+     "reuse_addr_server: bad command lines", NULL, HH_TEST_ONLY,
+     bad_reuse_addr_server},
+    {"bad_input_sndbuf_client", "5-10", "sndbuf_client: bad command lines",
+     NULL, HH_TEST_ONLY, bad_sndbuf_client},
+    {"bad_input_rcvbuf_server", "5-11", "rcvbuf_server: bad command lines",
+     NULL, HH_TEST_ONLY, bad_rcvbuf_server},
+    {"bad_input_daytime_client", "5-12", "daytime_client: bad command lines",
+     NULL, HH_TEST_ONLY, bad_daytime_client},
+};
+
+int
+main(int argc, char **argv)
+{
+    return hh_main(argc, argv, "ch05-api", scenarios,
+                   sizeof scenarios / sizeof scenarios[0]);
+}

@@ -1,0 +1,217 @@
+/*
+ * harness.h - run hpsp programs against loopback peers, with deadlines.
+ *
+ * One scenario = one lesson of the book.  A chapter's test file holds a
+ * table of scenarios (struct hh_scenario); hh_main() runs that table three
+ * ways from one binary:
+ *
+ *   chNN_test             cmocka tests, one per scenario, then "score: N/M"
+ *   chNN_test --demo      the reader's view: every transcript, in order
+ *   chNN_test --list      the scenario names
+ *
+ * Inside a scenario everything waits on an event with a deadline computed
+ * on CLOCK_MONOTONIC (poll, pidfd): there is no sleep anywhere.  A failed
+ * check records why and jumps back to the runner, which tears down every
+ * process, socket and temp file the scenario made, then prints the
+ * transcript: the commands, what each side printed, what crossed the
+ * socket, and (TRACE=1, CAPTURE=1) the syscalls and packets.
+ *
+ * Environment:  HPSP_BIN  where the programs are (default: ../bin beside
+ * the test binary);  PROG_<name>=/path  run another build of one program
+ * (lab grading);  TRACE=1 CAPTURE=1  show syscalls/packets in the demo;
+ * HPSP_VALGRIND=1  run programs under valgrind;  HPSP_SANITIZER=1  they are
+ * sanitizer builds (deadlines stretched);  CI=true  a skip is a failure.
+ */
+#ifndef HPSP_HARNESS_H
+#define HPSP_HARNESS_H
+
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define HH_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define HH_NORETURN __attribute__((noreturn))
+
+#define HH_MAX_PROCS 16
+#define HH_MAX_FDS 256
+#define HH_MAX_GROUPS 10
+#define HH_GROUP_LEN 512
+
+struct hh_ctx;
+
+struct hh_buf {
+    char *data;
+    size_t len, cap;
+};
+
+struct hh_proc {
+    struct hh_ctx *ctx;
+    char role[32];
+    char prog[64];
+    pid_t pid;           /* what we spawned (strace, when traced) */
+    int pidfd;           /* readable when pid exits */
+    int in_fd, out_fd, err_fd;
+    struct hh_buf out, err;
+    size_t out_seen;     /* stdout bytes already transcribed */
+    size_t err_seen;
+    size_t out_scan;     /* where the next hh_expect_line starts */
+    bool exited;
+    int status;          /* waitpid status, valid when exited */
+    bool quiet;          /* do not transcribe its output (tcpdump) */
+    bool is_capture;
+    char trace_path[256];
+    char vg_path[256];
+    struct sockaddr_in addr; /* from its "listening on" line */
+    char port[8];
+    char groups[HH_MAX_GROUPS][HH_GROUP_LEN]; /* of the last match */
+};
+
+struct hh_ctx {
+    const struct hh_scenario *sc;
+    bool demo;         /* transcript goes to stdout as it happens */
+    bool show_trace;   /* TRACE=1 */
+    bool show_capture; /* CAPTURE=1 */
+    double scale;      /* deadline multiplier (valgrind, sanitizers) */
+    struct hh_proc procs[HH_MAX_PROCS];
+    int nprocs;
+    int fds[HH_MAX_FDS];
+    int nfds;
+    struct hh_buf transcript;
+    char tmpdir[128];
+    int tmpcount;
+    jmp_buf jump;
+    enum { HH_PASS, HH_FAIL, HH_SKIP } result;
+    char why[2048];
+};
+
+/* needs of a scenario: without them it is skipped, with a message */
+enum {
+    HH_NEED_STRACE = 1 << 0,
+    HH_NEED_TCPDUMP = 1 << 1,
+    HH_NEED_ROOT = 1 << 2,
+    HH_TEST_ONLY = 1 << 8, /* not shown by --demo (bad-input checks) */
+};
+
+struct hh_scenario {
+    const char *name;    /* test name */
+    const char *listing; /* "5-6/5-7" */
+    const char *title;   /* the lesson in one line */
+    const char *look_at; /* printed after the transcript in the demo */
+    unsigned needs;
+    void (*run)(struct hh_ctx *);
+};
+
+/* Run TABLE as described above; returns the process exit status. */
+int hh_main(int argc, char **argv, const char *chapter,
+            const struct hh_scenario *table, size_t n);
+
+/* ---- outcome ---------------------------------------------------------- */
+HH_NORETURN HH_PRINTF(2, 3) void hh_fail(struct hh_ctx *c, const char *fmt,
+                                         ...);
+HH_NORETURN HH_PRINTF(2, 3) void hh_skip(struct hh_ctx *c, const char *fmt,
+                                         ...);
+#define HH_CHECK(c, cond, ...)                                                 \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            hh_fail((c), __VA_ARGS__);                                         \
+    } while (0)
+
+/* ---- transcript ------------------------------------------------------- */
+HH_PRINTF(2, 3) void hh_note(struct hh_ctx *c, const char *fmt, ...);
+/* Scale a deadline for slow builds (valgrind, sanitizers). */
+int hh_ms(struct hh_ctx *c, int ms);
+/* Milliseconds on CLOCK_MONOTONIC since an arbitrary point. */
+long long hh_now_ms(void);
+/* A new path inside the scenario's temp dir (removed at teardown). */
+const char *hh_tmpfile(struct hh_ctx *c, const char *stem, char *buf,
+                       size_t len);
+bool hh_have(const char *tool); /* tool on PATH */
+
+/* ---- programs --------------------------------------------------------- */
+struct hh_spawn {
+    const char *role;     /* "server", "client" ... (default: the program) */
+    const char *trace;    /* strace -e spec: shown with TRACE=1 */
+    bool must_trace;      /* the test asserts on the trace: always strace */
+};
+
+/* Start PROG (NULL-terminated args) in its own process group, stdio on
+ * pipes.  Fails the scenario if it cannot be started. */
+struct hh_proc *hh_start(struct hh_ctx *c, const char *role, const char *prog,
+                         ...) __attribute__((sentinel));
+struct hh_proc *hh_startv(struct hh_ctx *c, const struct hh_spawn *opt,
+                          const char *prog, const char *const *args);
+/* Path of PROG: $PROG_<prog>, else $HPSP_BIN/prog. */
+const char *hh_prog_path(const char *prog, char *buf, size_t len);
+
+/* Wait for "listening on IP:PORT"; fills p->addr and p->port. */
+void hh_wait_listening(struct hh_proc *p);
+/* Wait for a stdout line matching the extended regex ERE, after the last
+ * matched line.  Returns the line; groups in p->groups[1..]. */
+const char *hh_expect_line(struct hh_proc *p, const char *ere, int timeout_ms);
+/* Like hh_expect_line, on stderr (no order kept). */
+const char *hh_expect_err(struct hh_proc *p, const char *ere, int timeout_ms);
+/* True if some stdout line so far matches ERE (no waiting). */
+bool hh_output_has(struct hh_proc *p, const char *ere);
+/* Wait for exit, reading its output to EOF; returns the waitpid status. */
+int hh_wait_exit(struct hh_proc *p, int timeout_ms);
+/* Wait for exit and require exit status CODE. */
+void hh_expect_exit(struct hh_proc *p, int code, int timeout_ms);
+/* SIGTERM, then SIGKILL to the group after a grace period; the status. */
+int hh_stop(struct hh_proc *p);
+/* Send SIG to the program itself (not to strace around it). */
+void hh_kill(struct hh_proc *p, int sig);
+/* Pid of the program itself (the tracee under strace). */
+pid_t hh_pid(struct hh_proc *p);
+/* Close the program's stdin. */
+void hh_close_stdin(struct hh_proc *p);
+
+/* ---- strace ----------------------------------------------------------- */
+/* Count trace lines matching ERE (the program must have exited). */
+int hh_trace_count(struct hh_proc *p, const char *ere);
+
+/* ---- tcpdump ---------------------------------------------------------- */
+/* Capture tcp PORT on lo; returns once tcpdump is listening. */
+struct hh_proc *hh_capture_start(struct hh_ctx *c, in_port_t port);
+/* Wait until a captured packet line matches ERE; returns it. */
+const char *hh_capture_expect(struct hh_proc *cap, const char *ere,
+                              int timeout_ms);
+/* Stop tcpdump and collect every line it printed. */
+void hh_capture_stop(struct hh_proc *cap);
+/* Count captured lines matching ERE (after hh_capture_stop). */
+int hh_capture_count(struct hh_proc *cap, const char *ere);
+
+/* ---- sockets (all recorded and closed at teardown) -------------------- */
+int hh_connect(struct hh_ctx *c, const struct sockaddr_in *sa, int timeout_ms);
+/* Start a non-blocking connect; returns the fd at once. */
+int hh_connect_start(struct hh_ctx *c, const struct sockaddr_in *sa);
+/* A listener of the harness on 127.0.0.1:PORT (0: any).  Returns the fd,
+ * or -1 with errno when bind fails (other failures fail the scenario). */
+int hh_listen(struct hh_ctx *c, in_port_t port, struct sockaddr_in *bound,
+              int backlog);
+int hh_accept(struct hh_ctx *c, int lfd, int timeout_ms);
+void hh_send(struct hh_ctx *c, int fd, const void *buf, size_t len,
+             int timeout_ms);
+/* Read until EOF; returns the byte count.  Fails on overflow or deadline. */
+size_t hh_recv_all(struct hh_ctx *c, int fd, void *buf, size_t cap,
+                   int timeout_ms);
+void hh_expect_eof(struct hh_ctx *c, int fd, int timeout_ms);
+void hh_close(struct hh_ctx *c, int fd);
+/* Close with SO_LINGER {1, 0}: the peer gets a RST, not a FIN. */
+void hh_abort(struct hh_ctx *c, int fd);
+/* The local port of a socket. */
+in_port_t hh_local_port(int fd);
+
+/* ---- kernel state ----------------------------------------------------- */
+/* Count /proc/net/tcp entries in STATE (hex, "01" ESTABLISHED) whose local
+ * port is LPORT (0: any) and remote port is RPORT (0: any). */
+int hh_tcp_count(const char *state, in_port_t lport, in_port_t rport);
+/* Let TIME pass while polling the event sources (output is still read):
+ * for observation windows, never for readiness. */
+void hh_observe(struct hh_ctx *c, int ms);
+
+/* Escape bytes for the transcript: "ab\n" -> "ab\\n".  Returns OUT. */
+char *hh_escape(const void *data, size_t len, char *out, size_t cap);
+
+#endif
