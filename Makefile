@@ -57,8 +57,10 @@ $(foreach c,$(TESTED_CHAPTERS),$(eval $(call RUN_CHAPTER,$(c))))
 SAN_ENV = ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:exitcode=86:detect_leaks=1 \
           UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=86
 check: deps-ok
-	@$(MAKE) --no-print-directory check-asan
-	@$(MAKE) --no-print-directory check-valgrind
+	@rc=0; $(MAKE) --no-print-directory check-asan || rc=1; \
+	$(MAKE) --no-print-directory check-valgrind || rc=1; \
+	if [ $$rc = 0 ]; then echo "make check: clean (ASan+UBSan, valgrind)"; \
+	else echo "make check: FAILED (see above)"; fi; exit $$rc
 
 check-asan:
 	@$(MAKE) --no-print-directory -s VARIANT=asan all

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ hp_progname(void)
 /* "prog: MESSAGE[: strerror (ENAME)]\n" built in one buffer and written
  * with one write(2), so lines from concurrent processes do not interleave. */
 static void
-vmessage(int err, const char *fmt, va_list ap)
+vmessage(int err, bool flush, const char *fmt, va_list ap)
 {
     char buf[1024];
     int n = snprintf(buf, sizeof buf, "%s: ", progname);
@@ -65,7 +66,8 @@ vmessage(int err, const char *fmt, va_list ap)
     if ((size_t)n >= sizeof buf - 1)
         n = sizeof buf - 2;
     buf[n++] = '\n';
-    fflush(stdout);
+    if (flush) /* keep stdout's earlier lines before this one */
+        fflush(stdout);
     if (write(STDERR_FILENO, buf, n) < 0) {
         /* Nowhere left to report it. */
     }
@@ -77,7 +79,7 @@ hp_die(const char *fmt, ...)
     int err = errno;
     va_list ap;
     va_start(ap, fmt);
-    vmessage(err, fmt, ap);
+    vmessage(err, true, fmt, ap);
     va_end(ap);
     exit(1);
 }
@@ -87,7 +89,7 @@ hp_die_en(int err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vmessage(err, fmt, ap);
+    vmessage(err, true, fmt, ap);
     va_end(ap);
     exit(1);
 }
@@ -97,7 +99,7 @@ hp_diex(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vmessage(0, fmt, ap);
+    vmessage(0, true, fmt, ap);
     va_end(ap);
     exit(1);
 }
@@ -108,7 +110,7 @@ hp_die_child(const char *fmt, ...)
     int err = errno;
     va_list ap;
     va_start(ap, fmt);
-    vmessage(err, fmt, ap);
+    vmessage(err, false, fmt, ap);
     va_end(ap);
     _exit(1);
 }
@@ -119,7 +121,7 @@ hp_warn(const char *fmt, ...)
     int err = errno;
     va_list ap;
     va_start(ap, fmt);
-    vmessage(err, fmt, ap);
+    vmessage(err, true, fmt, ap);
     va_end(ap);
     errno = err;
 }
@@ -130,7 +132,7 @@ hp_warnx(const char *fmt, ...)
     int err = errno;
     va_list ap;
     va_start(ap, fmt);
-    vmessage(0, fmt, ap);
+    vmessage(0, true, fmt, ap);
     va_end(ap);
     errno = err;
 }
@@ -151,7 +153,7 @@ hp_bad_usage(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vmessage(0, fmt, ap);
+    vmessage(0, true, fmt, ap);
     va_end(ap);
     hp_usage(2);
 }
@@ -308,37 +310,50 @@ hp_reader_init(struct hp_reader *r, int fd)
 {
     r->fd = fd;
     r->start = r->end = 0;
+    r->eof = 0;
+}
+
+/* Hand the first N buffered bytes to the caller as a line. */
+static ssize_t
+take(struct hp_reader *r, char *line, size_t n)
+{
+    memcpy(line, r->buf + r->start, n);
+    line[n] = '\0';
+    r->start += n;
+    return (ssize_t)n;
 }
 
 ssize_t
 hp_readline(struct hp_reader *r, char *line, size_t cap)
 {
-    size_t len = 0;
-
     if (cap == 0) {
         errno = EINVAL;
         return -1;
     }
-    while (len < cap - 1) {
-        if (r->start == r->end) {
-            ssize_t n = read(r->fd, r->buf, sizeof r->buf);
-            if (n < 0) {
-                if (errno == EINTR)
-                    continue;
-                return -1;
-            }
-            if (n == 0)
-                break;
+    size_t want = cap - 1;
+    for (;;) {
+        size_t avail = r->end - r->start;
+        char *nl = memchr(r->buf + r->start, '\n', avail);
+        if (nl && (size_t)(nl - (r->buf + r->start)) < want)
+            return take(r, line, (size_t)(nl - (r->buf + r->start)) + 1);
+        if (avail >= want || r->eof)
+            return take(r, line, avail < want ? avail : want);
+        /* Not a whole line yet: keep what we have in the buffer (so an
+         * EINTR or EAGAIN below loses nothing) and read more after it. */
+        if (r->start > 0) {
+            memmove(r->buf, r->buf + r->start, avail);
             r->start = 0;
-            r->end = (size_t)n;
+            r->end = avail;
         }
-        char c = r->buf[r->start++];
-        line[len++] = c;
-        if (c == '\n')
-            break;
+        if (r->end == sizeof r->buf)
+            return take(r, line, avail); /* a piece of a longer line */
+        ssize_t n = read(r->fd, r->buf + r->end, sizeof r->buf - r->end);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            r->eof = 1;
+        r->end += (size_t)n;
     }
-    line[len] = '\0';
-    return (ssize_t)len;
 }
 
 static volatile sig_atomic_t *term_flag;

@@ -51,8 +51,9 @@ HP_NORETURN HP_PRINTF(1, 2) void hp_die(const char *fmt, ...);
 HP_NORETURN HP_PRINTF(2, 3) void hp_die_en(int err, const char *fmt, ...);
 /* "prog: MESSAGE" on stderr, exit 1: no errno involved. */
 HP_NORETURN HP_PRINTF(1, 2) void hp_diex(const char *fmt, ...);
-/* hp_die for a forked child: _exit(1), so the parent's stdio is not flushed
- * twice and its atexit handlers do not run. */
+/* hp_die for a forked child: _exit(1) without flushing stdio, so output
+ * the parent had buffered is not written twice, and atexit handlers do
+ * not run. */
 HP_NORETURN HP_PRINTF(1, 2) void hp_die_child(const char *fmt, ...);
 /* "prog: MESSAGE: strerror (ENAME)" on stderr, and carry on. */
 HP_PRINTF(1, 2) void hp_warn(const char *fmt, ...);
@@ -122,6 +123,7 @@ ssize_t hp_writen(int fd, const void *buf, size_t n);
 #define HP_READER_SIZE 4096
 struct hp_reader {
     int fd;
+    int eof;
     size_t start, end;
     char buf[HP_READER_SIZE];
 };
@@ -129,8 +131,12 @@ void hp_reader_init(struct hp_reader *r, int fd);
 /*
  * Copy the next line, with its '\n', into LINE (CAP bytes, NUL-terminated).
  * Returns its length; 0 at end of file; -1 with errno.  A line longer than
- * CAP - 1 comes back in pieces of CAP - 1 bytes without the '\n'.  Bytes
- * after the last '\n' at end of file come back as a final line without it.
+ * CAP - 1 (or than HP_READER_SIZE) comes back in pieces without the '\n'.
+ * Bytes after the last '\n' at end of file come back as a final line
+ * without it.  A failed read (EINTR from a signal, EAGAIN on a
+ * non-blocking fd) returns -1 and loses nothing: the partial line stays
+ * buffered for the next call.  So with hp_catch_term, a signal stops a
+ * blocked hp_readline.
  */
 ssize_t hp_readline(struct hp_reader *r, char *line, size_t cap);
 

@@ -184,10 +184,13 @@ accept_after_rst(struct hh_ctx *c)
 /* oob_send to a receiver frozen with SIGSTOP, so all three segments are
  * queued before its first read; returns the receiver (still running). */
 static struct hh_proc *
-oob_exchange(struct hh_ctx *c, struct hh_proc **capture)
+oob_exchange(struct hh_ctx *c, struct hh_proc **capture,
+             struct hh_proc **sender)
 {
-    struct hh_proc *rcv =
-        hh_start(c, "server", "oob_recv", "127.0.0.1", "0", NULL);
+    bool trace = c->sc->needs & HH_NEED_STRACE;
+    const char *rargs[] = {"127.0.0.1", "0", NULL};
+    struct hh_spawn ropt = {.role = "server", .must_trace = trace};
+    struct hh_proc *rcv = hh_startv(c, &ropt, "oob_recv", rargs);
     hh_wait_listening(rcv);
     *capture = NULL;
     if ((c->sc->needs & HH_NEED_TCPDUMP) || c->show_capture)
@@ -195,8 +198,11 @@ oob_exchange(struct hh_ctx *c, struct hh_proc **capture)
     hh_note(c, "harness: SIGSTOP the receiver, so everything is queued "
                "before its first recv");
     hh_kill(rcv, SIGSTOP);
-    struct hh_proc *snd = hh_start(c, "client", "oob_send", "127.0.0.1",
-                                   rcv->port, NULL);
+    const char *sargs[] = {"127.0.0.1", rcv->port, NULL};
+    struct hh_spawn sopt = {.role = "client", .must_trace = trace};
+    struct hh_proc *snd = hh_startv(c, &sopt, "oob_send", sargs);
+    if (sender)
+        *sender = snd;
     hh_expect_line(snd, "^sent 3 bytes with MSG_OOB: \"abc\"$", 3000);
     hh_expect_exit(snd, 0, 3000);
     hh_note(c, "harness: SIGCONT the receiver");
@@ -222,7 +228,7 @@ static void
 oob_reads(struct hh_ctx *c)
 {
     struct hh_proc *cap;
-    struct hh_proc *rcv = oob_exchange(c, &cap);
+    struct hh_proc *rcv = oob_exchange(c, &cap, NULL);
     expect_data(rcv, "normal", "123ab"); /* a read stops at the mark */
     expect_data(rcv, "urgent", "c");     /* only the last byte is urgent */
     expect_data(rcv, "normal", "123");
@@ -235,7 +241,7 @@ static void
 oob_on_the_wire(struct hh_ctx *c)
 {
     struct hh_proc *cap;
-    struct hh_proc *rcv = oob_exchange(c, &cap);
+    struct hh_proc *rcv = oob_exchange(c, &cap, NULL);
     hh_expect_exit(rcv, 0, 3000);
     /* the FIN of both sides ends the conversation on the wire */
     hh_capture_expect(cap, "Flags \\[F", 3000);
@@ -249,6 +255,28 @@ oob_on_the_wire(struct hh_ctx *c)
              "URG, %d of them 'urg 3 ... length 3')", any_urg, urgent);
     HH_CHECK(c, data == 3, "expected three 3-byte data segments, got %d",
              data);
+}
+
+static void
+oob_syscalls(struct hh_ctx *c)
+{
+    struct hh_proc *cap, *snd;
+    struct hh_proc *rcv = oob_exchange(c, &cap, &snd);
+    hh_expect_exit(rcv, 0, 5000);
+    /* strace aligns results: "sendto(3, "abc", 3, MSG_OOB, NULL, 0) = 3" */
+    int sent = hh_trace_count(snd, "sendto\\([0-9]+, \"(123|abc)\", 3, .*\\) += 3$");
+    int sent_oob = hh_trace_count(snd, "sendto\\([0-9]+, \"abc\", 3, "
+                                       "MSG_OOB, .*\\) += 3$");
+    int recv_oob = hh_trace_count(rcv, "recvfrom\\([0-9]+, \"c\", [0-9]+, "
+                                       "MSG_OOB, .*\\) += 1$");
+    hh_note(c, "strace: oob_send made %d sends of 3 bytes, %d with MSG_OOB; "
+               "oob_recv made %d MSG_OOB recv of 1 byte", sent, sent_oob,
+            recv_oob);
+    HH_CHECK(c, sent == 3 && sent_oob == 1,
+             "expected 3 sends of 3 bytes, one with MSG_OOB (got %d, %d)",
+             sent, sent_oob);
+    HH_CHECK(c, recv_oob == 1, "expected one MSG_OOB recv returning \"c\", "
+                               "got %d", recv_oob);
 }
 
 /* ---- 5-9 SO_REUSEADDR -------------------------------------------------- */
@@ -572,6 +600,11 @@ static const struct hh_scenario scenarios[] = {
      "the URG flag ([P.U]) and 'urg 3' point just past \"c\": TCP has one "
      "urgent pointer, not an urgent channel.",
      HH_NEED_TCPDUMP, oob_on_the_wire},
+    {"oob_syscalls", "5-6/5-7",
+     "out-of-band data in the system calls: send(MSG_OOB), recv(MSG_OOB)",
+     "strace shows send(\"abc\", MSG_OOB) = 3 on one side and recv(MSG_OOB) "
+     "= 1 on the other: three bytes went in, one came out of band.",
+     HH_NEED_STRACE, oob_syscalls},
     {"reuse_addr", "5-9",
      "SO_REUSEADDR: rebinding a port whose connection is in TIME_WAIT",
      "the server closed first, so its side waits in TIME_WAIT (60 s); "
@@ -615,9 +648,22 @@ static const struct hh_scenario scenarios[] = {
      NULL, HH_TEST_ONLY, bad_daytime_client},
 };
 
+/* What TRACE=1 shows of each program: the calls its listing teaches. */
+static const struct hh_teach teaching[] = {
+    {"listen_backlog", "trace=socket,bind,listen"},
+    {"accept_delayed", "trace=listen,accept,accept4,getsockopt,recvfrom"},
+    {"oob_send", "trace=connect,sendto"},
+    {"oob_recv", "trace=accept,accept4,recvfrom"},
+    {"reuse_addr_server", "trace=setsockopt,bind,accept,accept4,close"},
+    {"sndbuf_client", "trace=setsockopt,getsockopt,connect,sendto,write"},
+    {"rcvbuf_server", "trace=setsockopt,getsockopt,accept,accept4"},
+    {"daytime_client", "trace=connect,read,recvfrom"},
+};
+
 int
 main(int argc, char **argv)
 {
+    hh_set_teaching(teaching, sizeof teaching / sizeof teaching[0]);
     return hh_main(argc, argv, "ch05-api", scenarios,
                    sizeof scenarios / sizeof scenarios[0]);
 }

@@ -103,9 +103,18 @@ struct hh_scenario {
     void (*run)(struct hh_ctx *);
 };
 
+/* The system calls each program teaches: what TRACE=1 shows of it. */
+struct hh_teach {
+    const char *prog;
+    const char *syscalls; /* strace -e trace=... */
+};
+
 /* Run TABLE as described above; returns the process exit status. */
 int hh_main(int argc, char **argv, const char *chapter,
             const struct hh_scenario *table, size_t n);
+/* Register the chapter's teaching syscalls (before hh_main); hh_start
+ * then traces a program with its entry when TRACE=1. */
+void hh_set_teaching(const struct hh_teach *teach, size_t n);
 
 /* ---- outcome ---------------------------------------------------------- */
 HH_NORETURN HH_PRINTF(2, 3) void hh_fail(struct hh_ctx *c, const char *fmt,
@@ -132,7 +141,8 @@ bool hh_have(const char *tool); /* tool on PATH */
 /* ---- programs --------------------------------------------------------- */
 struct hh_spawn {
     const char *role;     /* "server", "client" ... (default: the program) */
-    const char *trace;    /* strace -e spec: shown with TRACE=1 */
+    const char *trace;    /* strace -e spec: shown with TRACE=1 (default:
+                             the program's hh_teach entry) */
     bool must_trace;      /* the test asserts on the trace: always strace */
 };
 
