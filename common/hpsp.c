@@ -23,8 +23,10 @@ void
 hp_init(int argc, char **argv)
 {
     if (argc > 0 && argv[0] && argv[0][0]) {
-        const char *slash = strrchr(argv[0], '/');
+        char *slash = strrchr(argv[0], '/');
         progname = slash ? slash + 1 : argv[0];
+        /* getopt names the program from argv[0] in its own messages */
+        argv[0] = (char *)progname;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
 }

@@ -12,9 +12,6 @@
  * Every test runs between guard_setup and guard_teardown, which fail the
  * test if it leaves a file descriptor open, and kill a child a failed
  * assertion left behind.
- *
- * Tests of known bugs in common/hpsp.c (see known_bug()) are skipped, with
- * a message, unless HPSP_KNOWN_BUGS=1: they fail until the bug is fixed.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -46,7 +43,7 @@
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ------------------------------------------------------------------------
- * Deadlines, fd accounting, known bugs
+ * Deadlines, fd accounting
  */
 
 /* How long a child may take; generous under valgrind and the sanitizers. */
@@ -90,19 +87,6 @@ bound_reads(int fd)
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
     assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv),
                      0);
-}
-
-/*
- * A test of a bug in common/hpsp.c that is not fixed yet: skipped, loudly,
- * unless HPSP_KNOWN_BUGS is set.  Remove the call once the bug is fixed.
- */
-static void
-known_bug(const char *what)
-{
-    if (getenv("HPSP_KNOWN_BUGS") == NULL) {
-        print_message("[  KNOWN   ] %s (HPSP_KNOWN_BUGS=1 runs it)\n", what);
-        skip();
-    }
 }
 
 /* ------------------------------------------------------------------------
@@ -602,9 +586,12 @@ body_diex(void)
     hp_diex("bad %s %d", "input", 3);
 }
 
+/* What the parent had buffered when it forked is the parent's to print:
+ * hp_die_child leaves stdio alone. */
 static void
 body_die_child(void)
 {
+    printf("pending in stdio, as if inherited from the parent, ");
     errno = ECHILD;
     hp_die_child("waitpid");
 }
@@ -783,34 +770,6 @@ test_progname(void **state)
         run_in_child(progname_child, &cases[i], &cap);
         expect_child(ctx, &cap, 0, cases[i].want, "");
     }
-}
-
-/*
- * Known bug: hp_die_child exists so that a forked child does not flush
- * what the parent had buffered in stdio, but vmessage() fflushes stdout
- * before writing the message, so the parent's pending output is printed
- * twice (once by the child, once by the parent).
- */
-static void
-body_die_child_pending(void)
-{
-    printf("pending in stdio, as if inherited from the parent, ");
-    errno = ECHILD;
-    hp_die_child("waitpid");
-}
-
-static void
-test_die_child_does_not_flush(void **state)
-{
-    static const struct msg_case c = {"hp_die_child", body_die_child_pending,
-                                      1, "", NULL};
-    struct capture cap;
-    (void)state;
-
-    known_bug("hp_die_child flushes stdout that the parent will flush too");
-    run_in_child(msg_child, &c, &cap);
-    expect_child("hp_die_child with stdout pending", &cap, 1, "",
-                 "progname: waitpid: No child processes (ECHILD)\n");
 }
 
 /* ------------------------------------------------------------------------
@@ -1017,17 +976,22 @@ struct piece {
     size_t n;
 };
 
-/* The model: what hp_readline(CAP) returns, call after call, for IN. */
+/*
+ * The model: what hp_readline(CAP) returns, call after call, for IN: up to
+ * and including the next '\n', but no more than CAP - 1 bytes, nor more
+ * than the reader's buffer holds.
+ */
 static size_t
 model_lines(const char *in, size_t len, size_t cap, struct piece *out,
             size_t max)
 {
     size_t pos = 0, k = 0;
+    size_t limit = cap - 1 < HP_READER_SIZE ? cap - 1 : HP_READER_SIZE;
 
     assert_true(cap >= 2);
     while (pos < len) {
         size_t n = 0;
-        while (pos + n < len && n < cap - 1)
+        while (pos + n < len && n < limit)
             if (in[pos + n++] == '\n')
                 break;
         assert_true(k < max);
@@ -1196,8 +1160,8 @@ test_readline_table(void **state)
 
 /*
  * An input built around the reader's HP_READER_SIZE buffer: a line that
- * straddles its end, one that ends exactly at a refill, one longer than
- * the whole buffer, and a tail without '\n'.
+ * straddles its end, one that ends exactly at a multiple of it, lines of
+ * exactly its size, one byte more, and much more, and a tail without '\n'.
  */
 static size_t
 build_straddle(char *buf, size_t size)
@@ -1205,7 +1169,9 @@ build_straddle(char *buf, size_t size)
     const size_t lens[] = {
         HP_READER_SIZE - 5, /* ends 5 bytes before the first refill */
         10,                 /* straddles it */
-        HP_READER_SIZE - 5, /* ends exactly at the second refill */
+        HP_READER_SIZE - 5, /* ends at 2 * HP_READER_SIZE */
+        HP_READER_SIZE,     /* fits the buffer exactly, '\n' included */
+        HP_READER_SIZE + 1, /* its '\n' does not fit */
         HP_READER_SIZE + 100,
         1,                  /* "\n" alone */
     };
@@ -1223,7 +1189,7 @@ build_straddle(char *buf, size_t size)
     return pos + 7;
 }
 
-#define STRADDLE_SIZE (4 * HP_READER_SIZE)
+#define STRADDLE_SIZE (8 * HP_READER_SIZE)
 
 static void
 test_readline_reader_boundary(void **state)
@@ -1238,14 +1204,14 @@ test_readline_reader_boundary(void **state)
     assert_non_null(want);
     for (size_t i = 0; i < ARRAY_LEN(caps); i++) {
         size_t nwant = model_lines(in, len, caps[i], want, len);
-        /* Written before reading, the pipe hands the reader full
-         * HP_READER_SIZE reads, so the boundaries fall where planned. */
+        /* All written before reading: each read(2) fills all the room
+         * the reader offers, so its buffer boundaries fall as planned. */
         deliver("reader boundary", CH_PIPE, in, len, NULL, 0, caps[i], want,
                 nwant);
     }
     free(want);
 
-    /* And the boundary is where this test thinks it is. */
+    /* And the first line ends where this test thinks the buffer does. */
     int fds[2];
     struct hp_reader r;
     char line[2 * HP_READER_SIZE];
@@ -1255,11 +1221,9 @@ test_readline_reader_boundary(void **state)
     close(fds[1]);
     hp_reader_init(&r, fds[0]);
     assert_int_equal(hp_readline(&r, line, sizeof line), HP_READER_SIZE - 5);
-    assert_int_equal(r.start, HP_READER_SIZE - 5);
-    assert_int_equal(r.end, HP_READER_SIZE);
+    assert_int_equal(r.end, HP_READER_SIZE); /* the buffer is full */
     assert_int_equal(hp_readline(&r, line, sizeof line), 10);
     assert_memory_equal(line, in + HP_READER_SIZE - 5, 10);
-    assert_int_equal(r.start, 5); /* refilled in the middle of the line */
     close(fds[0]);
 }
 
@@ -1435,32 +1399,40 @@ test_readline_errors(void **state)
 }
 
 /*
- * Known bug: when read(2) fails after part of a line was copied out of the
- * reader's buffer (EAGAIN on a nonblocking descriptor), hp_readline returns
- * -1 and those bytes are gone: the next call starts after them.
+ * A read that fails after part of a line arrived (EAGAIN on a nonblocking
+ * descriptor) loses nothing: the next call returns the whole line, however
+ * many times the line was interrupted.
  */
 static void
 test_readline_keeps_partial_line(void **state)
 {
+    static const char *const parts[] = {"ab", "c", "de", "f\ng"};
     struct hp_reader r;
     int fds[2];
     char line[16];
     (void)state;
 
-    known_bug("hp_readline drops a partial line when read fails with EAGAIN");
     open_channel(CH_PIPE, fds);
     assert_int_equal(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
     hp_reader_init(&r, fds[0]);
-    assert_int_equal(write_all(fds[1], "abc", 3), 0);
+    for (size_t i = 0; i + 1 < ARRAY_LEN(parts); i++) {
+        assert_int_equal(write_all(fds[1], parts[i], strlen(parts[i])), 0);
+        errno = 0;
+        assert_int_equal(hp_readline(&r, line, sizeof line), -1);
+        assert_int_equal(errno, EAGAIN);
+    }
+    assert_int_equal(write_all(fds[1], parts[3], strlen(parts[3])), 0);
+    assert_int_equal(hp_readline(&r, line, sizeof line), 7);
+    assert_string_equal(line, "abcdef\n");
+    /* "g" has no '\n' and the writer is still there: not a line yet. */
     errno = 0;
     assert_int_equal(hp_readline(&r, line, sizeof line), -1);
     assert_int_equal(errno, EAGAIN);
-    assert_int_equal(write_all(fds[1], "def\n", 4), 0);
-    ssize_t n = hp_readline(&r, line, sizeof line);
-    close(fds[0]);
     close(fds[1]);
-    assert_string_equal(line, "abcdef\n");
-    assert_int_equal(n, 7);
+    assert_int_equal(hp_readline(&r, line, sizeof line), 1);
+    assert_string_equal(line, "g");
+    assert_int_equal(hp_readline(&r, line, sizeof line), 0);
+    close(fds[0]);
 }
 
 /* ------------------------------------------------------------------------
@@ -1805,10 +1777,11 @@ test_catch_term(void **state)
 enum blocking_call { CALL_READ, CALL_READLINE };
 
 /*
- * Block on an empty pipe while a timer sends SIGTERM every 10 ms (so a
- * tick that lands before the call blocks is followed by one that lands
- * during it), and print how the call ended.  Without SA_RESTART it fails
- * with EINTR; with it, it would block until the deadline.
+ * Block on a pipe with no whole line in it while a timer sends SIGTERM
+ * every 10 ms (so a tick that lands before the call blocks is followed by
+ * one that lands during it), and print how the call ended.  Without
+ * SA_RESTART it fails with EINTR; with it, or with a retry loop, it would
+ * block until the deadline.  hp_readline then still has the partial line.
  */
 static void
 sigterm_child(const void *arg)
@@ -1824,6 +1797,8 @@ sigterm_child(const void *arg)
 
     if (pipe(p) < 0 || hp_catch_term(&flag) < 0)
         _exit(10);
+    if (how == CALL_READLINE && write(p[1], "par", 3) != 3)
+        _exit(10);
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_SIGNAL;
     sev.sigev_signo = SIGTERM;
@@ -1836,13 +1811,19 @@ sigterm_child(const void *arg)
         _exit(12);
     if (how == CALL_READ) {
         n = read(p[0], buf, sizeof buf);
+        err = errno;
+        timer_delete(timer);
     } else {
         struct hp_reader r;
         hp_reader_init(&r, p[0]);
         n = hp_readline(&r, buf, sizeof buf);
+        err = errno;
+        timer_delete(timer);
+        if (write(p[1], "tial\n", 5) != 5)
+            _exit(13);
+        ssize_t m = hp_readline(&r, buf, sizeof buf);
+        printf("then %zd %s", m, m > 0 ? buf : "\n");
     }
-    err = errno;
-    timer_delete(timer);
     printf("%zd %s %s\n", n, n < 0 ? strerrorname_np(err) : "-",
            flag == SIGTERM ? "SIGTERM" : "no signal");
 }
@@ -1859,11 +1840,8 @@ test_catch_term_interrupts_read(void **state)
                  "");
 }
 
-/*
- * Known issue: hp_readline (like hp_readn and hp_writen) retries after
- * EINTR, so a program blocked in it on a quiet peer does not see the flag
- * hp_catch_term set, and does not end on SIGTERM.
- */
+/* A program blocked in hp_readline on a quiet peer ends on SIGTERM, and
+ * the part of a line that had come is kept. */
 static void
 test_catch_term_interrupts_readline(void **state)
 {
@@ -1871,10 +1849,9 @@ test_catch_term_interrupts_readline(void **state)
     struct capture cap;
     (void)state;
 
-    known_bug("hp_readline retries EINTR, so SIGTERM cannot stop it");
     run_in_child(sigterm_child, &how, &cap);
     expect_child("hp_readline after hp_catch_term", &cap, 0,
-                 "-1 EINTR SIGTERM\n", "");
+                 "then 8 partial\n-1 EINTR SIGTERM\n", "");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1892,7 +1869,6 @@ main(void)
         T(test_messages),
         T(test_message_truncated),
         T(test_progname),
-        T(test_die_child_does_not_flush),
         T(test_sockaddr_in_good),
         T(test_sockaddr_in_bad),
         T(test_addr_str),
