@@ -11,16 +11,17 @@
 #   strace                        TRACE=1 and the tests that assert syscalls
 #   tcpdump                       CAPTURE=1 and the tests that assert packets
 #   iproute2                      ss, to show socket states
-#   procps                        ps, for the transcripts
+#   netbase                       /etc/services: the "daytime" entry (5-12)
 #   valgrind                      make check
 set -euo pipefail
 
-PKGS="build-essential clang libclang-rt-14-dev libcmocka-dev pkg-config strace tcpdump iproute2 procps valgrind"
+PKGS="build-essential clang libclang-rt-14-dev libcmocka-dev pkg-config strace tcpdump iproute2 netbase valgrind"
 
 missing() {
     local m=""
     pkg-config --exists cmocka 2>/dev/null || m="$m libcmocka-dev"
-    for t in cc make strace tcpdump ss ps valgrind timeout; do
+    [ -s /etc/services ] || m="$m netbase"
+    for t in cc make strace tcpdump ss valgrind timeout; do
         command -v "$t" >/dev/null 2>&1 || m="$m $t"
     done
     echo "$m"

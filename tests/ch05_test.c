@@ -453,7 +453,7 @@ daytime_port13(struct hh_ctx *c)
 static void
 daytime_errors(struct hh_ctx *c)
 {
-    struct hh_proc *p = hh_start(c, "client", "daytime_client",
+    struct hh_proc *p = hh_start(c, "client", "daytime_client", "-p", "13",
                                  "no-such-host.invalid", NULL);
     hh_expect_err(p, "cannot resolve 'no-such-host\\.invalid'", 20000);
     hh_expect_exit(p, 1, 20000);
