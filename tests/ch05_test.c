@@ -394,6 +394,39 @@ buffer_sizes(struct hh_ctx *c)
     }
 }
 
+/* A receive buffer set before listen shrinks the window the server
+ * offers in its SYN-ACK, and turns off window scaling. */
+static void
+rcvbuf_window(struct hh_ctx *c)
+{
+    struct hh_proc *srv = hh_start(c, "server", "rcvbuf_server", "127.0.0.1",
+                                   "0", "50", NULL);
+    hh_expect_line(srv, "^SO_RCVBUF: asked for 50, kernel set ([0-9]+)$",
+                   3000);
+    long set = atol(srv->groups[1]);
+    hh_wait_listening(srv);
+    struct hh_proc *cap = hh_capture_start(c, ntohs(srv->addr.sin_port));
+    struct hh_proc *cli = hh_start(c, "client", "sndbuf_client", "127.0.0.1",
+                                   srv->port, "2000", NULL);
+    hh_expect_exit(cli, 0, 3000);
+    hh_expect_exit(srv, 0, 3000);
+    char ere[64];
+    snprintf(ere, sizeof ere, "\\.%s > .*: Flags \\[S\\.\\]", srv->port);
+    const char *synack = hh_capture_expect(cap, ere, 3000);
+    char line[HH_GROUP_LEN];
+    snprintf(line, sizeof line, "%s", synack);
+    hh_capture_stop(cap);
+    const char *w = strstr(line, " win ");
+    const char *ws = strstr(line, "wscale ");
+    HH_CHECK(c, w && ws, "no window or wscale in the SYN-ACK: %s", line);
+    long win = atol(w + 5), scale = atol(ws + 7);
+    hh_note(c, "SYN-ACK: window %ld, wscale %ld, for a %ld-byte receive "
+               "buffer", win, scale, set);
+    HH_CHECK(c, win > 0 && win <= set && scale == 0,
+             "expected a window of at most %ld bytes with wscale 0, got "
+             "window %ld, wscale %ld", set, win, scale);
+}
+
 /* ---- 5-12 daytime client ----------------------------------------------- */
 
 static const char daytime_reply[] = "Mon Nov 23 18:00:00 2026\r\n";
@@ -616,6 +649,11 @@ static const struct hh_scenario scenarios[] = {
      "each value read back is max(2 x min(asked, wmem_max/rmem_max), "
      "floor); the floor is measured, not assumed.",
      0, buffer_sizes},
+    {"rcvbuf_window", "5-11",
+     "a small SO_RCVBUF shows in the SYN-ACK: small window, no scaling",
+     "the server's SYN-ACK offers about half its receive buffer and wscale "
+     "0; a default socket offers ~64 KB with a non-zero scale.",
+     HH_NEED_TCPDUMP, rcvbuf_window},
     {"daytime", "5-12", "daytime client: getaddrinfo, connect, read to EOF",
      "the reply is printed byte for byte; the book wrote its terminator one "
      "byte past the buffer.",

@@ -267,8 +267,10 @@ transcribe_stream(struct hh_proc *p, struct hh_buf *b, size_t *seen,
             char tmp[1024];
             snprintf(tmp, sizeof tmp, "%.*s", (int)n, start);
             char *s = strncmp(tmp, "IP ", 3) == 0 ? tmp + 3 : tmp;
+            /* options matter in a handshake (mss, wscale), later they
+             * are timestamps: keep them only on SYNs */
             char *opt = strstr(s, ", options [");
-            if (opt) {
+            if (opt && !strstr(s, "Flags [S")) {
                 char *close = strchr(opt, ']');
                 if (close)
                     memmove(opt, close + 1, strlen(close + 1) + 1);
@@ -769,8 +771,10 @@ expect_in(struct hh_proc *p, struct hh_buf *b, size_t *scan, int *fdp,
             char line[HH_GROUP_LEN];
             snprintf(line, sizeof line, "%.*s", (int)n, start);
             *scan += n + 1;
-            if (match(c, ere, line, p->groups))
-                return p->groups[0];
+            if (match(c, ere, line, p->groups)) {
+                memcpy(p->line, line, sizeof p->line);
+                return p->line;
+            }
         }
         if (*fdp < 0)
             hh_fail(c, "%s closed its %s (%s) without printing a line "

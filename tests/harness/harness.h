@@ -65,7 +65,8 @@ struct hh_proc {
     char vg_path[256];
     struct sockaddr_in addr; /* from its "listening on" line */
     char port[8];
-    char groups[HH_MAX_GROUPS][HH_GROUP_LEN]; /* of the last match */
+    char line[HH_GROUP_LEN];                  /* the last matched line */
+    char groups[HH_MAX_GROUPS][HH_GROUP_LEN]; /* and its groups */
 };
 
 struct hh_ctx {

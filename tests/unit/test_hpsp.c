@@ -14,11 +14,14 @@
  * assertion left behind.
  */
 #define _GNU_SOURCE
+/* cmocka.h needs these before it, in this order. */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -33,7 +36,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,24 +48,25 @@
  * Deadlines, fd accounting
  */
 
-/* How long a child may take; generous under valgrind and the sanitizers. */
-static int
-child_deadline_ms(void)
-{
-    if (getenv("HPSP_VALGRIND") || getenv("HPSP_SANITIZER"))
-        return 20000;
-    return 5000;
-}
-
 /*
- * Under valgrind, whose libc cleanup (--run-libc-freeres) flushes stdio
- * even on _exit: what a child left in its stdout buffer shows up anyway.
+ * Under valgrind: slower, and its libc cleanup (--run-libc-freeres)
+ * flushes stdio even on _exit, so what a child left in its stdout buffer
+ * shows up anyway.
  */
 static int
 under_valgrind(void)
 {
     const char *preload = getenv("LD_PRELOAD");
     return preload && strstr(preload, "vgpreload");
+}
+
+/* How long a child may take; generous under valgrind and the sanitizers. */
+static int
+child_deadline_ms(void)
+{
+    if (under_valgrind() || getenv("HPSP_VALGRIND") || getenv("HPSP_SANITIZER"))
+        return 20000;
+    return 5000;
 }
 
 static int64_t
@@ -119,7 +122,6 @@ struct child {
 struct capture {
     int status; /* as waitpid reports it */
     int timed_out;
-    int truncated;
     size_t out_len, err_len;
     char out[CAPTURE_SIZE];
     char err[CAPTURE_SIZE];
@@ -171,8 +173,7 @@ child_start(struct child *ch, child_body *body, const void *arg)
         static const int crash[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS};
         for (size_t i = 0; i < ARRAY_LEN(crash); i++)
             signal(crash[i], SIG_DFL);
-        if (dup2(out[1], STDOUT_FILENO) < 0 ||
-            dup2(err[1], STDERR_FILENO) < 0)
+        if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(err[1], STDERR_FILENO) < 0)
             _exit(CHILD_SETUP_FAILED);
         close(out[0]);
         close(out[1]);
@@ -243,12 +244,12 @@ child_finish(struct child *ch, struct capture *cap)
                 open_count--;
                 continue;
             }
+            /* Past CAPTURE_SIZE, drained and dropped: the comparison
+             * fails anyway, and the child must not block on a full pipe. */
             room = CAPTURE_SIZE - 1 - *used[i];
             take = (size_t)n < room ? (size_t)n : room;
             memcpy(dst[i] + *used[i], tmp, take);
             *used[i] += take;
-            if (take < (size_t)n)
-                cap->truncated = 1;
         }
     }
     cap->out[cap->out_len] = '\0';
@@ -283,8 +284,8 @@ expect_child(const char *ctx, const struct capture *cap, int code,
                  "  stdout: \"%s\"\n  stderr: \"%s\"",
                  ctx, child_deadline_ms(), cap->out, cap->err);
     if (WIFSIGNALED(cap->status))
-        fail_msg("%s: the child was killed by signal %d\n  stderr: \"%s\"",
-                 ctx, WTERMSIG(cap->status), cap->err);
+        fail_msg("%s: the child was killed by signal %d\n  stderr: \"%s\"", ctx,
+                 WTERMSIG(cap->status), cap->err);
     if (!WIFEXITED(cap->status) || WEXITSTATUS(cap->status) != code)
         fail_msg("%s: exit status %d, want %d\n"
                  "  stdout: \"%s\"\n  stderr: \"%s\"",
@@ -371,13 +372,15 @@ struct parse_case {
     const char *why; /* when refused: part of the message */
 };
 
+/* clang-format off */
 #define PORT_OK(s, v) {P_PORT, s, 0, 0, 1, v, NULL}
 #define PORT_BAD(s, why) {P_PORT, s, 0, 0, 0, 0, why}
 #define LONG_OK(s, lo, hi, v) {P_LONG, s, lo, hi, 1, v, NULL}
 #define LONG_BAD(s, lo, hi, why) {P_LONG, s, lo, hi, 0, 0, why}
+/* clang-format on */
 
-#define NAN_ "not a number"
-#define RANGE "out of range"
+#define NOT_NUMBER "not a number"
+#define OUT_OF_RANGE "out of range"
 
 static const struct parse_case parse_cases[] = {
     PORT_OK("0", 0),
@@ -385,32 +388,32 @@ static const struct parse_case parse_cases[] = {
     PORT_OK("65535", 65535),
     PORT_OK("08080", 8080),
     PORT_BAD("", "empty"),
-    PORT_BAD("-1", RANGE),
-    PORT_BAD("65536", RANGE),
-    PORT_BAD("70000", RANGE),
-    PORT_BAD("12x", NAN_),
-    PORT_BAD("x12", NAN_),
-    PORT_BAD(" 1", NAN_),
-    PORT_BAD("+1", NAN_),
-    PORT_BAD("1 ", NAN_),
-    PORT_BAD("\t1", NAN_),
-    PORT_BAD("1\n", NAN_),
-    PORT_BAD("-", NAN_),
-    PORT_BAD("--1", NAN_),
-    PORT_BAD("- 1", NAN_),
-    PORT_BAD("0x50", NAN_),
-    PORT_BAD("1e3", NAN_),
-    PORT_BAD("99999999999999999999999", RANGE),
+    PORT_BAD("-1", OUT_OF_RANGE),
+    PORT_BAD("65536", OUT_OF_RANGE),
+    PORT_BAD("70000", OUT_OF_RANGE),
+    PORT_BAD("12x", NOT_NUMBER),
+    PORT_BAD("x12", NOT_NUMBER),
+    PORT_BAD(" 1", NOT_NUMBER),
+    PORT_BAD("+1", NOT_NUMBER),
+    PORT_BAD("1 ", NOT_NUMBER),
+    PORT_BAD("\t1", NOT_NUMBER),
+    PORT_BAD("1\n", NOT_NUMBER),
+    PORT_BAD("-", NOT_NUMBER),
+    PORT_BAD("--1", NOT_NUMBER),
+    PORT_BAD("- 1", NOT_NUMBER),
+    PORT_BAD("0x50", NOT_NUMBER),
+    PORT_BAD("1e3", NOT_NUMBER),
+    PORT_BAD("99999999999999999999999", OUT_OF_RANGE),
     LONG_OK("-5", -10, 10, -5),
     LONG_OK("-10", -10, 10, -10),
     LONG_OK("10", -10, 10, 10),
     LONG_OK("0", -10, 10, 0),
-    LONG_BAD("-11", -10, 10, RANGE),
-    LONG_BAD("11", -10, 10, RANGE),
-    LONG_BAD("-+5", -10, 10, NAN_),
-    LONG_BAD("-5x", -10, 10, NAN_),
-    LONG_BAD("0", 1, 100, RANGE),
-    LONG_BAD("-99999999999999999999999", LONG_MIN, LONG_MAX, RANGE),
+    LONG_BAD("-11", -10, 10, OUT_OF_RANGE),
+    LONG_BAD("11", -10, 10, OUT_OF_RANGE),
+    LONG_BAD("-+5", -10, 10, NOT_NUMBER),
+    LONG_BAD("-5x", -10, 10, NOT_NUMBER),
+    LONG_BAD("0", 1, 100, OUT_OF_RANGE),
+    LONG_BAD("-99999999999999999999999", LONG_MIN, LONG_MAX, OUT_OF_RANGE),
 };
 
 #define PARSE_SYNOPSIS "[-n COUNT] PORT"
@@ -449,8 +452,8 @@ check_parse(const struct parse_case *c)
     /* "parsetest: WHAT 'S': WHY\nusage: parsetest SYNOPSIS\n" */
     snprintf(want, sizeof want, "parsetest: %s", what);
     if (strncmp(cap.err, want, strlen(want)) != 0)
-        fail_msg("%s: stderr \"%s\" does not start with \"%s\"", ctx,
-                 cap.err, want);
+        fail_msg("%s: stderr \"%s\" does not start with \"%s\"", ctx, cap.err,
+                 want);
     if (c->s[0] != '\0') {
         char quoted[80];
         snprintf(quoted, sizeof quoted, "'%s'", c->s);
@@ -477,7 +480,7 @@ test_parse_table(void **state)
 static void
 test_parse_message(void **state)
 {
-    static const struct parse_case c = PORT_BAD("12x", NAN_);
+    static const struct parse_case c = PORT_BAD("12x", NOT_NUMBER);
     struct capture cap;
 
     (void)state;
@@ -502,11 +505,11 @@ test_parse_long_extremes(void **state)
     const struct parse_case cases[] = {
         LONG_OK(max, LONG_MIN, LONG_MAX, LONG_MAX),
         LONG_OK(min, LONG_MIN, LONG_MAX, LONG_MIN),
-        LONG_BAD(above, LONG_MIN, LONG_MAX, RANGE),
-        LONG_BAD(below, LONG_MIN, LONG_MAX, RANGE),
+        LONG_BAD(above, LONG_MIN, LONG_MAX, OUT_OF_RANGE),
+        LONG_BAD(below, LONG_MIN, LONG_MAX, OUT_OF_RANGE),
         /* In range for strtol, not for the caller's MAX. */
-        LONG_BAD(max, LONG_MIN, LONG_MAX - 1, RANGE),
-        LONG_BAD(min, LONG_MIN + 1, LONG_MAX, RANGE),
+        LONG_BAD(max, LONG_MIN, LONG_MAX - 1, OUT_OF_RANGE),
+        LONG_BAD(min, LONG_MIN + 1, LONG_MAX, OUT_OF_RANGE),
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++)
         check_parse(&cases[i]);
@@ -571,7 +574,7 @@ struct msg_case {
     const char *name;
     void (*body)(void);
     int status;
-    const char *out, *err; /* exactly */
+    const char *out, *err;   /* exactly */
     int out_needs_bare_exit; /* OUT relies on _exit not flushing stdio */
 };
 
@@ -679,19 +682,21 @@ static const struct msg_case msg_cases[] = {
      "progname: nothing to report\n", 0},
     {"hp_die_en", body_die_en, 1, "",
      "progname: pthread_create: Resource temporarily unavailable "
-     "(EAGAIN)\n", 0},
+     "(EAGAIN)\n",
+     0},
     {"hp_diex", body_diex, 1, "", "progname: bad input 3\n", 0},
     {"hp_die_child", body_die_child, 1, "",
      "progname: waitpid: No child processes (ECHILD)\n", 1},
-    {"hp_die flushes stdout", body_die_flushes_stdout, 1, "partial",
+    {"hp_die keeps pending stdout", body_die_flushes_stdout, 1, "partial",
      "progname: write: Input/output error (EIO)\n", 0},
     {"hp_warn", body_warn, 0, "errno after: EACCES\n",
      "progname: read f: Permission denied (EACCES)\n", 0},
-    {"hp_warnx", body_warnx, 0, "errno after: EINTR\n", "progname: note 7\n", 0},
+    {"hp_warnx", body_warnx, 0, "errno after: EINTR\n", "progname: note 7\n",
+     0},
     {"hp_usage(0)", body_usage_help, 0,
      "usage: progname IP PORT\n  -h  this help\n", "", 0},
-    {"hp_usage(0), no help", body_usage_no_help, 0,
-     "usage: progname IP PORT\n", "", 0},
+    {"hp_usage(0), no help", body_usage_no_help, 0, "usage: progname IP PORT\n",
+     "", 0},
     {"hp_usage(2)", body_usage_bad, 2, "", "usage: progname IP PORT\n", 0},
     {"hp_bad_usage", body_bad_usage, 2, "",
      "progname: unexpected argument 'zz'\nusage: progname IP PORT\n", 0},
@@ -718,8 +723,7 @@ test_messages(void **state)
 
         run_in_child(msg_child, c, &cap);
         expect_child(c->name, &cap, c->status,
-                     c->out_needs_bare_exit && under_valgrind() ? NULL
-                                                                : c->out,
+                     c->out_needs_bare_exit && under_valgrind() ? NULL : c->out,
                      c->err);
     }
 }
@@ -777,7 +781,7 @@ test_progname(void **state)
         {1, "/some/dir/progname", "progname\n"},
         {1, "./rel/p", "p\n"},
         {1, "plain", "plain\n"},
-        {1, "", "hpsp\n"},  /* the default */
+        {1, "", "hpsp\n"}, /* the default */
         {0, "ignored", "hpsp\n"},
     };
     (void)state;
@@ -827,8 +831,8 @@ static void
 test_sockaddr_in_bad(void **state)
 {
     static const char *const bad[] = {
-        "1.2.3",    "256.1.1.1",  "",          "localhost",  "::1",
-        "1.2.3.4.5", " 1.2.3.4", "1.2.3.4 ", "1.2.3.-4", "0x7f.0.0.1",
+        "1.2.3",        "256.1.1.1", "",         "localhost", "::1",
+        "1.2.3.4.5",    " 1.2.3.4",  "1.2.3.4 ", "1.2.3.-4",  "0x7f.0.0.1",
         "127.0.0.1:80",
     };
     struct sockaddr_in sa;
@@ -925,8 +929,8 @@ test_addr_str_truncates(void **state)
 
         make_addr(&ss, cases[i].family, cases[i].ip, cases[i].port);
         memset(buf, 'Z', sizeof buf);
-        assert_ptr_equal(
-            hp_addr_str((struct sockaddr *)&ss, buf, cases[i].len), buf);
+        assert_ptr_equal(hp_addr_str((struct sockaddr *)&ss, buf, cases[i].len),
+                         buf);
         assert_string_equal(buf, cases[i].want);
         for (size_t j = cases[i].len; j < sizeof buf; j++)
             assert_int_equal(buf[j], 'Z');
@@ -1084,13 +1088,21 @@ deliver(const char *name, enum channel kind, const char *in, size_t len,
 {
     int fds[2];
     char ctx[160];
-    int n = snprintf(ctx, sizeof ctx, "%s, cap %zu, %s, cuts {", name, cap,
-                     channel_name[kind]);
+    size_t used = 0;
 
-    for (size_t i = 0; i < ncuts && n > 0 && (size_t)n < sizeof ctx - 8; i++)
-        n += snprintf(ctx + n, sizeof ctx - n, i ? ",%zu" : "%zu", cuts[i]);
-    if (n > 0 && (size_t)n < sizeof ctx - 2)
-        snprintf(ctx + n, sizeof ctx - n, "}");
+    /* "NAME, cap CAP, CHANNEL, cuts {C,C,...}", cut short if need be */
+    for (size_t i = 0; i <= ncuts + 1 && used < sizeof ctx - 1; i++) {
+        int m;
+        if (i == 0)
+            m = snprintf(ctx, sizeof ctx, "%s, cap %zu, %s, cuts {", name, cap,
+                         channel_name[kind]);
+        else if (i <= ncuts)
+            m = snprintf(ctx + used, sizeof ctx - used, i > 1 ? ",%zu" : "%zu",
+                         cuts[i - 1]);
+        else
+            m = snprintf(ctx + used, sizeof ctx - used, "}");
+        used = m < 0 ? sizeof ctx - 1 : used + (size_t)m;
+    }
 
     open_channel(kind, fds);
     /* Nothing reads yet: a full channel must fail, not block. */
@@ -1158,8 +1170,7 @@ test_readline_table(void **state)
 
         assert_true(len < ARRAY_LEN(cuts));
         for (int kind = CH_PIPE; kind <= CH_SEQPACKET; kind++) {
-            deliver(c->name, kind, c->input, len, NULL, 0, c->cap, want,
-                    nwant);
+            deliver(c->name, kind, c->input, len, NULL, 0, c->cap, want, nwant);
             for (size_t k = 1; k < len; k++)
                 cuts[k - 1] = k;
             deliver(c->name, kind, c->input, len, cuts, len ? len - 1 : 0,
@@ -1170,8 +1181,8 @@ test_readline_table(void **state)
                         nwant);
                 for (size_t b = a + 1; b < len; b++) {
                     cuts[1] = b;
-                    deliver(c->name, kind, c->input, len, cuts, 2, c->cap,
-                            want, nwant);
+                    deliver(c->name, kind, c->input, len, cuts, 2, c->cap, want,
+                            nwant);
                 }
             }
         }
@@ -1193,7 +1204,7 @@ build_straddle(char *buf, size_t size)
         HP_READER_SIZE,     /* fits the buffer exactly, '\n' included */
         HP_READER_SIZE + 1, /* its '\n' does not fit */
         HP_READER_SIZE + 100,
-        1,                  /* "\n" alone */
+        1, /* "\n" alone */
     };
     size_t pos = 0;
 
@@ -1216,8 +1227,8 @@ test_readline_reader_boundary(void **state)
 {
     static char in[STRADDLE_SIZE];
     size_t len = build_straddle(in, sizeof in);
-    const size_t caps[] = {2 * HP_READER_SIZE, HP_READER_SIZE + 1,
-                           HP_READER_SIZE, 100, 7, 2};
+    const size_t caps[] = {
+        2 * HP_READER_SIZE, HP_READER_SIZE + 1, HP_READER_SIZE, 100, 7, 2};
     struct piece *want = calloc(len, sizeof *want);
     (void)state;
 
@@ -1501,8 +1512,7 @@ test_readn_writen_bulk(void **state)
         x ^= x << 5;
         data[i] = (unsigned char)x;
     }
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                     0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     assert_int_equal(
         setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
     assert_int_equal(
@@ -1518,8 +1528,8 @@ test_readn_writen_bulk(void **state)
     child_finish(&ch, &cap);
     expect_child("bulk writer", &cap, 0, "", "");
     if (n != BULK_SIZE)
-        fail_msg("hp_readn returned %zd (%s), want %d", n,
-                 strerrorname_np(e), BULK_SIZE);
+        fail_msg("hp_readn returned %zd (%s), want %d", n, strerrorname_np(e),
+                 BULK_SIZE);
     assert_memory_equal(got, data, BULK_SIZE);
     assert_int_equal(hp_readn(sv[0], got, 10), 0); /* still end of file */
     close(sv[0]);
@@ -1655,8 +1665,7 @@ test_writen_epipe(void **state)
     int sv[2], fds[2];
     (void)state;
 
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                     0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     close(sv[1]);
     errno = 0;
     assert_int_equal(hp_writen(sv[0], "hello", 5), -1);
