@@ -328,7 +328,7 @@ take(struct hp_reader *r, char *line, size_t n)
 ssize_t
 hp_readline(struct hp_reader *r, char *line, size_t cap)
 {
-    if (cap == 0) {
+    if (cap < 2) { /* no room for a byte: 0 would read as end of file */
         errno = EINVAL;
         return -1;
     }

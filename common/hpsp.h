@@ -30,9 +30,10 @@
 #define HP_ADDRSTRLEN (INET6_ADDRSTRLEN + sizeof("[]:65535"))
 
 /*
- * Remember the program's name for messages, and make stdout line-buffered:
- * the harness reads it through a pipe and must see each line when it is
- * printed, not when the program exits.
+ * Remember the program's name for messages (and make argv[0] that name,
+ * for getopt's own messages), and make stdout line-buffered: the harness
+ * reads it through a pipe and must see each line when it is printed, not
+ * when the program exits.  Call it first, before anything is printed.
  */
 void hp_init(int argc, char **argv);
 
@@ -108,7 +109,9 @@ int hp_tcp_listener(const struct sockaddr_in *sa, int backlog, int type_flags);
 int hp_set_nonblocking(int fd);
 
 /*
- * Read exactly N bytes, retrying after EINTR and short reads.  Returns N,
+ * Read exactly N bytes, retrying after EINTR and short reads (so a stop
+ * signal caught by hp_catch_term does not interrupt them: a server that
+ * must stop while blocked uses plain read/write or hp_readline).  Returns N,
  * fewer at end of file, or -1 with errno (bytes read so far are lost to
  * the caller only in the sense that the count is not returned).
  */
@@ -136,7 +139,7 @@ void hp_reader_init(struct hp_reader *r, int fd);
  * without it.  A failed read (EINTR from a signal, EAGAIN on a
  * non-blocking fd) returns -1 and loses nothing: the partial line stays
  * buffered for the next call.  So with hp_catch_term, a signal stops a
- * blocked hp_readline.
+ * blocked hp_readline.  CAP < 2 is refused with EINVAL.
  */
 ssize_t hp_readline(struct hp_reader *r, char *line, size_t cap);
 
