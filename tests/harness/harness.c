@@ -259,7 +259,8 @@ transcribe_stream(struct hh_proc *p, struct hh_buf *b, size_t *seen,
         if (!nl && !flush_partial)
             break;
         *seen += n + (nl != NULL);
-        if (p->quiet || (p->is_capture && (is_err || n == 0)))
+        if (p->quiet || (p->is_capture && (is_err || n == 0)) ||
+            (p->raw && !is_err))
             continue;
         char line[1200];
         if (p->is_capture) {
@@ -500,15 +501,36 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
     }
     free(cmdline);
 
-    int in[2], out[2], err[2];
-    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
-        pipe2(err, O_CLOEXEC) < 0)
+    /* stdio: pipes to the harness, or files the test named */
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2];
+    int in_file = -1, out_file = -1;
+    if (opt->stdin_path) {
+        in_file = open(opt->stdin_path, O_RDONLY | O_CLOEXEC);
+        if (in_file < 0)
+            hh_fail(c, "open %s: %s", opt->stdin_path, strerror(errno));
+    } else if (pipe2(in, O_CLOEXEC) < 0)
         hh_fail(c, "pipe2: %s", strerror(errno));
+    if (opt->stdout_path) {
+        int flags = O_WRONLY | O_CREAT | O_CLOEXEC |
+                    (opt->stdout_append ? O_APPEND : O_TRUNC);
+        out_file = open(opt->stdout_path, flags, 0644);
+        if (out_file < 0) {
+            int e = errno;
+            if (in_file >= 0)
+                close(in_file);
+            hh_fail(c, "open %s: %s", opt->stdout_path, strerror(e));
+        }
+    } else if (pipe2(out, O_CLOEXEC) < 0)
+        hh_fail(c, "pipe2: %s", strerror(errno));
+    if (pipe2(err, O_CLOEXEC) < 0)
+        hh_fail(c, "pipe2: %s", strerror(errno));
+    p->raw = opt->raw;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, in_file >= 0 ? in_file : in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out_file >= 0 ? out_file : out[1],
+                                     1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
     posix_spawnattr_init(&at);
     sigset_t none, deflt;
@@ -543,8 +565,14 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
                           envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
-    close(in[0]);
-    close(out[1]);
+    if (in_file >= 0)
+        close(in_file);
+    else
+        close(in[0]);
+    if (out_file >= 0)
+        close(out_file);
+    else
+        close(out[1]);
     close(err[1]);
     p->in_fd = in[1];
     p->out_fd = out[0];
@@ -558,8 +586,11 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
     p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
     if (p->pidfd < 0)
         hh_fail(c, "pidfd_open: %s", strerror(errno));
-    fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
+    if (p->out_fd >= 0)
+        fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
     fcntl(p->err_fd, F_SETFL, O_NONBLOCK);
+    if (p->in_fd >= 0)
+        fcntl(p->in_fd, F_SETFL, O_NONBLOCK);
     return p;
 }
 
@@ -720,6 +751,8 @@ hh_wait_exit(struct hh_proc *p, int timeout_ms)
     transcribe_stream(p, &p->err, &p->err_seen, true, true);
     char st[128];
     describe_status(p->status, st, sizeof st);
+    if (p->raw)
+        hh_note(c, "(%s wrote %zu bytes to stdout)", p->role, p->out.len);
     if (!p->quiet && !p->is_capture)
         hh_note(c, "(%s: %s)", p->role, st);
     after_exit(p);
@@ -834,6 +867,106 @@ hh_wait_listening(struct hh_proc *p)
     HH_CHECK(c, inet_pton(AF_INET, p->groups[1], &p->addr.sin_addr) == 1,
              "%s announced a bad address %s", p->role, p->groups[1]);
     snprintf(p->port, sizeof p->port, "%ld", port);
+}
+
+static int wait_fd(struct hh_ctx *c, int fd, short events,
+                   long long deadline);
+
+void
+hh_write_stdin(struct hh_proc *p, const void *buf, size_t len, int timeout_ms)
+{
+    struct hh_ctx *c = p->ctx;
+    long long deadline = hh_now_ms() + hh_ms(c, timeout_ms);
+    size_t put = 0;
+    HH_CHECK(c, p->in_fd >= 0, "%s's stdin is not a pipe of the harness",
+             p->role);
+    while (put < len) {
+        ssize_t n = write(p->in_fd, (const char *)buf + put, len - put);
+        if (n > 0) {
+            put += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EPIPE)
+            hh_fail(c, "%s closed its stdin after %zu of %zu bytes", p->role,
+                    put, len);
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            hh_fail(c, "write to %s's stdin: %s", p->role, strerror(errno));
+        /* wait_fd keeps reading the program's output meanwhile, so a
+         * program that writes as much as it reads cannot deadlock us */
+        if (!wait_fd(c, p->in_fd, POLLOUT, deadline))
+            hh_fail(c, "%s read only %zu of %zu bytes of its stdin within %d "
+                       "ms", p->role, put, len, hh_ms(c, timeout_ms));
+    }
+}
+
+void
+hh_track_pid(struct hh_ctx *c, pid_t pid)
+{
+    if (c->nextra < HH_MAX_PROCS)
+        c->extra[c->nextra++] = pid;
+}
+
+bool
+hh_wait_gone(struct hh_ctx *c, pid_t pid, int timeout_ms)
+{
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pfd < 0)
+        return errno == ESRCH; /* already gone (and reaped) */
+    long long deadline = hh_now_ms() + hh_ms(c, timeout_ms);
+    bool gone = wait_fd(c, pfd, POLLIN, deadline) != 0;
+    close(pfd);
+    if (gone) /* our child or orphan (we are the subreaper): reap it */
+        waitpid(pid, NULL, WNOHANG);
+    return gone;
+}
+
+void
+hh_make_file(struct hh_ctx *c, const char *stem, size_t size,
+             unsigned seed, char *path, size_t len)
+{
+    hh_tmpfile(c, stem, path, len);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    HH_CHECK(c, fd >= 0, "create %s: %s", path, strerror(errno));
+    char block[65536];
+    uint32_t x = seed * 2654435761u + 1;
+    size_t done = 0;
+    while (done < size) {
+        size_t n = size - done < sizeof block ? size - done : sizeof block;
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5; /* xorshift32 */
+            block[i] = (char)(x >> 24);
+        }
+        ssize_t w = write(fd, block, n);
+        if (w != (ssize_t)n) {
+            int e = errno;
+            close(fd);
+            hh_fail(c, "write %s: %s", path, w < 0 ? strerror(e) : "short");
+        }
+        done += n;
+    }
+    HH_CHECK(c, close(fd) == 0, "close %s: %s", path, strerror(errno));
+}
+
+char *
+hh_read_file(struct hh_ctx *c, const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    HH_CHECK(c, fd >= 0, "open %s: %s", path, strerror(errno));
+    struct hh_buf b = {0};
+    char chunk[65536];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof chunk)) > 0)
+        buf_add(&b, chunk, (size_t)n);
+    int e = errno;
+    close(fd);
+    if (n < 0) {
+        buf_free(&b);
+        hh_fail(c, "read %s: %s", path, strerror(e));
+    }
+    if (c->nkeep < HH_MAX_PROCS)
+        c->keep[c->nkeep++] = b.data ? b.data : (b.data = calloc(1, 1));
+    *len = b.len;
+    return b.data;
 }
 
 /* ---- strace ----------------------------------------------------------- */
@@ -1198,6 +1331,14 @@ teardown(struct hh_ctx *c)
         buf_free(&p->err);
     }
     c->nprocs = 0;
+    for (int i = 0; i < c->nextra; i++) {
+        kill(c->extra[i], SIGKILL);
+        waitpid(c->extra[i], NULL, 0); /* re-parented to us, the subreaper */
+    }
+    c->nextra = 0;
+    for (int i = 0; i < c->nkeep; i++)
+        free(c->keep[i]);
+    c->nkeep = 0;
     for (int i = 0; i < c->nfds; i++)
         close(c->fds[i]);
     c->nfds = 0;

@@ -60,6 +60,7 @@ struct hh_proc {
     bool exited;
     int status;          /* waitpid status, valid when exited */
     bool quiet;          /* do not transcribe its output (tcpdump) */
+    bool raw;            /* stdout kept in out, not transcribed */
     bool is_capture;
     char trace_path[256];
     char vg_path[256];
@@ -79,6 +80,10 @@ struct hh_ctx {
     int nprocs;
     int fds[HH_MAX_FDS];
     int nfds;
+    pid_t extra[HH_MAX_PROCS]; /* daemons and other strays: killed at end */
+    int nextra;
+    char *keep[HH_MAX_PROCS];  /* hh_read_file buffers: freed at end */
+    int nkeep;
     struct hh_buf transcript;
     char tmpdir[128];
     int tmpcount;
@@ -145,6 +150,10 @@ struct hh_spawn {
     const char *trace;    /* strace -e spec: shown with TRACE=1 (default:
                              the program's hh_teach entry) */
     bool must_trace;      /* the test asserts on the trace: always strace */
+    const char *stdin_path;  /* stdin from this file, not a harness pipe */
+    const char *stdout_path; /* stdout to this file (truncated) ... */
+    bool stdout_append;      /* ... or opened O_APPEND */
+    bool raw;                /* stdout is data: keep it, don't transcribe */
 };
 
 /* Start PROG (NULL-terminated args) in its own process group, stdio on
@@ -177,6 +186,22 @@ void hh_kill(struct hh_proc *p, int sig);
 pid_t hh_pid(struct hh_proc *p);
 /* Close the program's stdin. */
 void hh_close_stdin(struct hh_proc *p);
+/* Write LEN bytes to its stdin (reading its output meanwhile). */
+void hh_write_stdin(struct hh_proc *p, const void *buf, size_t len,
+                    int timeout_ms);
+/* Kill and reap PID at teardown (a daemon that left our process group;
+ * as the subreaper we become its parent). */
+void hh_track_pid(struct hh_ctx *c, pid_t pid);
+/* Wait until PID has exited (pidfd); reaps it if it is ours.  True if it
+ * is gone within the deadline. */
+bool hh_wait_gone(struct hh_ctx *c, pid_t pid, int timeout_ms);
+
+/* ---- files ------------------------------------------------------------ */
+/* A temp file of SIZE pseudo-random bytes (from SEED); path into PATH. */
+void hh_make_file(struct hh_ctx *c, const char *stem, size_t size,
+                  unsigned seed, char *path, size_t len);
+/* The whole content of PATH; freed at teardown.  *LEN gets its size. */
+char *hh_read_file(struct hh_ctx *c, const char *path, size_t *len);
 
 /* ---- strace ----------------------------------------------------------- */
 /* Count trace lines matching ERE (the program must have exited). */
