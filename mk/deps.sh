@@ -12,15 +12,21 @@
 #   tcpdump                       CAPTURE=1 and the tests that assert packets
 #   iproute2                      ss, to show socket states
 #   netbase                       /etc/services: the "daytime" entry (5-12)
+#   liburing-dev                  the io_uring backend of the echo comparison
+#   libevent-dev                  the comparison peer (echo, timers)
+#   gnuplot-nox                   make bench draws its plots
 #   valgrind                      make check
 set -euo pipefail
 
-PKGS="build-essential clang libclang-rt-14-dev libcmocka-dev pkg-config strace tcpdump iproute2 netbase valgrind"
+PKGS="build-essential clang libclang-rt-14-dev libcmocka-dev pkg-config strace tcpdump iproute2 netbase valgrind liburing-dev libevent-dev gnuplot-nox"
 
 missing() {
     local m=""
     pkg-config --exists cmocka 2>/dev/null || m="$m libcmocka-dev"
     [ -s /etc/services ] || m="$m netbase"
+    pkg-config --exists liburing 2>/dev/null || m="$m liburing-dev"
+    pkg-config --exists libevent 2>/dev/null || m="$m libevent-dev"
+    command -v gnuplot >/dev/null 2>&1 || m="$m gnuplot-nox"
     for t in cc make strace tcpdump ss valgrind timeout; do
         command -v "$t" >/dev/null 2>&1 || m="$m $t"
     done
