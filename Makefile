@@ -46,8 +46,8 @@ test-unit: $(UNIT_TESTS)
 	@rc=0; for t in $(UNIT_TESTS); do $(RUN_ENV) $(RUN) $(TEST_WRAP) $$t || rc=1; done; exit $$rc
 
 define RUN_CHAPTER
-test-$(1): $(BUILD)/tests/$(1)_test $$($(1)_BINS)
-	@$$(RUN_ENV) $$(RUN) $(BUILD)/tests/$(1)_test
+test-$(1): $$($(1)_TESTS) $$($(1)_BINS)
+	@rc=0; for t in $$($(1)_TESTS); do $$(RUN_ENV) $$(RUN) $$$$t || rc=1; done; exit $$$$rc
 endef
 $(foreach c,$(TESTED_CHAPTERS),$(eval $(call RUN_CHAPTER,$(c))))
 
@@ -79,12 +79,17 @@ check-valgrind:
 CH_KEY = $(call chapter_key,$(CH))
 demo: deps-ok
 	@test -n "$(CH)" || { echo "usage: make demo CH=chNN   (one of: $(TESTED_CHAPTERS))" >&2; exit 2; }
-	@test -f tests/$(CH_KEY)_test.c || { echo "make demo: no chapter '$(CH)'; try one of: $(TESTED_CHAPTERS)" >&2; exit 2; }
-	@$(MAKE) --no-print-directory -s $(BUILD)/tests/$(CH_KEY)_test $($(CH_KEY)_BINS)
-	@$(RUN_ENV) $(RUN) $(BUILD)/tests/$(CH_KEY)_test --demo
+	@test -n "$($(CH_KEY)_TESTS)" || { echo "make demo: no chapter '$(CH)'; try one of: $(TESTED_CHAPTERS)" >&2; exit 2; }
+	@$(MAKE) --no-print-directory -s $($(CH_KEY)_TESTS) $($(CH_KEY)_BINS)
+	@rc=0; for t in $($(CH_KEY)_TESTS); do $(RUN_ENV) $(RUN) $$t --demo || rc=1; done; exit $$rc
 
-bench:
-	@echo "make bench: no benchmark exists yet (chapters 9, 11 and 15 will add them)."
+# Each chapter with a benchmark has chNN-topic/bench/run: it writes
+# results.md, a CSV and a PNG beside itself.  Minutes, not seconds.
+BENCHES := $(sort $(wildcard ch[0-9][0-9]-*/bench/run))
+bench: deps-ok
+	@$(MAKE) --no-print-directory -s all
+	@test -n "$(BENCHES)" || { echo "make bench: no benchmark exists yet"; exit 0; }
+	@rc=0; for b in $(BENCHES); do echo "== $$b"; HPSP_BIN=$(abspath $(BUILD)/bin) $$b || rc=1; done; exit $$rc
 
 # --- housekeeping ----------------------------------------------------------
 compdb: compile_commands.json

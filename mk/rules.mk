@@ -43,16 +43,25 @@ $(2)_BINS += $(BUILD)/bin/$(3)
 ALL_SRCS += $(1)/$(3).c $(addprefix $(1)/,$($(2)_SRCS_$(3)))
 endef
 
+# $(1) chapter key (ch05), $(2) test name (ch05_test, ch09_echo_test)
+define TEST_RULE
+$(BUILD)/tests/$(2): $(BUILD)/obj/tests/$(2).o $(HARNESS) $(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$< $(HARNESS) $(LIB) $$(CMOCKA_LIBS)
+ALL_TESTS += $(BUILD)/tests/$(2)
+$(1)_TESTS += $(BUILD)/tests/$(2)
+ALL_SRCS += tests/$(2).c
+endef
+
+# A chapter's tests: tests/chNN_test.c, and tests/chNN_*_test.c when one
+# binary would be too much (each is a cmocka binary with its own table).
 define CHAPTER_RULES
 include $(1)/programs.mk
 $$(foreach p,$$($(2)_PROGS),$$(eval $$(call PROGRAM_RULE,$(1),$(2),$$(p))))
-ifneq ($(wildcard tests/$(2)_test.c),)
-$(BUILD)/tests/$(2)_test: $(BUILD)/obj/tests/$(2)_test.o $(HARNESS) $(LIB)
-	@mkdir -p $$(@D)
-	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$< $(HARNESS) $(LIB) $$(CMOCKA_LIBS)
-ALL_TESTS += $(BUILD)/tests/$(2)_test
+$(2)_TEST_NAMES := $(basename $(notdir $(wildcard tests/$(2)_test.c tests/$(2)_*_test.c)))
+$$(foreach t,$$($(2)_TEST_NAMES),$$(eval $$(call TEST_RULE,$(2),$$(t))))
+ifneq ($$($(2)_TEST_NAMES),)
 TESTED_CHAPTERS += $(2)
-ALL_SRCS += tests/$(2)_test.c
 endif
 endef
 
