@@ -17,7 +17,7 @@ CHAPTERS := $(patsubst %/programs.mk,%,$(sort $(wildcard ch[0-9][0-9]-*/programs
 
 include mk/rules.mk
 
-.PHONY: all programs tests test check check-asan check-valgrind demo bench \
+.PHONY: all programs tests test check check-asan check-tsan check-valgrind demo bench \
         deps deps-ok clean help compdb format $(addprefix test-,$(TESTED_CHAPTERS)) \
         test-unit
 
@@ -58,8 +58,9 @@ SAN_ENV = ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:exitcode=86:detect_leaks
           UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=86
 check: deps-ok
 	@rc=0; $(MAKE) --no-print-directory check-asan || rc=1; \
+	$(MAKE) --no-print-directory check-tsan || rc=1; \
 	$(MAKE) --no-print-directory check-valgrind || rc=1; \
-	if [ $$rc = 0 ]; then echo "make check: clean (ASan+UBSan, valgrind)"; \
+	if [ $$rc = 0 ]; then echo "make check: clean (ASan+UBSan, TSan, valgrind)"; \
 	else echo "make check: FAILED (see above)"; fi; exit $$rc
 
 check-asan:
@@ -67,6 +68,14 @@ check-asan:
 	@echo "== make check: ASan + UBSan (build/asan)"
 	@$(MAKE) --no-print-directory -O -k -j2 VARIANT=asan RUN_ENV='$(SAN_ENV) HPSP_SANITIZER=1 HPSP_BIN=$(abspath build/asan$(CC_TAG)/bin)' \
 		test-unit $(addprefix test-,$(TESTED_CHAPTERS))
+
+# ThreadSanitizer matters for the threaded programs (chapters 9, 14, 15);
+# the whole suite runs, since a race can hide anywhere a thread exists.
+check-tsan:
+	@$(MAKE) --no-print-directory -s VARIANT=tsan all
+	@echo "== make check: ThreadSanitizer (build/tsan)"
+	@$(MAKE) --no-print-directory -O -k -j2 VARIANT=tsan RUN_ENV='TSAN_OPTIONS=halt_on_error=1:exitcode=86 HPSP_SANITIZER=1 HPSP_BIN=$(abspath build/tsan$(CC_TAG)/bin)' \
+		$(addprefix test-,$(TESTED_CHAPTERS))
 
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
 check-valgrind:
