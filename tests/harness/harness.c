@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <glob.h>
 #include <limits.h>
 #include <poll.h>
 #include <regex.h>
@@ -468,7 +469,8 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
     } else if (valgrind) {
         static char logopt[300];
         hh_tmpfile(c, "valgrind", p->vg_path, sizeof p->vg_path);
-        snprintf(logopt, sizeof logopt, "--log-file=%s", p->vg_path);
+        /* one log per process: a forked child reports in its own file */
+        snprintf(logopt, sizeof logopt, "--log-file=%s.%%p", p->vg_path);
         argv[an++] = "valgrind";
         argv[an++] = "-q";
         argv[an++] = "--error-exitcode=99";
@@ -656,53 +658,104 @@ describe_status(int st, char *buf, size_t len)
         snprintf(buf, len, "status 0x%x", st);
 }
 
+/* The valgrind log of the program itself.  valgrind's exit status (99)
+ * says memory errors and leaks; descriptors it only lists: one opened by
+ * the program (not "<inherited from parent>") above fd 2 and still open
+ * at a clean exit is a leak.  A program that dies on a failed call (exit
+ * 1, 2) leaves the closing to the kernel; one that finished its job must
+ * not. */
+static void
+check_main_log(struct hh_proc *p, const char *path)
+{
+    struct hh_ctx *c = p->ctx;
+    bool clean_exit = WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0;
+    bool errors = WIFEXITED(p->status) && WEXITSTATUS(p->status) == 99;
+    FILE *f = fopen(path, "r");
+    char line[1024], pending[1024] = "";
+    int leaked = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        int fd;
+        line[strcspn(line, "\n")] = '\0';
+        const char *body = strstr(line, "== ");
+        body = body ? body + 3 : line;
+        if (pending[0]) {
+            if (!strstr(body, "<inherited from parent>") && clean_exit) {
+                leaked++;
+                hh_note(c, "[valgrind] %s: %s", p->role, pending);
+                hh_note(c, "[valgrind] %s: %s", p->role, body);
+            }
+            pending[0] = '\0';
+        } else if (sscanf(body, "Open file descriptor %d:", &fd) == 1 ||
+                   sscanf(body, "Open AF_%*[^ ] socket %d:", &fd) == 1) {
+            if (fd > 2)
+                snprintf(pending, sizeof pending, "%s", body);
+        } else if (errors && *body && !strstr(body, "FILE DESCRIPTORS")) {
+            hh_note(c, "[valgrind] %s: %s", p->role, body);
+        }
+    }
+    if (f)
+        fclose(f);
+    if (errors)
+        hh_fail(c, "valgrind reported memory errors or leaks in %s",
+                p->role);
+    if (leaked && clean_exit)
+        hh_fail(c, "%s left %d file descriptor(s) open at exit "
+                   "(valgrind --track-fds)", p->role, leaked);
+}
+
+/* Logs of processes the program forked: their exit status is not ours
+ * to see, so look for valgrind's error reports in the text. */
+static void
+check_child_log(struct hh_proc *p, const char *path)
+{
+    static const char *const marks[] = {
+        "Invalid read", "Invalid write", "Invalid free", "uninitialised",
+        "definitely lost in", "indirectly lost in", "Syscall param",
+        "Mismatched free"};
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    bool bad = false;
+    while (f && fgets(line, sizeof line, f)) {
+        for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
+            if (strstr(line, marks[i])) {
+                line[strcspn(line, "\n")] = '\0';
+                hh_note(p->ctx, "[valgrind] child of %s: %s", p->role, line);
+                bad = true;
+            }
+    }
+    if (f)
+        fclose(f);
+    if (bad)
+        hh_fail(p->ctx, "valgrind reported errors in a process forked by %s",
+                p->role);
+}
+
+static void
+check_valgrind_logs(struct hh_proc *p)
+{
+    char pattern[300], mine[300];
+    glob_t g;
+    snprintf(pattern, sizeof pattern, "%s.*", p->vg_path);
+    snprintf(mine, sizeof mine, "%s.%d", p->vg_path, (int)p->pid);
+    if (glob(pattern, 0, NULL, &g) != 0)
+        return;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        if (strcmp(g.gl_pathv[i], mine) == 0)
+            continue;
+        check_child_log(p, g.gl_pathv[i]);
+    }
+    globfree(&g);
+    check_main_log(p, mine);
+}
+
 /* After a program exits: its valgrind report and its strace lines. */
 static void
 after_exit(struct hh_proc *p)
 {
     struct hh_ctx *c = p->ctx;
     if (p->vg_path[0]) {
-        /* valgrind's exit status (99) says memory errors and leaks;
-         * descriptors it only lists: one opened by the program (not
-         * "<inherited from parent>") above fd 2 and still open is a leak */
-        FILE *f = fopen(p->vg_path, "r");
-        char line[1024], pending[1024] = "";
-        int leaked = 0;
-        while (f && fgets(line, sizeof line, f)) {
-            int fd;
-            line[strcspn(line, "\n")] = '\0';
-            const char *body = strstr(line, "== ");
-            body = body ? body + 3 : line;
-            if (pending[0]) {
-                if (!strstr(body, "<inherited from parent>") &&
-                    WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0) {
-                    leaked++;
-                    hh_note(c, "[valgrind] %s: %s", p->role, pending);
-                    hh_note(c, "[valgrind] %s: %s", p->role, body);
-                }
-                pending[0] = '\0';
-            } else if (sscanf(body, "Open file descriptor %d:", &fd) == 1 ||
-                       sscanf(body, "Open AF_%*[^ ] socket %d:", &fd) == 1) {
-                if (fd > 2)
-                    snprintf(pending, sizeof pending, "%s", body);
-            } else if (WIFEXITED(p->status) &&
-                       WEXITSTATUS(p->status) == 99 && *body &&
-                       !strstr(body, "FILE DESCRIPTORS")) {
-                hh_note(c, "[valgrind] %s: %s", p->role, body);
-            }
-        }
-        if (f)
-            fclose(f);
+        check_valgrind_logs(p);
         p->vg_path[0] = '\0';
-        if (WIFEXITED(p->status) && WEXITSTATUS(p->status) == 99)
-            hh_fail(c, "valgrind reported memory errors or leaks in %s",
-                    p->role);
-        /* a program that dies on a failed call (exit 1, 2) leaves the
-         * closing to the kernel; one that finished its job must not */
-        bool clean_exit = WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0;
-        if (leaked && clean_exit)
-            hh_fail(c, "%s left %d file descriptor(s) open at exit "
-                       "(valgrind --track-fds)", p->role, leaked);
     }
     if (p->err.len && (strstr(p->err.data, "ERROR: AddressSanitizer") ||
                        strstr(p->err.data, "runtime error:") ||
@@ -720,8 +773,8 @@ after_exit(struct hh_proc *p)
                 s++; /* the pid column of strace -f */
             while (*s == ' ')
                 s++;
-            if (strncmp(s, "+++", 3) == 0 || strncmp(s, "---", 3) == 0)
-                continue;
+            /* "--- SIGTERM {...} ---" and "+++ exited with 0 +++" stay:
+             * in the signal chapters they are the lesson */
             char l2[1100];
             snprintf(l2, sizeof l2, "  [sys] %s: %.200s", p->role, s);
             transcribe(c, l2);
