@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -158,6 +159,22 @@ hp_bad_usage(const char *fmt, ...)
     vmessage(0, true, fmt, ap);
     va_end(ap);
     hp_usage(2);
+}
+
+int
+hp_positional(int argc, char **argv, int min, int max)
+{
+    int opt, count;
+
+    while ((opt = getopt(argc, argv, "+h")) != -1) {
+        if (opt == 'h')
+            hp_usage(0);
+        hp_usage(2); /* getopt has said which option */
+    }
+    count = argc - optind;
+    if (count < min || count > max)
+        hp_usage(2);
+    return optind;
 }
 
 long
@@ -380,4 +397,58 @@ hp_catch_term(volatile sig_atomic_t *flag)
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
         return -1;
     return 0;
+}
+
+int
+hp_accept_until(int fd, struct sockaddr_in *peer, volatile sig_atomic_t *stop)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    sigset_t term, old;
+    int listening, ready, err, conn;
+    socklen_t len = sizeof listening;
+
+    if (*stop) {
+        errno = EINTR;
+        return -1;
+    }
+    /* No listening socket: accept's own error at once (EBADF, ENOTSOCK,
+     * EINVAL, ...), where poll would wait forever or ignore the fd. */
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
+        !listening)
+        return accept(fd, NULL, NULL);
+
+    sigemptyset(&term);
+    sigaddset(&term, SIGINT);
+    sigaddset(&term, SIGTERM);
+    for (;;) {
+        /*
+         * A stop signal that came between the test of *STOP and a plain
+         * blocking accept would be handled there and then, and accept
+         * would sleep on.  Blocked from the test on, it stays pending
+         * until ppoll sleeps with the caller's mask, and wakes it.
+         */
+        if (sigprocmask(SIG_BLOCK, &term, &old) < 0)
+            return -1;
+        ready = *stop ? 0 : ppoll(&pfd, 1, NULL, &old);
+        err = errno;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (*stop) {
+            errno = EINTR;
+            return -1;
+        }
+        if (ready < 0 && err != EINTR) {
+            errno = err;
+            return -1;
+        }
+        if (ready <= 0)
+            continue; /* another signal: the flag is still 0 */
+        /* Ready, so this does not block, unless another process took the
+         * connection first: then it waits with the signals unblocked. */
+        len = sizeof *peer;
+        conn = accept(fd, (struct sockaddr *)peer, peer ? &len : NULL);
+        if (conn >= 0)
+            return conn;
+        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+    }
 }

@@ -8,8 +8,9 @@
  * includes only what its own prototypes need: a program that uses epoll
  * still includes <sys/epoll.h> itself, where the reader sees it.
  *
- * Rules: only hp_die*, hp_usage and hp_parse_* exit.  Everything else
- * returns -1 with errno set, and keeps errno intact across its cleanup.
+ * Rules: only hp_die*, hp_usage, hp_positional and hp_parse_* exit.
+ * Everything else returns -1 with errno set, and keeps errno intact across
+ * its cleanup.
  *
  * Exit statuses (DESIGN.md): 0 success, 1 a system call failed,
  * 2 bad command line.
@@ -68,6 +69,17 @@ HP_PRINTF(1, 2) void hp_warnx(const char *fmt, ...);
 HP_NORETURN void hp_usage(int status);
 /* "prog: MESSAGE", then the usage line, on stderr; exit 2. */
 HP_NORETURN HP_PRINTF(1, 2) void hp_bad_usage(const char *fmt, ...);
+
+/*
+ * The command line of a program whose only option is -h: getopt with
+ * "+h", so -h is hp_usage(0) and any other option hp_usage(2) after
+ * getopt's own message; then between MIN and MAX positional arguments, or
+ * hp_usage(2).  It exits on all of these, like hp_parse_*.  Returns optind,
+ * the index of the first positional argument.  Call it once, after hp_init
+ * and hp_set_usage.  A program with options of its own writes its getopt
+ * loop out.
+ */
+int hp_positional(int argc, char **argv, int min, int max);
 
 /*
  * Strict number parsing: the whole string must be a decimal number in
@@ -149,5 +161,20 @@ ssize_t hp_readline(struct hp_reader *r, char *line, size_t cap);
  * the program's loop sees the flag.  0, or -1 with errno.
  */
 int hp_catch_term(volatile sig_atomic_t *flag);
+
+/*
+ * accept(2) on the IPv4 listener FD, retrying after EINTR while *STOP (the
+ * flag given to hp_catch_term) is 0.  Returns the new fd, with the
+ * client's address in *PEER unless PEER is NULL; -1 with errno EINTR when
+ * *STOP is non-zero, before the call or after a signal woke it (nothing is
+ * accepted then); -1 with accept's errno when accept fails, at once for an
+ * FD that is no listening socket.  It waits in ppoll with SIGINT and
+ * SIGTERM blocked from the test of *STOP on, so a stop signal that comes
+ * just before the wait is not lost (a plain accept loop would sleep on);
+ * the caller's signal mask is as it was on return.  A non-blocking FD is
+ * waited on too.
+ */
+int hp_accept_until(int fd, struct sockaddr_in *peer,
+                    volatile sig_atomic_t *stop);
 
 #endif /* HPSP_H */

@@ -493,6 +493,11 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
         fprintf(cl, " %s", args[i]);
     }
     argv[an] = NULL;
+    if (opt->stdin_path)
+        fprintf(cl, " < %s", opt->stdin_path);
+    if (opt->stdout_path)
+        fprintf(cl, " %s %s", opt->stdout_append ? ">>" : ">",
+                opt->stdout_path);
     fclose(cl);
     if (!p->quiet && strcmp(prog, "tcpdump") != 0) {
         char line[1200];
@@ -766,7 +771,13 @@ after_exit(struct hh_proc *p)
     if (p->trace_path[0] && c->show_trace) {
         FILE *f = fopen(p->trace_path, "r");
         char line[1024];
+        int shown = 0, more = 0;
         while (f && fgets(line, sizeof line, f)) {
+            if (shown == HH_MAX_SYS_LINES) {
+                more++;
+                continue;
+            }
+            shown++;
             line[strcspn(line, "\n")] = '\0';
             char *s = line;
             while (*s >= '0' && *s <= '9')
@@ -779,6 +790,8 @@ after_exit(struct hh_proc *p)
             snprintf(l2, sizeof l2, "  [sys] %s: %.200s", p->role, s);
             transcribe(c, l2);
         }
+        if (more)
+            hh_note(c, "[sys] %s: ... %d more lines", p->role, more);
         if (f)
             fclose(f);
     }
@@ -1016,10 +1029,32 @@ hh_read_file(struct hh_ctx *c, const char *path, size_t *len)
         buf_free(&b);
         hh_fail(c, "read %s: %s", path, strerror(e));
     }
-    if (c->nkeep < HH_MAX_PROCS)
-        c->keep[c->nkeep++] = b.data ? b.data : (b.data = calloc(1, 1));
+    if (!b.data)
+        b.data = calloc(1, 1);
+    if (!b.data || c->nkeep == HH_MAX_KEEP) {
+        free(b.data);
+        hh_fail(c, "too many buffers in one scenario (%d)", HH_MAX_KEEP);
+    }
+    c->keep[c->nkeep++] = b.data;
     *len = b.len;
     return b.data;
+}
+
+void *
+hh_alloc(struct hh_ctx *c, size_t n)
+{
+    HH_CHECK(c, c->nkeep < HH_MAX_KEEP, "too many buffers in one scenario "
+                                        "(%d)", HH_MAX_KEEP);
+    void *p = malloc(n ? n : 1);
+    HH_CHECK(c, p != NULL, "out of memory (%zu bytes)", n);
+    c->keep[c->nkeep++] = p;
+    return p;
+}
+
+int
+hh_wait_fd(struct hh_ctx *c, int fd, short events, int timeout_ms)
+{
+    return wait_fd(c, fd, events, hh_now_ms() + hh_ms(c, timeout_ms));
 }
 
 /* ---- strace ----------------------------------------------------------- */

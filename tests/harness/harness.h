@@ -37,6 +37,8 @@
 #define HH_MAX_PROCS 16
 #define HH_MAX_FDS 256
 #define HH_MAX_GROUPS 10
+#define HH_MAX_KEEP 64
+#define HH_MAX_SYS_LINES 60 /* [sys] lines shown per process (TRACE=1) */
 #define HH_GROUP_LEN 512
 
 struct hh_ctx;
@@ -82,7 +84,7 @@ struct hh_ctx {
     int nfds;
     pid_t extra[HH_MAX_PROCS]; /* daemons and other strays: killed at end */
     int nextra;
-    char *keep[HH_MAX_PROCS];  /* hh_read_file buffers: freed at end */
+    char *keep[HH_MAX_KEEP];   /* hh_alloc'd buffers: freed at end */
     int nkeep;
     struct hh_buf transcript;
     char tmpdir[128];
@@ -200,6 +202,8 @@ bool hh_wait_gone(struct hh_ctx *c, pid_t pid, int timeout_ms);
 /* A temp file of SIZE pseudo-random bytes (from SEED); path into PATH. */
 void hh_make_file(struct hh_ctx *c, const char *stem, size_t size,
                   unsigned seed, char *path, size_t len);
+/* N bytes of memory, freed at teardown even when the scenario fails. */
+void *hh_alloc(struct hh_ctx *c, size_t n);
 /* The whole content of PATH; freed at teardown.  *LEN gets its size. */
 char *hh_read_file(struct hh_ctx *c, const char *path, size_t *len);
 
@@ -236,6 +240,9 @@ void hh_expect_eof(struct hh_ctx *c, int fd, int timeout_ms);
 void hh_close(struct hh_ctx *c, int fd);
 /* Close with SO_LINGER {1, 0}: the peer gets a RST, not a FIN. */
 void hh_abort(struct hh_ctx *c, int fd);
+/* Wait for EVENTS on FD (reading the programs' output meanwhile); the
+ * revents, or 0 at the deadline. */
+int hh_wait_fd(struct hh_ctx *c, int fd, short events, int timeout_ms);
 /* The local port of a socket. */
 in_port_t hh_local_port(int fd);
 

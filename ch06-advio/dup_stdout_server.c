@@ -1,0 +1,85 @@
+/*
+ * dup_stdout_server.c - Listing 6-1: point stdout at a socket, CGI style.
+ *
+ * Usage:   dup_stdout_server IP PORT
+ *
+ * Shows:   accepts one connection, makes fd 1 a duplicate of the connected
+ *          socket, and then simply printf()s "abcd\n": the text goes to the
+ *          client, not to the terminal.  A CGI server does the same so that
+ *          the script it runs writes its reply with ordinary prints.
+ *
+ * Look at: the client receives exactly "abcd\n", then end of file.  This
+ *          program's own stdout shows nothing after "listening on": once
+ *          fd 1 is the socket, stdio does not know or care.  Under strace:
+ *          dup2(4, 1) = 1, then write(1, "abcd\n", 5).
+ *
+ * Peer:    any client that reads to end of file, e.g. `nc IP PORT`.
+ *
+ * Differs from the printed listing: stdout is flushed before the switch
+ * (text still buffered would otherwise be sent to the client) and after
+ * the print (so a failed send is reported, not lost at exit); dup2() onto
+ * fd 1, checked, replaces close(1) + dup(), which silently picks another
+ * descriptor when fd 0 is closed; the stale assert after accept is gone;
+ * both descriptors are closed; SIGINT/SIGTERM stop it while it waits.
+ */
+#include "hpsp.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static const char SYNOPSIS[] = "[-h] IP PORT";
+static const char HELP[] =
+    "Accept one connection on IP:PORT, make it this program's stdout with\n"
+    "dup2(), print \"abcd\" (which the client receives) and exit.\n";
+
+enum { LISTEN_BACKLOG = 5 };
+
+static volatile sig_atomic_t stop_signal;
+
+int
+main(int argc, char **argv)
+{
+    struct sockaddr_in addr;
+    char addr_text[HP_ADDRSTRLEN];
+    int argi, fd, conn;
+
+    hp_init(argc, argv);
+    hp_set_usage(SYNOPSIS, HELP);
+    argi = hp_positional(argc, argv, 2, 2);
+    hp_parse_sockaddr(&addr, argv[argi], argv[argi + 1]);
+    hp_addr_str((struct sockaddr *)&addr, addr_text, sizeof addr_text);
+    if (hp_catch_term(&stop_signal) < 0)
+        hp_die("sigaction");
+    /* A client that leaves early must give EPIPE, not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+
+    fd = hp_tcp_listener(&addr, LISTEN_BACKLOG, 0);
+    if (fd < 0)
+        hp_die("listen on %s", addr_text);
+    if (hp_announce_listener(fd) < 0)
+        hp_die("getsockname");
+
+    conn = hp_accept_until(fd, NULL, &stop_signal);
+    if (conn < 0 && errno != EINTR)
+        hp_die("accept");
+    if (conn < 0) {
+        printf("stopped by signal %d\n", (int)stop_signal);
+        close(fd);
+        return 0;
+    }
+
+    /* Whatever stdio still holds belongs to the old stdout. */
+    if (fflush(stdout) == EOF)
+        hp_die("flush stdout");
+    /* The lesson: fd 1 now refers to the connection. */
+    if (dup2(conn, STDOUT_FILENO) < 0)
+        hp_die("dup2");
+    if (printf("abcd\n") < 0 || fflush(stdout) == EOF)
+        hp_die("send to the client through stdout");
+
+    close(STDOUT_FILENO);
+    close(conn);
+    close(fd);
+    return 0;
+}
