@@ -981,8 +981,13 @@ hh_wait_gone(struct hh_ctx *c, pid_t pid, int timeout_ms)
     long long deadline = hh_now_ms() + hh_ms(c, timeout_ms);
     bool gone = wait_fd(c, pfd, POLLIN, deadline) != 0;
     close(pfd);
-    if (gone) /* our child or orphan (we are the subreaper): reap it */
+    if (gone) { /* our child or orphan (we are the subreaper): reap it */
         waitpid(pid, NULL, WNOHANG);
+        /* and forget it: teardown must not signal a reused pid */
+        for (int i = 0; i < c->nextra; i++)
+            if (c->extra[i] == pid)
+                c->extra[i] = c->extra[--c->nextra];
+    }
     return gone;
 }
 
