@@ -24,7 +24,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char SYNOPSIS[] = "[-h]";
 static const char HELP[] =
@@ -60,20 +59,9 @@ dump16(const char *what, uint16_t v)
 int
 main(int argc, char **argv)
 {
-    int opt;
-
     hp_init(argc, argv);
     hp_set_usage(SYNOPSIS, HELP);
-    while ((opt = getopt(argc, argv, "+h")) != -1) {
-        switch (opt) {
-        case 'h':
-            hp_usage(0);
-        default:
-            hp_usage(2);
-        }
-    }
-    if (optind != argc)
-        hp_usage(2);
+    hp_positional(argc, argv, 0, 0);
 
     printf("byte order: %s\n", host_byte_order());
     dump16("0x0102", 0x0102);

@@ -54,21 +54,12 @@ main(int argc, char **argv)
 {
     struct sockaddr_in addr;
     char addr_text[HP_ADDRSTRLEN];
-    int opt, fd;
+    int argi, fd;
 
     hp_init(argc, argv);
     hp_set_usage(SYNOPSIS, HELP);
-    while ((opt = getopt(argc, argv, "+h")) != -1) {
-        switch (opt) {
-        case 'h':
-            hp_usage(0);
-        default:
-            hp_usage(2);
-        }
-    }
-    if (argc - optind != 2)
-        hp_usage(2);
-    hp_parse_sockaddr(&addr, argv[optind], argv[optind + 1]);
+    argi = hp_positional(argc, argv, 2, 2);
+    hp_parse_sockaddr(&addr, argv[argi], argv[argi + 1]);
     hp_addr_str((struct sockaddr *)&addr, addr_text, sizeof addr_text);
     signal(SIGPIPE, SIG_IGN);
 

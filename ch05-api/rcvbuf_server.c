@@ -48,29 +48,19 @@ int
 main(int argc, char **argv)
 {
     struct sockaddr_in addr, peer;
-    socklen_t peer_len = sizeof peer;
     char addr_text[HP_ADDRSTRLEN], peer_text[HP_ADDRSTRLEN];
     char buf[BUF_SIZE];
     unsigned long long total = 0;
     int size, value;
     socklen_t len;
     ssize_t n;
-    int opt, fd, conn;
+    int argi, fd, conn;
 
     hp_init(argc, argv);
     hp_set_usage(SYNOPSIS, HELP);
-    while ((opt = getopt(argc, argv, "+h")) != -1) {
-        switch (opt) {
-        case 'h':
-            hp_usage(0);
-        default:
-            hp_usage(2);
-        }
-    }
-    if (argc - optind != 3)
-        hp_usage(2);
-    hp_parse_sockaddr(&addr, argv[optind], argv[optind + 1]);
-    size = (int)hp_parse_long(argv[optind + 2], 0, INT_MAX, "size");
+    argi = hp_positional(argc, argv, 3, 3);
+    hp_parse_sockaddr(&addr, argv[argi], argv[argi + 1]);
+    size = (int)hp_parse_long(argv[argi + 2], 0, INT_MAX, "size");
     hp_addr_str((struct sockaddr *)&addr, addr_text, sizeof addr_text);
     if (hp_catch_term(&stop_signal) < 0)
         hp_die("sigaction");
@@ -92,12 +82,9 @@ main(int argc, char **argv)
     if (hp_announce_listener(fd) < 0)
         hp_die("getsockname");
 
-    conn = -1;
-    while (!stop_signal && conn < 0) {
-        conn = accept(fd, (struct sockaddr *)&peer, &peer_len);
-        if (conn < 0 && errno != EINTR)
-            hp_die("accept");
-    }
+    conn = hp_accept_until(fd, &peer, &stop_signal);
+    if (conn < 0 && errno != EINTR)
+        hp_die("accept");
     if (stop_signal)
         goto stopped;
     printf("accepted connection from %s\n",

@@ -43,7 +43,6 @@ int
 main(int argc, char **argv)
 {
     struct sockaddr_in addr, peer;
-    socklen_t peer_len = sizeof peer;
     char addr_text[HP_ADDRSTRLEN], peer_text[HP_ADDRSTRLEN];
     int reuse = 1;
     int opt, fd, conn;
@@ -82,12 +81,9 @@ main(int argc, char **argv)
     if (hp_announce_listener(fd) < 0)
         hp_die("getsockname");
 
-    conn = -1;
-    while (!stop_signal && conn < 0) {
-        conn = accept(fd, (struct sockaddr *)&peer, &peer_len);
-        if (conn < 0 && errno != EINTR)
-            hp_die("accept");
-    }
+    conn = hp_accept_until(fd, &peer, &stop_signal);
+    if (conn < 0 && errno != EINTR)
+        hp_die("accept");
     if (stop_signal) {
         printf("stopped by signal %d\n", (int)stop_signal);
         if (conn >= 0)

@@ -47,22 +47,13 @@ main(int argc, char **argv)
     size_t sent;
     int size, value;
     socklen_t len = sizeof value;
-    int opt, fd;
+    int argi, fd;
 
     hp_init(argc, argv);
     hp_set_usage(SYNOPSIS, HELP);
-    while ((opt = getopt(argc, argv, "+h")) != -1) {
-        switch (opt) {
-        case 'h':
-            hp_usage(0);
-        default:
-            hp_usage(2);
-        }
-    }
-    if (argc - optind != 3)
-        hp_usage(2);
-    hp_parse_sockaddr(&addr, argv[optind], argv[optind + 1]);
-    size = (int)hp_parse_long(argv[optind + 2], 0, INT_MAX, "size");
+    argi = hp_positional(argc, argv, 3, 3);
+    hp_parse_sockaddr(&addr, argv[argi], argv[argi + 1]);
+    size = (int)hp_parse_long(argv[argi + 2], 0, INT_MAX, "size");
     hp_addr_str((struct sockaddr *)&addr, addr_text, sizeof addr_text);
     signal(SIGPIPE, SIG_IGN);
 

@@ -167,12 +167,13 @@ int hp_catch_term(volatile sig_atomic_t *flag);
  * flag given to hp_catch_term) is 0.  Returns the new fd, with the
  * client's address in *PEER unless PEER is NULL; -1 with errno EINTR when
  * *STOP is non-zero, before the call or after a signal woke it (nothing is
- * accepted then); -1 with accept's errno when accept fails, at once for an
- * FD that is no listening socket.  It waits in ppoll with SIGINT and
- * SIGTERM blocked from the test of *STOP on, so a stop signal that comes
- * just before the wait is not lost (a plain accept loop would sleep on);
- * the caller's signal mask is as it was on return.  A non-blocking FD is
- * waited on too.
+ * accepted then); -1 with the errno of accept (or ppoll) when it fails, at
+ * once for an FD that is no listening socket.  It waits in ppoll with
+ * SIGINT and SIGTERM blocked from the test of *STOP on, so a stop signal
+ * that comes just before the wait is not lost, as it is by a plain accept
+ * loop; the caller's signal mask is as it was on return.  A signal just
+ * after the wait may set *STOP and still return a connection: test the
+ * flag before the next blocking call.  A non-blocking FD is waited on too.
  */
 int hp_accept_until(int fd, struct sockaddr_in *peer,
                     volatile sig_atomic_t *stop);
