@@ -1,0 +1,845 @@
+/*
+ * ch11_test.c - chapter 11, timers: one scenario per lesson.
+ *
+ * The three timer containers have unit and property tests of their own
+ * (tests/unit/test_timer_*.c); here the programs built on them run
+ * against loopback peers, and the scenarios measure time: when a connect
+ * gives up, when an idle connection is closed, how far apart the ticks
+ * of an epoll_wait timeout are.  Every time is taken by the harness on
+ * CLOCK_MONOTONIC around what the program did (EOF on a socket, its
+ * exit), with the program's own figures checked beside it.  Deadlines and
+ * tolerances stretch under valgrind and the sanitizers (hh_ms).
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Tolerance added to an upper time bound: scheduling, process start-up
+ * and output pipes; scaled for slow builds. */
+static long long
+slack(struct hh_ctx *c, int ms)
+{
+    return hh_ms(c, ms);
+}
+
+/* ---- 11-1 connect with a timeout ---------------------------------------- */
+
+/* A listener with backlog 0 whose one-entry accept queue the harness
+ * fills: the kernel drops every further SYN (see 9-5). */
+static struct sockaddr_in
+full_listener(struct hh_ctx *c)
+{
+    struct sockaddr_in sa;
+    int lfd = hh_listen(c, 0, &sa, 0);
+    (void)lfd;
+    hh_note(c, "harness: a listener with backlog 0 on port %u; one "
+               "connection fills its accept queue", ntohs(sa.sin_port));
+    hh_connect(c, &sa, 2000);
+    return sa;
+}
+
+/* A port nobody listens on: take one from the kernel, then free it. */
+static void
+closed_port(struct hh_ctx *c, char *port, size_t len)
+{
+    struct sockaddr_in sa;
+    int lfd = hh_listen(c, 0, &sa, 1);
+    hh_close(c, lfd);
+    snprintf(port, len, "%u", ntohs(sa.sin_port));
+}
+
+static void
+connect_timeout_expires(struct hh_ctx *c)
+{
+    struct sockaddr_in sa = full_listener(c);
+    char port[8];
+    snprintf(port, sizeof port, "%u", ntohs(sa.sin_port));
+    struct hh_proc *cap = NULL;
+    if (c->show_capture || (c->sc->needs & HH_NEED_TCPDUMP))
+        cap = hh_capture_start(c, ntohs(sa.sin_port));
+
+    long long t0 = hh_now_ms();
+    struct hh_proc *p = hh_start(c, "client", "connect_timeout", "-t", "1",
+                                 "127.0.0.1", port, NULL);
+    hh_expect_line(p, "^timed out after ([0-9]+) ms: connect failed with "
+                      "EINPROGRESS ", 5000);
+    long took = atol(p->groups[1]);
+    hh_expect_exit(p, 1, 3000);
+    long long wall = hh_now_ms() - t0;
+    hh_note(c, "harness: connect_timeout ran %lld ms; it measured %ld ms "
+               "in connect()", wall, took);
+    HH_CHECK(c, took >= 800 && took <= 1500,
+             "connect() gave up after %ld ms, want 800..1500", took);
+    /* slow builds start slowly: only the program's own figure is tight */
+    HH_CHECK(c, wall >= 800 && wall <= 1500 + (c->scale > 1 ? 3000 : 0),
+             "the whole run took %lld ms, want 800..1500", wall);
+    if (cap) {
+        /* the queue was full before the capture began: what it saw is
+         * connect_timeout's SYN, and no answer */
+        hh_capture_stop(cap);
+        char ere[64];
+        snprintf(ere, sizeof ere, "> 127\\.0\\.0\\.1\\.%s: Flags \\[S\\],",
+                 port);
+        int syn = hh_capture_count(cap, ere);
+        int synack = hh_capture_count(cap, "Flags \\[S\\.\\]");
+        hh_note(c, "tcpdump: %d SYN to the full listener, %d SYN-ACK", syn,
+                synack);
+        HH_CHECK(c, syn >= 1 && synack == 0,
+                 "want the SYN unanswered: %d SYN, %d SYN-ACK", syn, synack);
+    }
+}
+
+static void
+connect_timeout_wire(struct hh_ctx *c)
+{
+    connect_timeout_expires(c);
+}
+
+static void
+connect_timeout_refused(struct hh_ctx *c)
+{
+    char port[8];
+    closed_port(c, port, sizeof port);
+    long long t0 = hh_now_ms();
+    struct hh_proc *p = hh_start(c, "client", "connect_timeout", "-t", "1",
+                                 "127.0.0.1", port, NULL);
+    hh_expect_err(p, "connect to 127\\.0\\.0\\.1:[0-9]+ failed after "
+                     "([0-9]+) ms: .*\\(ECONNREFUSED\\)$", 3000);
+    long took = atol(p->groups[1]);
+    hh_expect_exit(p, 1, 3000);
+    long long wall = hh_now_ms() - t0;
+    HH_CHECK(c, !hh_output_has(p, "^timed out"),
+             "a refused connect was reported as a timeout");
+    HH_CHECK(c, took < 200, "refused after %ld ms: not at once", took);
+    HH_CHECK(c, wall < 500 + (c->scale > 1 ? 3000 : 0),
+             "the refused run took %lld ms", wall);
+}
+
+static void
+connect_timeout_connects(struct hh_ctx *c)
+{
+    struct sockaddr_in sa;
+    int lfd = hh_listen(c, 0, &sa, 5);
+    char port[8];
+    snprintf(port, sizeof port, "%u", ntohs(sa.sin_port));
+    struct hh_proc *p = hh_start(c, "client", "connect_timeout", "-t", "1",
+                                 "127.0.0.1", port, NULL);
+    char want[64];
+    snprintf(want, sizeof want, "^connected to 127\\.0\\.0\\.1:%s after "
+                                "([0-9]+) ms$", port);
+    hh_expect_line(p, want, 3000);
+    HH_CHECK(c, atol(p->groups[1]) < 200, "connecting took %s ms",
+             p->groups[1]);
+    hh_expect_exit(p, 0, 3000);
+    int fd = hh_accept(c, lfd, 2000);
+    hh_expect_eof(c, fd, 2000); /* and it closed its socket */
+}
+
+/* In P's strace: a close() of the socket after its connect().  (Counting
+ * close(3) lines would also count the dynamic loader's.) */
+static bool
+closed_after_connect(struct hh_ctx *c, struct hh_proc *p)
+{
+    size_t len;
+    char *trace = hh_read_file(c, p->trace_path, &len);
+    char *conn = strstr(trace, "connect(3, ");
+    return conn && strstr(conn, "close(3) ") != NULL;
+}
+
+/* strace: SO_SNDTIMEO set, connect() -> EINPROGRESS after it, and the
+ * socket closed on the failure paths too (valgrind only checks exit 0). */
+static void
+connect_timeout_trace(struct hh_ctx *c)
+{
+    struct sockaddr_in sa = full_listener(c);
+    char port[8], refused[8];
+    snprintf(port, sizeof port, "%u", ntohs(sa.sin_port));
+    closed_port(c, refused, sizeof refused);
+
+    const char *targs[] = {"-t", "300ms", "127.0.0.1", port, NULL};
+    struct hh_spawn opt = {.role = "timeout", .must_trace = true};
+    struct hh_proc *t = hh_startv(c, &opt, "connect_timeout", targs);
+    hh_expect_exit(t, 1, 5000);
+    const char *rargs[] = {"-t", "300ms", "127.0.0.1", refused, NULL};
+    opt.role = "refused";
+    struct hh_proc *r = hh_startv(c, &opt, "connect_timeout", rargs);
+    hh_expect_exit(r, 1, 5000);
+
+    /* strace 6.1 shows the 64-bit timeval as bytes: 300000 = 0x0493e0 */
+    int sndtimeo = hh_trace_count(t, "setsockopt\\(3, SOL_SOCKET, "
+                                     "SO_SNDTIMEO(_OLD)?, (\\{tv_sec=0, "
+                                     "tv_usec=300000\\}|\"(\\\\0){8}"
+                                     "\\\\340\\\\223\\\\4(\\\\0){5}\"), "
+                                     "16\\) += 0");
+    int inprogress = hh_trace_count(t, "connect\\(3, .* = -1 EINPROGRESS");
+    int closed_t = closed_after_connect(c, t);
+    int refused_n = hh_trace_count(r, "connect\\(3, .* = -1 ECONNREFUSED");
+    int closed_r = closed_after_connect(c, r);
+    hh_note(c, "strace: SO_SNDTIMEO %d, connect EINPROGRESS %d, close %d "
+               "(timeout); connect ECONNREFUSED %d, close %d (refused)",
+            sndtimeo, inprogress, closed_t, refused_n, closed_r);
+    HH_CHECK(c, sndtimeo == 1 && inprogress == 1,
+             "want SO_SNDTIMEO {0, 300000} then connect = EINPROGRESS");
+    HH_CHECK(c, closed_t == 1 && refused_n == 1 && closed_r == 1,
+             "the socket must be closed after a timeout and a refusal");
+}
+
+/* ---- 11-3 idle connections ---------------------------------------------- */
+
+enum { SLOT_MS = 300, IDLE_SLOTS = 3, ACTIVE_SLOTS = 5 };
+
+/*
+ * Wait until FD reads EOF or DEADLINE passes, reading SRV's output
+ * meanwhile.  Returns the time of the EOF, or -1 at the deadline.  Data
+ * or a reset instead of EOF fail the scenario.
+ */
+static long long
+wait_eof(struct hh_ctx *c, struct hh_proc *srv, int fd, long long deadline)
+{
+    for (;;) {
+        struct pollfd pf[3] = {{.fd = fd, .events = POLLIN},
+                               {.fd = srv->out_fd, .events = POLLIN},
+                               {.fd = srv->err_fd, .events = POLLIN}};
+        long long left = deadline - hh_now_ms();
+        int r = poll(pf, 3, left > 0 ? (int)left : 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        HH_CHECK(c, r >= 0, "poll: %s", strerror(errno));
+        if (pf[0].revents) {
+            char b;
+            ssize_t n = recv(fd, &b, 1, MSG_DONTWAIT);
+            if (n == 0) {
+                long long t = hh_now_ms();
+                hh_observe(c, 1); /* the server's line about it, first */
+                return t;
+            }
+            HH_CHECK(c, n < 0, "the server sent data to a client");
+            HH_CHECK(c, errno == EAGAIN || errno == EINTR,
+                     "client socket: %s instead of EOF", strerror(errno));
+        }
+        if (pf[1].revents || pf[2].revents)
+            hh_observe(c, 1); /* let the harness read and transcribe it */
+        if (r == 0)
+            return -1;
+    }
+}
+
+/* The fd the server announced for the client on local port PORT. */
+static int
+server_fd_of(struct hh_proc *srv, in_port_t port)
+{
+    char ere[96];
+    snprintf(ere, sizeof ere, "^fd ([0-9]+): connection from "
+                              "127\\.0\\.0\\.1:%u at ", (unsigned)port);
+    hh_expect_line(srv, ere, 3000);
+    return atoi(srv->groups[1]);
+}
+
+static void
+check_closed_for_idle(struct hh_ctx *c, struct hh_proc *srv, int fd,
+                      in_port_t port, const char *who)
+{
+    char ere[128];
+    snprintf(ere, sizeof ere, "^fd %d: idle timer expired at \\+[0-9]+ ms, "
+                              "closing 127\\.0\\.0\\.1:%u$", fd,
+             (unsigned)port);
+    HH_CHECK(c, hh_output_has(srv, ere),
+             "the server did not report closing fd %d (%s client) for "
+             "idleness", fd, who);
+}
+
+/*
+ * One idle client and one that sends a byte every slot for 5 slots, then
+ * falls silent, against idle_conn_server with the back end BACKEND (and
+ * a timerfd instead of SIGALRM if TIMERFD).  Each must see EOF 3 to 4
+ * slots after its last activity: never before, at most one slot late.
+ */
+static void
+idle_scenario(struct hh_ctx *c, const char *backend, bool timerfd)
+{
+    char slot[16];
+    snprintf(slot, sizeof slot, "%dms", SLOT_MS);
+    const char *args[8] = {"-b", backend, "-s", slot};
+    int na = 4;
+    if (timerfd)
+        args[na++] = "-t";
+    args[na++] = "127.0.0.1";
+    args[na++] = "0";
+    args[na] = NULL;
+    struct hh_spawn opt = {.role = "server"};
+    struct hh_proc *srv = hh_startv(c, &opt, "idle_conn_server", args);
+    hh_wait_listening(srv);
+    hh_expect_line(srv, timerfd ? "^timers: .* by timerfd"
+                                : "^timers: .* by SIGALRM", 2000);
+    struct hh_proc *cap = NULL;
+    if (c->show_capture && strcmp(backend, "list") == 0 && !timerfd)
+        cap = hh_capture_start(c, ntohs(srv->addr.sin_port));
+
+    const long long early = IDLE_SLOTS * SLOT_MS - 20; /* clock rounding */
+    const long long late = (IDLE_SLOTS + 1) * SLOT_MS + slack(c, 100);
+
+    /* connect half-way between two ticks, so every expiry falls between
+     * ticks too: the timer fires at the next tick, 3.5 slots later */
+    hh_expect_line(srv, "^tick at ", 2000);
+    hh_observe(c, SLOT_MS / 2);
+    int idle = hh_connect(c, &srv->addr, 2000);
+    long long t_idle = hh_now_ms();
+    int busy = hh_connect(c, &srv->addr, 2000);
+    long long t_busy = hh_now_ms();
+    int idle_fd = server_fd_of(srv, hh_local_port(idle));
+    int busy_fd = server_fd_of(srv, hh_local_port(busy));
+    hh_note(c, "harness: client on port %u (server fd %d) stays idle; "
+               "client on port %u (fd %d) sends a byte every %d ms, %d "
+               "times", hh_local_port(idle), idle_fd, hh_local_port(busy),
+            busy_fd, SLOT_MS, ACTIVE_SLOTS);
+
+    long long idle_eof = -1, last_send = t_busy;
+    char sent[ACTIVE_SLOTS];
+    for (int k = 1; k <= ACTIVE_SLOTS; k++) {
+        long long send_at = t_busy + (long long)k * SLOT_MS;
+        if (idle_eof < 0) {
+            idle_eof = wait_eof(c, srv, idle, send_at);
+            if (idle_eof >= 0)
+                hh_note(c, "harness: EOF on the idle client %lld ms after "
+                           "it connected", idle_eof - t_idle);
+        }
+        if (idle_eof >= 0 && hh_now_ms() < send_at)
+            hh_observe(c, (int)(send_at - hh_now_ms()));
+        char peek;
+        ssize_t n = recv(busy, &peek, 1, MSG_DONTWAIT | MSG_PEEK);
+        HH_CHECK(c, n < 0 && errno == EAGAIN,
+                 "the active client was closed after %lld ms, although it "
+                 "sent a byte every %d ms", hh_now_ms() - t_busy, SLOT_MS);
+        sent[k - 1] = (char)('a' + k - 1);
+        hh_send(c, busy, &sent[k - 1], 1, 1000);
+        last_send = hh_now_ms();
+    }
+    if (idle_eof < 0)
+        idle_eof = wait_eof(c, srv, idle, t_idle + late);
+    HH_CHECK(c, idle_eof >= 0, "the idle client saw no EOF within %lld ms",
+             late);
+    HH_CHECK(c, idle_eof - t_idle >= early && idle_eof - t_idle <= late,
+             "idle client closed after %lld ms, want %lld..%lld",
+             idle_eof - t_idle, early, late);
+
+    long long busy_eof = wait_eof(c, srv, busy, last_send + late);
+    HH_CHECK(c, busy_eof >= 0, "the client gone silent saw no EOF within "
+                               "%lld ms", late);
+    hh_note(c, "harness: EOF on the other client %lld ms after its last "
+               "byte", busy_eof - last_send);
+    HH_CHECK(c, busy_eof - last_send >= early &&
+                    busy_eof - last_send <= late,
+             "silent client closed %lld ms after its last byte, want "
+             "%lld..%lld", busy_eof - last_send, early, late);
+
+    /* a third client is open when SIGTERM comes: it is closed too */
+    int third = hh_connect(c, &srv->addr, 2000);
+    server_fd_of(srv, hh_local_port(third));
+    int st = hh_stop(srv);
+    HH_CHECK(c, WIFEXITED(st) && WEXITSTATUS(st) == 0,
+             "idle_conn_server did not exit 0 on SIGTERM");
+    HH_CHECK(c, hh_output_has(srv, "^stopped by signal 15, closing 1 "),
+             "no clean stop with one connection open");
+    hh_expect_eof(c, third, 2000);
+
+    check_closed_for_idle(c, srv, idle_fd, hh_local_port(idle), "idle");
+    check_closed_for_idle(c, srv, busy_fd, hh_local_port(busy), "active");
+    for (int k = 0; k < ACTIVE_SLOTS; k++) {
+        char ere[64];
+        snprintf(ere, sizeof ere, "^fd %d: received 1 bytes: \"%c\"$",
+                 busy_fd, sent[k]);
+        HH_CHECK(c, hh_output_has(srv, ere), "byte '%c' not reported",
+                 sent[k]);
+    }
+    char ere[64];
+    snprintf(ere, sizeof ere, "^fd %d: timer pushed back to ", busy_fd);
+    HH_CHECK(c, hh_output_has(srv, ere), "no timer adjustment reported");
+    HH_CHECK(c, hh_output_has(srv, "^tick at \\+[0-9]+ ms: 1 expired"),
+             "no tick reported an expired timer");
+    if (cap)
+        hh_capture_stop(cap);
+}
+
+static void
+idle_list(struct hh_ctx *c)
+{
+    idle_scenario(c, "list", false);
+}
+
+static void
+idle_wheel(struct hh_ctx *c)
+{
+    idle_scenario(c, "wheel", false);
+}
+
+static void
+idle_heap(struct hh_ctx *c)
+{
+    idle_scenario(c, "heap", false);
+}
+
+static void
+idle_timerfd(struct hh_ctx *c)
+{
+    idle_scenario(c, "heap", true);
+}
+
+/* Edge-triggered reads drain the socket: 300 bytes in one segment come
+ * out as 64-byte reads, all of them, in order. */
+static void
+idle_et_drain(struct hh_ctx *c)
+{
+    struct hh_proc *srv = hh_start(c, "server", "idle_conn_server",
+                                   "127.0.0.1", "0", NULL);
+    hh_wait_listening(srv);
+    int fd = hh_connect(c, &srv->addr, 2000);
+    int sfd = server_fd_of(srv, hh_local_port(fd));
+    char msg[300];
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (char)('A' + i % 26);
+    hh_send(c, fd, msg, sizeof msg, 2000);
+    char ere[64];
+    snprintf(ere, sizeof ere, "^fd %d: timer pushed back to ", sfd);
+    hh_expect_line(srv, ere, 3000);
+    hh_close(c, fd);
+    snprintf(ere, sizeof ere, "^fd %d: closed by the peer$", sfd);
+    hh_expect_line(srv, ere, 3000);
+    hh_stop(srv);
+
+    /* reassemble what it printed, in order */
+    char got[sizeof msg + 1];
+    size_t len = 0, reads = 0, pos = 0;
+    snprintf(ere, sizeof ere, "fd %d: received ", sfd);
+    while (pos < srv->out.len) {
+        char *line = srv->out.data + pos;
+        char *nl = memchr(line, '\n', srv->out.len - pos);
+        size_t n = nl ? (size_t)(nl - line) : srv->out.len - pos;
+        pos += n + 1;
+        if (n < strlen(ere) || strncmp(line, ere, strlen(ere)) != 0)
+            continue;
+        unsigned k;
+        char *q = memchr(line, '"', n);
+        HH_CHECK(c, q && sscanf(line + strlen(ere), "%u bytes", &k) == 1,
+                 "cannot read: %.*s", (int)n, line);
+        HH_CHECK(c, k <= 64 && len + k <= sizeof msg && q + 1 + k < line + n,
+                 "read of %u bytes (after %zu)", k, len);
+        memcpy(got + len, q + 1, k);
+        len += k;
+        reads++;
+    }
+    hh_note(c, "server: %zu bytes in %zu reads", len, reads);
+    HH_CHECK(c, len == sizeof msg && memcmp(got, msg, len) == 0,
+             "the server printed %zu of the %zu bytes sent, or not in order",
+             len, sizeof msg);
+    HH_CHECK(c, reads >= 5, "%zu reads for 300 bytes in 64-byte chunks",
+             reads);
+}
+
+/* strace: SIGALRM interrupts epoll_wait, the handler sends one byte
+ * holding 14, the loop reads it back; SIGTERM the same with 15. */
+static void
+idle_sigalrm_trace(struct hh_ctx *c)
+{
+    const char *args[] = {"-s", "100ms", "127.0.0.1", "0", NULL};
+    struct hh_spawn opt = {.role = "server", .must_trace = true};
+    struct hh_proc *srv = hh_startv(c, &opt, "idle_conn_server", args);
+    hh_wait_listening(srv);
+    for (int i = 0; i < 3; i++)
+        hh_expect_line(srv, "^tick at ", 3000);
+    int st = hh_stop(srv);
+    HH_CHECK(c, WIFEXITED(st) && WEXITSTATUS(st) == 0, "no exit 0");
+    int itimer = hh_trace_count(srv, "setitimer\\(ITIMER_REAL, "
+                                     "\\{it_interval=\\{tv_sec=0, "
+                                     "tv_usec=100000\\}");
+    int alrm = hh_trace_count(srv, "sendto\\([0-9]+, \"\\\\16\", 1, "
+                                   "MSG_DONTWAIT, NULL, 0\\) += 1");
+    int term = hh_trace_count(srv, "sendto\\([0-9]+, \"\\\\17\", 1, "
+                                   "MSG_DONTWAIT, NULL, 0\\) += 1");
+    int eintr = hh_trace_count(srv, "epoll_wait\\(.* = -1 EINTR");
+    int back = hh_trace_count(srv, "recvfrom\\([0-9]+, \"(\\\\16)+\", 64, ");
+    hh_note(c, "strace: setitimer %d, one-byte sends of 14 (SIGALRM) %d "
+               "and 15 (SIGTERM) %d, epoll_wait EINTR %d, reads of the "
+               "byte %d", itimer, alrm, term, eintr, back);
+    HH_CHECK(c, itimer == 1, "no setitimer with a 100 ms interval");
+    HH_CHECK(c, alrm >= 3 && back >= 1 && eintr >= 1,
+             "want the handler's sends of byte 14, EINTR, and reads");
+    HH_CHECK(c, term == 1, "SIGTERM must come through the pipe too");
+}
+
+/* ---- 11-4 the epoll_wait timeout as a timer ----------------------------- */
+
+enum { PERIOD_MS = 600 };
+
+struct tick {
+    long at, gap; /* ms since the program started, since the last tick */
+};
+
+/* The tick lines and the timeouts printed before each wait, in order. */
+static int
+read_ticks(struct hh_proc *p, struct tick *ticks, int max, long *waits,
+           int *wait_tick, int max_waits, int *nwaits)
+{
+    int n = 0;
+    size_t pos = 0;
+    *nwaits = 0;
+    while (pos < p->out.len) {
+        char *line = p->out.data + pos;
+        char *nl = memchr(line, '\n', p->out.len - pos);
+        size_t len = nl ? (size_t)(nl - line) : p->out.len - pos;
+        char buf[256];
+        snprintf(buf, sizeof buf, "%.*s", (int)len, line);
+        pos += len + 1;
+        int k;
+        long at, gap, t;
+        if (sscanf(buf, "tick %d at +%ld ms (%ld ms after", &k, &at, &gap) ==
+                3 &&
+            n < max) {
+            ticks[n].at = at;
+            ticks[n].gap = gap;
+            n++;
+        } else if (sscanf(buf, "epoll_wait, timeout %ld ms", &t) == 1 &&
+                   *nwaits < max_waits) {
+            waits[*nwaits] = t;
+            wait_tick[*nwaits] = n; /* ticks before it */
+            (*nwaits)++;
+        }
+    }
+    return n;
+}
+
+static void
+epoll_timeout_ticks(struct hh_ctx *c)
+{
+    char period[16];
+    snprintf(period, sizeof period, "%d", PERIOD_MS);
+    struct hh_proc *srv = hh_start(c, "server", "epoll_timeout_loop", "-t",
+                                   period, "127.0.0.1", "0", NULL);
+    hh_wait_listening(srv);
+    int fd = hh_connect(c, &srv->addr, 2000);
+    hh_expect_line(srv, "^fd [0-9]+: connection from .* at \\+([0-9]+) "
+                        "ms$", 2000);
+    long connected_at = atol(srv->groups[1]);
+    long long t0 = hh_now_ms();
+    hh_note(c, "harness: a byte every %d ms for %d ms", PERIOD_MS / 3,
+            3 * PERIOD_MS);
+    for (int k = 1; k <= 9; k++) {
+        long long at = t0 + (long long)k * PERIOD_MS / 3;
+        if (hh_now_ms() < at)
+            hh_observe(c, (int)(at - hh_now_ms()));
+        char b = (char)('0' + k), echo;
+        hh_send(c, fd, &b, 1, 1000);
+        long long dl = hh_now_ms() + hh_ms(c, 1000);
+        ssize_t n;
+        while ((n = recv(fd, &echo, 1, MSG_DONTWAIT)) < 0 &&
+               (errno == EAGAIN || errno == EINTR) && hh_now_ms() < dl) {
+            struct pollfd pf = {.fd = fd, .events = POLLIN};
+            poll(&pf, 1, (int)(dl - hh_now_ms()));
+        }
+        HH_CHECK(c, n == 1 && echo == b, "byte '%c' was not echoed", b);
+        hh_note(c, "harness < \"%c\" (1 bytes)", echo);
+    }
+    hh_close(c, fd);
+    int st = hh_stop(srv);
+    HH_CHECK(c, WIFEXITED(st) && WEXITSTATUS(st) == 0, "no exit 0");
+
+    struct tick ticks[32];
+    long waits[256];
+    int wait_tick[256], nwaits;
+    int n = read_ticks(srv, ticks, 32, waits, wait_tick, 256, &nwaits);
+    int during = 0;
+    for (int i = 0; i < n; i++)
+        if (ticks[i].at > connected_at &&
+            ticks[i].at <= connected_at + 3 * PERIOD_MS)
+            during++;
+    hh_note(c, "%d ticks in the %d ms of traffic; %d waits printed", during,
+            3 * PERIOD_MS, nwaits);
+    HH_CHECK(c, during >= 2 && during <= 4,
+             "%d ticks during %d ms of traffic, want 2..4", during,
+             3 * PERIOD_MS);
+    for (int i = 1; i < n; i++)
+        HH_CHECK(c, ticks[i].gap >= PERIOD_MS * 8 / 10 &&
+                        ticks[i].gap <= PERIOD_MS * 12 / 10,
+                 "tick %d came %ld ms after the previous, want %d +- 20%%",
+                 i + 1, ticks[i].gap, PERIOD_MS);
+    /* between two ticks, no wait is longer than the one before (equal
+     * when less than a millisecond passed), and most are shorter */
+    int shrinking = 0;
+    for (int i = 1; i < nwaits; i++) {
+        if (wait_tick[i] != wait_tick[i - 1])
+            continue;
+        HH_CHECK(c, waits[i] <= waits[i - 1],
+                 "timeout %ld ms printed after %ld ms in the same period",
+                 waits[i], waits[i - 1]);
+        shrinking += waits[i] < waits[i - 1];
+    }
+    HH_CHECK(c, shrinking >= 3, "the timeout never shrank between ticks");
+}
+
+/* No traffic at all: every wait times out, and each timeout is a tick
+ * (the fragment reset its timeout there without doing the work). */
+static void
+epoll_timeout_idle(struct hh_ctx *c)
+{
+    struct hh_proc *srv = hh_start(c, "server", "epoll_timeout_loop", "-t",
+                                   "200", "127.0.0.1", "0", NULL);
+    hh_wait_listening(srv);
+    for (int i = 1; i <= 3; i++) {
+        char ere[32];
+        snprintf(ere, sizeof ere, "^tick %d at ", i);
+        hh_expect_line(srv, ere, 2000);
+    }
+    int st = hh_stop(srv);
+    HH_CHECK(c, WIFEXITED(st) && WEXITSTATUS(st) == 0, "no exit 0");
+    HH_CHECK(c, hh_output_has(srv, "^stopped by signal 15 after [0-9]+ "
+                                   "tick"), "no clean stop reported");
+    struct tick ticks[32];
+    long waits[64];
+    int wait_tick[64], nwaits;
+    int n = read_ticks(srv, ticks, 32, waits, wait_tick, 64, &nwaits);
+    for (int i = 1; i < n; i++)
+        HH_CHECK(c, ticks[i].gap >= 160 && ticks[i].gap <= 240,
+                 "tick %d came %ld ms after the previous, want 200 +- 20%%",
+                 i + 1, ticks[i].gap);
+    for (int i = 0; i < nwaits; i++)
+        HH_CHECK(c, waits[i] == 200, "an idle wait of %ld ms, want the "
+                                     "whole period", waits[i]);
+}
+
+/* ---- the benchmark program ---------------------------------------------- */
+
+static void
+timer_bench_smoke(struct hh_ctx *c)
+{
+    const char *args[] = {"-n", "10,20", "-r", "1", NULL};
+    struct hh_spawn opt = {.role = "bench", .raw = true};
+    struct hh_proc *p = hh_startv(c, &opt, "timer_bench", args);
+    hh_expect_exit(p, 0, 20000);
+    int rows = 0;
+    size_t pos = 0;
+    bool header = false;
+    while (pos < p->out.len) {
+        char *line = p->out.data + pos;
+        char *nl = memchr(line, '\n', p->out.len - pos);
+        size_t len = nl ? (size_t)(nl - line) : p->out.len - pos;
+        char buf[256], be[16], op[16];
+        unsigned n, reps;
+        double med, lo, hi;
+        snprintf(buf, sizeof buf, "%.*s", (int)len, line);
+        pos += len + 1;
+        if (strncmp(buf, "backend,op,n,", 13) == 0)
+            header = true;
+        if (sscanf(buf, "%15[a-z],%15[a-z],%u,%u,%lf,%lf,%lf", be, op, &n,
+                   &reps, &med, &lo, &hi) == 7) {
+            HH_CHECK(c, reps == 1 && lo > 0 && lo <= med && med <= hi,
+                     "bad row: %s", buf);
+            rows++;
+        }
+    }
+    hh_note(c, "timer_bench: %d rows (4 back ends x 4 operations x 2 "
+               "sizes)", rows);
+    HH_CHECK(c, header && rows == 32, "want a header and 32 rows, got %d",
+             rows);
+}
+
+/* ---- bad input, for every program --------------------------------------- */
+
+struct bad_case {
+    const char *args[8];
+    int status;
+    const char *err; /* NULL: the usage line on stdout (-h) */
+};
+
+#define USAGE "^usage: "
+#define PORT_IN_USE "@PORT_IN_USE@"
+
+static void
+run_cases(struct hh_ctx *c, const char *prog, const struct bad_case *cases,
+          size_t n)
+{
+    struct sockaddr_in held;
+    int lfd = hh_listen(c, 0, &held, 1);
+    char busy[8];
+    snprintf(busy, sizeof busy, "%u", ntohs(held.sin_port));
+    for (size_t i = 0; i < n; i++) {
+        const char *args[9];
+        int k = 0;
+        for (; cases[i].args[k]; k++)
+            args[k] = strcmp(cases[i].args[k], PORT_IN_USE) == 0
+                          ? busy
+                          : cases[i].args[k];
+        args[k] = NULL;
+        struct hh_spawn opt = {.role = prog};
+        struct hh_proc *p = hh_startv(c, &opt, prog, args);
+        hh_close_stdin(p);
+        if (cases[i].err)
+            hh_expect_err(p, cases[i].err, 3000);
+        else
+            hh_expect_line(p, USAGE, 3000);
+        hh_expect_exit(p, cases[i].status, 3000);
+        HH_CHECK(c, cases[i].status != 2 || hh_expect_err(p, USAGE, 0),
+                 "no usage line on stderr");
+    }
+    hh_close(c, lfd);
+}
+
+/* The cases every IP PORT program shares, with the options given before
+ * IP PORT (a list ending in a comma). */
+#define IP_PORT_CASES(...)                                                     \
+    {{"-h", NULL}, 0, NULL},                                                   \
+    {{"--no-such-option", NULL}, 2, USAGE},                                    \
+    {{NULL}, 2, USAGE},                                                        \
+    {{__VA_ARGS__ "127.0.0.1", NULL}, 2, USAGE},                               \
+    {{__VA_ARGS__ "127.0.0.1", "0", "extra", NULL}, 2, USAGE},                 \
+    {{__VA_ARGS__ "127.0.0.1", "x", NULL}, 2, "port 'x': not a number"},       \
+    {{__VA_ARGS__ "127.0.0.1", "70000", NULL}, 2, "port '70000'"},             \
+    {{__VA_ARGS__ "127.0.0.1", "-1", NULL}, 2, "port '-1'"},                   \
+    {{__VA_ARGS__ "1.2.3", "0", NULL}, 2, "IP '1\\.2\\.3'"},                   \
+    {{__VA_ARGS__ "localhost", "0", NULL}, 2, "IP 'localhost'"}
+
+#define BAD_INPUT(name, prog, ...)                                             \
+    static void name(struct hh_ctx *c)                                         \
+    {                                                                          \
+        static const struct bad_case cases[] = {__VA_ARGS__};                  \
+        run_cases(c, prog, cases, sizeof cases / sizeof cases[0]);             \
+    }
+
+BAD_INPUT(bad_connect_timeout, "connect_timeout", IP_PORT_CASES("-t", "1", ),
+          {{"-t", "x", "127.0.0.1", "1", NULL}, 2, "timeout"},
+          {{"-t", "0", "127.0.0.1", "1", NULL}, 2, "timeout"},
+          {{"-t", "0ms", "127.0.0.1", "1", NULL}, 2, "timeout"},
+          {{"-t", "3601", "127.0.0.1", "1", NULL}, 2, "timeout"},
+          {{"-t", "1s", "127.0.0.1", "1", NULL}, 2, "timeout"})
+BAD_INPUT(bad_idle_conn_server, "idle_conn_server",
+          IP_PORT_CASES("-b", "wheel", ),
+          {{"127.0.0.1", PORT_IN_USE, NULL}, 1, "\\(EADDRINUSE\\)"},
+          {{"-b", "tree", "127.0.0.1", "0", NULL}, 2, "'tree'"},
+          {{"-s", "0", "127.0.0.1", "0", NULL}, 2, "slot"},
+          {{"-s", "5ms", "127.0.0.1", "0", NULL}, 2, "slot"},
+          {{"-s", "x", "127.0.0.1", "0", NULL}, 2, "slot"},
+          {{"-s", "3601", "127.0.0.1", "0", NULL}, 2, "slot"})
+BAD_INPUT(bad_epoll_timeout_loop, "epoll_timeout_loop",
+          IP_PORT_CASES("-t", "100", ),
+          {{"127.0.0.1", PORT_IN_USE, NULL}, 1, "\\(EADDRINUSE\\)"},
+          {{"-t", "5", "127.0.0.1", "0", NULL}, 2, "period"},
+          {{"-t", "x", "127.0.0.1", "0", NULL}, 2, "period"},
+          {{"-t", "1s", "127.0.0.1", "0", NULL}, 2, "period"})
+BAD_INPUT(bad_timer_bench, "timer_bench", {{"-h", NULL}, 0, NULL},
+          {{"--no-such-option", NULL}, 2, USAGE},
+          {{"extra", NULL}, 2, USAGE},
+          {{"-n", "x", NULL}, 2, "N 'x'"},
+          {{"-n", "5", NULL}, 2, "N '5'"},
+          {{"-n", "100,,x", NULL}, 2, "N 'x'"},
+          {{"-r", "0", NULL}, 2, "repetitions"},
+          {{"-b", "tree", NULL}, 2, "'tree'"},
+          {{"-c", "0", NULL}, 2, "cap"})
+
+/* ---- the table ---------------------------------------------------------- */
+
+static const struct hh_scenario scenarios[] = {
+    {"connect_timeout_expires", "11-1",
+     "SO_SNDTIMEO bounds a blocking connect: EINPROGRESS after 1 s",
+     "the listener's queue was full, so its kernel dropped the SYN; after "
+     "the 1 s send timeout connect() returned -1 with EINPROGRESS, the "
+     "errno of a connect still under way.",
+     0, connect_timeout_expires},
+    {"connect_timeout_wire", "11-1",
+     "on the wire: the SYN to the full listener is never answered",
+     "no SYN-ACK comes back: the listener's kernel drops the SYN while its "
+     "accept queue is full, and the client would retransmit it after 1 s.",
+     HH_NEED_TCPDUMP | HH_TEST_ONLY, connect_timeout_wire},
+    {"connect_timeout_refused", "11-1",
+     "a closed port refuses at once: ECONNREFUSED is not a timeout",
+     "the RST came back at once; the error is named, the socket closed.",
+     0, connect_timeout_refused},
+    {"connect_timeout_connects", "11-1",
+     "a listener with room: connected at once, exit 0",
+     "the handshake completes well inside the timeout; the socket is "
+     "closed (the harness reads EOF on the accepted side).",
+     0, connect_timeout_connects},
+    {"connect_timeout_trace", "11-1",
+     "strace: setsockopt(SO_SNDTIMEO), connect = EINPROGRESS, close",
+     "the option carries the timeout; the socket is closed on the failure "
+     "paths too, where the book leaked it.",
+     HH_NEED_STRACE, connect_timeout_trace},
+    {"idle_list", "11-2/11-3",
+     "idle connections closed by a sorted timer list, ticked by SIGALRM",
+     "connected half-way between ticks, the idle client got EOF 3.5 slots "
+     "later: its 3-slot timer expired between ticks and the next tick found "
+     "it (3 to 4 slots, never fewer).  The other's timer was pushed back "
+     "on every byte; it was closed 3.5 slots after its last one.",
+     0, idle_list},
+    {"idle_wheel", "11-5/11-3",
+     "the same with the time wheel (60 slots of one slot each)",
+     "same timings: the wheel rounds an expiry up to its next tick, the "
+     "tick the server checks anyway.",
+     0, idle_wheel},
+    {"idle_heap", "11-6/11-3", "the same with the min-heap",
+     "same timings; the heap finds the earliest timer at its root.",
+     0, idle_heap},
+    {"idle_timerfd", "11-3",
+     "the same, ticked by a timerfd in the epoll set instead of SIGALRM",
+     "no signal, no handler, no pipe: the timerfd is readable once per "
+     "slot and says how many slots passed.",
+     0, idle_timerfd},
+    {"idle_et_drain", "11-3",
+     "edge-triggered reads drain the socket: 300 bytes as 64-byte reads",
+     "the book read 63 bytes once per edge and stranded the rest; here "
+     "every byte is printed, in order, over several reads.",
+     0, idle_et_drain},
+    {"idle_sigalrm_trace", "11-3",
+     "strace: SIGALRM -> EINTR -> one byte (14) on the signal pipe",
+     "each SIGALRM interrupts epoll_wait; its handler sends one byte "
+     "holding 14, which the loop reads back and turns into a tick.",
+     HH_NEED_STRACE, idle_sigalrm_trace},
+    {"epoll_timeout_ticks", "11-4",
+     "epoll_wait's timeout as a timer: a tick every T under steady traffic",
+     "the timeout printed before each wait shrinks as events arrive, and "
+     "a tick still comes every 600 ms +- 20 %.",
+     0, epoll_timeout_ticks},
+    {"epoll_timeout_idle", "11-4",
+     "no traffic: every wait times out, and each one is a tick",
+     "the fragment reset its timeout on a 0-event return without doing "
+     "the work; here a timeout is a tick.",
+     0, epoll_timeout_idle},
+    {"timer_bench_smoke", "bench", "timer_bench runs: 4 back ends x 4 "
+                                   "operations at N = 10 and 20",
+     "make bench runs it at N = 10^2 .. 10^6; see bench/results.md.",
+     HH_TEST_ONLY, timer_bench_smoke},
+    {"bad_input_connect_timeout", "11-1", "connect_timeout: bad command "
+                                          "lines",
+     NULL, HH_TEST_ONLY, bad_connect_timeout},
+    {"bad_input_idle_conn_server", "11-3",
+     "idle_conn_server: bad command lines", NULL, HH_TEST_ONLY,
+     bad_idle_conn_server},
+    {"bad_input_epoll_timeout_loop", "11-4",
+     "epoll_timeout_loop: bad command lines", NULL, HH_TEST_ONLY,
+     bad_epoll_timeout_loop},
+    {"bad_input_timer_bench", "bench", "timer_bench: bad command lines",
+     NULL, HH_TEST_ONLY, bad_timer_bench},
+};
+
+/* What TRACE=1 shows of each program: the calls its listing teaches. */
+static const struct hh_teach teaching[] = {
+    {"connect_timeout", "trace=setsockopt,connect,close"},
+    {"idle_conn_server",
+     "trace=setitimer,timerfd_settime,epoll_wait,sendto,recvfrom"},
+    {"epoll_timeout_loop", "trace=epoll_wait"},
+};
+
+int
+main(int argc, char **argv)
+{
+    hh_set_teaching(teaching, sizeof teaching / sizeof teaching[0]);
+    return hh_main(argc, argv, "ch11-timer", scenarios,
+                   sizeof scenarios / sizeof scenarios[0]);
+}
