@@ -371,8 +371,9 @@ void
 hh_observe(struct hh_ctx *c, int ms)
 {
     long long deadline = hh_now_ms() + ms;
-    while (hh_now_ms() < deadline)
+    do /* at least once: hh_observe(c, 0) reads what is there now */
         pump(c, left_ms(deadline));
+    while (hh_now_ms() < deadline);
 }
 
 const char *
