@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/close_range.h>
 #include <arpa/inet.h>
 
 #include <setjmp.h>
@@ -1591,6 +1592,9 @@ hh_main(int argc, char **argv, const char *chapter,
     setvbuf(stdout, NULL, _IOLBF, 0);
     /* daemons and pool workers re-parent to us, and we reap them */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    /* descriptors inherited from whoever ran us (a shell, make) must not
+     * leak into the programs under test: their fd numbers would vary */
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 
     show_trace = env_on("TRACE");
     show_capture = env_on("CAPTURE");
