@@ -21,13 +21,16 @@
  * commonly cloned source, which defeats the experiment) is back, as -d; the
  * state of the accepted socket and the outcome of a first recv() are shown;
  * errors are text, not errno numbers; no assert on system calls; SIGINT and
- * SIGTERM stop it cleanly at any point.
+ * SIGTERM stop it cleanly at any point: accept() and recv() are each
+ * preceded by a wait in ppoll (hp_wait_until), so a stop signal that comes
+ * just before them is not lost.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
 
 #include <errno.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -139,6 +142,13 @@ main(int argc, char **argv)
 
     conn = -1;
     while (!stop_signal && conn < 0) {
+        /* Sleep in ppoll, not in accept: a stop signal that comes just
+         * after the test of the flag then ends the wait, not lost. */
+        if (hp_wait_until(fd, POLLIN, &stop_signal) < 0) {
+            if (errno != EINTR)
+                hp_die("wait for a connection");
+            break; /* stopped */
+        }
         conn = accept(fd, (struct sockaddr *)&peer, &peer_len);
         if (conn < 0 && errno != EINTR)
             hp_die("accept");
@@ -158,6 +168,12 @@ main(int argc, char **argv)
     printf("state after accept: %s\n", tcp_state_name(info.tcpi_state));
 
     do {
+        if (hp_wait_until(conn, POLLIN, &stop_signal) < 0) {
+            if (errno != EINTR)
+                hp_die("wait for the client");
+            n = -1; /* stopped */
+            break;
+        }
         n = recv(conn, buf, sizeof buf, 0);
     } while (n < 0 && errno == EINTR && !stop_signal);
     if (n < 0 && stop_signal) {

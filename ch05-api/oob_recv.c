@@ -21,13 +21,16 @@
  * Differs from the printed listing: each read prints its byte count and its
  * bytes, bounded by what recv() returned (the book relies on a zeroed
  * buffer) with unprintable bytes escaped; a failed read reports errno as
- * text; the -d wait is new; SIGINT/SIGTERM stop it cleanly.
+ * text; the -d wait is new; SIGINT/SIGTERM stop it cleanly (a normal
+ * recv() is preceded by a wait in ppoll, hp_wait_until, so a stop signal
+ * that comes just before it is not lost).
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -81,6 +84,13 @@ read_normal(int conn, char *buf, size_t size)
     ssize_t n;
 
     do {
+        /* Sleep in ppoll, not in recv: a stop signal that comes just
+         * before it is not lost (see hp_wait_until). */
+        if (hp_wait_until(conn, POLLIN, &stop_signal) < 0) {
+            if (errno != EINTR)
+                hp_die("wait for the sender");
+            return 0; /* stopped */
+        }
         n = recv(conn, buf, size, 0);
     } while (n < 0 && errno == EINTR && !stop_signal);
     if (n < 0 && stop_signal)

@@ -23,12 +23,15 @@
  * Differs from the printed listing: setsockopt() and getsockopt() are
  * checked and use a socklen_t length; SIZE is parsed strictly; the received
  * bytes are counted and printed instead of discarded; the inherited value
- * of the accepted socket is shown; SIGINT/SIGTERM stop it cleanly.
+ * of the accepted socket is shown; SIGINT/SIGTERM stop it cleanly (each
+ * recv() is preceded by a wait in ppoll, hp_wait_until, so a stop signal
+ * that comes just before it is not lost).
  */
 #include "hpsp.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -94,13 +97,21 @@ main(int argc, char **argv)
         hp_die("getsockopt SO_RCVBUF");
     printf("accepted socket SO_RCVBUF: %d (inherited)\n", value);
 
-    while ((n = recv(conn, buf, sizeof buf, 0)) != 0) {
+    for (;;) {
+        /* Sleep in ppoll, not in recv: a stop signal that comes just
+         * before it is not lost (see hp_wait_until). */
+        if (hp_wait_until(conn, POLLIN, &stop_signal) < 0) {
+            if (errno != EINTR)
+                hp_die("wait for the client");
+            goto stopped;
+        }
+        n = recv(conn, buf, sizeof buf, 0);
+        if (n == 0)
+            break;
         if (n > 0)
             total += (unsigned long long)n;
         else if (errno != EINTR)
             hp_die("recv");
-        else if (stop_signal)
-            goto stopped;
     }
     printf("received %llu bytes\n", total);
 

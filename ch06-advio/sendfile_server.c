@@ -20,12 +20,14 @@
  * sends a truncated file.  Also: open() is checked with < 0 (the book's
  * "> 0" rejects fd 0), fstat() is checked and FILE must be a regular file;
  * the file's descriptor is closed; SIGPIPE is ignored, SIGINT/SIGTERM stop
- * it cleanly.
+ * it cleanly, even while a client that does not read holds up the file (it
+ * waits for room in ppoll, with hp_wait_until, before each sendfile).
  */
 #include "hpsp.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/sendfile.h>
@@ -85,7 +87,16 @@ main(int argc, char **argv)
     /* The lesson: the kernel moves the file; NULL means "from the file's
      * own offset, and advance it". */
     while (conn >= 0 && sent < st.st_size && !stop_signal) {
-        ssize_t n = sendfile(conn, filefd, NULL, (size_t)(st.st_size - sent));
+        ssize_t n;
+
+        /* A client that does not read: wait for room here, where a stop
+         * signal cannot be lost, rather than asleep in sendfile(). */
+        if (hp_wait_until(conn, POLLOUT, &stop_signal) < 0) {
+            if (errno == EINTR)
+                break; /* stopped */
+            hp_die("wait for the client");
+        }
+        n = sendfile(conn, filefd, NULL, (size_t)(st.st_size - sent));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)

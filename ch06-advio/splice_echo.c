@@ -24,7 +24,9 @@
  * pipe splice is flagged SPLICE_F_MORE: on the way out the flag means
  * MSG_MORE, and TCP would hold back a short reply waiting for more.  The
  * pipe is closed; the assert on a stale variable after accept is gone;
- * splice() results are checked; SIGINT/SIGTERM stop it cleanly.
+ * splice() results are checked; SIGINT/SIGTERM stop it cleanly: before
+ * each splice it waits for the socket in ppoll (hp_wait_until), so a stop
+ * signal that lands just before a splice would sleep is not lost.
  * SPLICE_F_MOVE is kept, though the kernel treats it only as a hint.
  */
 #define _GNU_SOURCE
@@ -32,6 +34,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -81,9 +84,18 @@ main(int argc, char **argv)
         hp_die("pipe2");
 
     while (!stop_signal) {
+        ssize_t n;
+
+        /* Sleep in ppoll, not in splice: a SIGTERM that comes just after
+         * the test of the flag then ends the wait instead of being lost. */
+        if (hp_wait_until(conn, POLLIN, &stop_signal) < 0) {
+            if (errno == EINTR)
+                break; /* stopped */
+            hp_die("wait for the client");
+        }
         /* socket -> pipe: whatever has arrived, up to a pipeful */
-        ssize_t n = splice(conn, NULL, pipefd[1], NULL, PIPE_CHUNK,
-                           SPLICE_F_MORE | SPLICE_F_MOVE);
+        n = splice(conn, NULL, pipefd[1], NULL, PIPE_CHUNK,
+                   SPLICE_F_MORE | SPLICE_F_MOVE);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -93,8 +105,15 @@ main(int argc, char **argv)
         calls_in++;
         /* pipe -> socket: all of it, however many calls that takes */
         while (n > 0 && !stop_signal) {
-            ssize_t m =
-                splice(pipefd[0], NULL, conn, NULL, (size_t)n, SPLICE_F_MOVE);
+            ssize_t m;
+
+            /* a client that does not read: wait for room, not in splice */
+            if (hp_wait_until(conn, POLLOUT, &stop_signal) < 0) {
+                if (errno == EINTR)
+                    break;
+                hp_die("wait for the client");
+            }
+            m = splice(pipefd[0], NULL, conn, NULL, (size_t)n, SPLICE_F_MOVE);
             if (m < 0 && errno == EINTR)
                 continue;
             if (m < 0)

@@ -28,13 +28,17 @@
  * and the same amount from A to stdout before the next tee().  Results are
  * checked and an unspliceable descriptor gets a clear message instead of a
  * bare EINVAL; open() is checked with < 0 (the book's "> 0" rejects fd 0);
- * both pipes and FILE are closed; SIGINT/SIGTERM stop it cleanly.
+ * both pipes and FILE are closed; SIGINT/SIGTERM stop it cleanly: it
+ * waits for stdin and stdout in ppoll (hp_wait_until) before it splices,
+ * so a stop signal that lands just before a splice would sleep is not
+ * lost.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -98,7 +102,8 @@ die_splice(const char *verb, const char *name, int fd)
  * Move exactly LEN bytes from pipe FROM to TO, named NAME in messages.
  * No SPLICE_F_MORE on the way out: to a socket it would mean MSG_MORE, and
  * TCP would hold back the last short chunk.  0, or -1 when a stop signal
- * interrupted it.
+ * interrupted it.  A TO that takes nothing (a full pipe nobody reads) is
+ * waited for in hp_wait_until, where a stop signal cannot be lost.
  */
 static int
 splice_all(int from, int to, size_t len, const char *name)
@@ -106,8 +111,11 @@ splice_all(int from, int to, size_t len, const char *name)
     while (len > 0) {
         ssize_t n;
 
-        if (stop_signal)
-            return -1;
+        if (hp_wait_until(to, POLLOUT, &stop_signal) < 0) {
+            if (errno == EINTR)
+                return -1; /* stopped */
+            hp_die("wait for %s", name);
+        }
         n = splice(from, NULL, to, NULL, len, SPLICE_F_MOVE);
         if (n < 0 && errno == EINTR)
             continue;
@@ -146,9 +154,18 @@ main(int argc, char **argv)
         hp_die("pipe2");
 
     while (!stop_signal) {
+        ssize_t n;
+
+        /* Sleep in ppoll, not in splice: a SIGTERM that comes just after
+         * the test of the flag then ends the wait instead of being lost. */
+        if (hp_wait_until(STDIN_FILENO, POLLIN, &stop_signal) < 0) {
+            if (errno == EINTR)
+                break; /* stopped */
+            hp_die("wait for stdin");
+        }
         /* stdin -> A: whatever is there, up to a pipeful */
-        ssize_t n = splice(STDIN_FILENO, NULL, a[1], NULL, PIPE_CHUNK,
-                           SPLICE_F_MORE | SPLICE_F_MOVE);
+        n = splice(STDIN_FILENO, NULL, a[1], NULL, PIPE_CHUNK,
+                   SPLICE_F_MORE | SPLICE_F_MOVE);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)

@@ -26,12 +26,15 @@
  * is read to its end (one read() may return less) and its descriptor
  * closed; the body length is printed as a size_t, not with %d; the error
  * path frees nothing it never allocated; <sys/uio.h> is included; SIGPIPE
- * is ignored, SIGINT/SIGTERM stop it cleanly.
+ * is ignored, SIGINT/SIGTERM stop it cleanly, even while a client that
+ * does not read holds up the reply (it waits for room in ppoll, with
+ * hp_wait_until, before each writev).
  */
 #include "hpsp.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +115,9 @@ load_file(const char *path, size_t *len, char *why, size_t why_len)
  * signal interrupts it once some bytes are queued, a non-blocking socket
  * fills up.  Then drop the buffers it finished, move into the one it
  * stopped in, and call again.  Counts the calls and the short ones.
- * Returns 0, or -1 with errno (EINTR: a stop signal arrived).
+ * Returns 0, or -1 with errno (EINTR: a stop signal arrived).  A client
+ * that does not read is waited for in hp_wait_until, where a stop signal
+ * cannot be lost as it can just before a writev() that sleeps.
  */
 static int
 writev_all(int fd, struct iovec *iov, int cnt, int *calls, int *shorts)
@@ -121,10 +126,8 @@ writev_all(int fd, struct iovec *iov, int cnt, int *calls, int *shorts)
         size_t want = 0;
         ssize_t n;
 
-        if (stop_signal) {
-            errno = EINTR;
+        if (hp_wait_until(fd, POLLOUT, &stop_signal) < 0)
             return -1;
-        }
         for (int i = 0; i < cnt; i++)
             want += iov[i].iov_len;
         n = writev(fd, iov, cnt);

@@ -163,6 +163,13 @@ main(int argc, char **argv)
 
     /* 1. Wait for the peer's FIN: read to EOF (what it sends is dropped). */
     for (;;) {
+        /* Sleep in ppoll, not in read: a stop signal that comes just
+         * before it is not lost (see hp_wait_until). */
+        if (hp_wait_until(fd, POLLIN, &stop_signal) < 0) {
+            if (errno != EINTR)
+                hp_die("wait for the peer");
+            goto stopped;
+        }
         n = read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR && !stop_signal)
             continue;

@@ -33,7 +33,9 @@
  * the handler reads is a volatile sig_atomic_t set before F_SETOWN.  The
  * normal reads print their length and escape their bytes (the book prints
  * a buffer it zeroes and hopes is terminated); the ready line is new;
- * SIGINT/SIGTERM stop it cleanly.
+ * SIGINT/SIGTERM stop it cleanly (each recv() is preceded by a wait in
+ * ppoll, hp_wait_until, so a stop signal that comes just before it is not
+ * lost).
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
@@ -41,6 +43,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -236,7 +239,17 @@ main(int argc, char **argv)
            (int)getpid());
 
     for (;;) {
-        ssize_t n = recv(conn, buf, sizeof buf, 0);
+        ssize_t n;
+
+        /* Sleep in ppoll, not in recv: a SIGTERM that comes just before
+         * it is not lost (see hp_wait_until).  SIGURG interrupts the wait
+         * too, and it goes on. */
+        if (hp_wait_until(conn, POLLIN, &stop_signal) < 0) {
+            if (errno != EINTR)
+                hp_die("wait for the sender");
+            break; /* stopped */
+        }
+        n = recv(conn, buf, sizeof buf, 0);
         if (n < 0 && errno == EINTR && !stop_signal)
             continue;
         if (n < 0 && stop_signal)

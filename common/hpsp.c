@@ -400,30 +400,27 @@ hp_catch_term(volatile sig_atomic_t *flag)
 }
 
 int
-hp_accept_until(int fd, struct sockaddr_in *peer, volatile sig_atomic_t *stop)
+hp_wait_until(int fd, short events, volatile sig_atomic_t *stop)
 {
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    struct pollfd pfd = {.fd = fd, .events = events};
     sigset_t term, old;
-    int listening, ready, err, conn;
-    socklen_t len = sizeof listening;
+    int ready, err;
 
     if (*stop) {
         errno = EINTR;
         return -1;
     }
-    /* No listening socket: accept's own error at once (EBADF, ENOTSOCK,
-     * EINVAL, ...), where poll would wait forever or ignore the fd. */
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
-        !listening)
-        return accept(fd, NULL, NULL);
-
+    if (fd < 0) { /* poll would skip it and sleep for ever */
+        errno = EBADF;
+        return -1;
+    }
     sigemptyset(&term);
     sigaddset(&term, SIGINT);
     sigaddset(&term, SIGTERM);
     for (;;) {
         /*
          * A stop signal that came between the test of *STOP and a plain
-         * blocking accept would be handled there and then, and accept
+         * blocking call would be handled there and then, and the call
          * would sleep on.  Blocked from the test on, it stays pending
          * until ppoll sleeps with the caller's mask, and wakes it.
          */
@@ -440,8 +437,36 @@ hp_accept_until(int fd, struct sockaddr_in *peer, volatile sig_atomic_t *stop)
             errno = err;
             return -1;
         }
-        if (ready <= 0)
-            continue; /* another signal: the flag is still 0 */
+        if (ready > 0) {
+            if (pfd.revents & POLLNVAL) {
+                errno = EBADF;
+                return -1;
+            }
+            return pfd.revents;
+        }
+        /* another signal: the flag is still 0 */
+    }
+}
+
+int
+hp_accept_until(int fd, struct sockaddr_in *peer, volatile sig_atomic_t *stop)
+{
+    int listening, conn;
+    socklen_t len = sizeof listening;
+
+    if (*stop) {
+        errno = EINTR;
+        return -1;
+    }
+    /* No listening socket: accept's own error at once (EBADF, ENOTSOCK,
+     * EINVAL, ...), where poll would wait forever or ignore the fd. */
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
+        !listening)
+        return accept(fd, NULL, NULL);
+
+    for (;;) {
+        if (hp_wait_until(fd, POLLIN, stop) < 0)
+            return -1;
         /* Ready, so this does not block, unless another process took the
          * connection first: then it waits with the signals unblocked. */
         len = sizeof *peer;

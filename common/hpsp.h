@@ -163,17 +163,42 @@ ssize_t hp_readline(struct hp_reader *r, char *line, size_t cap);
 int hp_catch_term(volatile sig_atomic_t *flag);
 
 /*
+ * Wait until FD is ready for EVENTS (POLLIN, POLLOUT, ... as for poll(2);
+ * POLLHUP and POLLERR count as ready too) or *STOP (the flag given to
+ * hp_catch_term) is non-zero, for as long as that takes.  Returns the
+ * revents (> 0); -1 with errno EINTR when *STOP is non-zero, before the
+ * wait or after a signal woke it; -1 with errno EBADF for a negative or
+ * closed FD, or ppoll's errno.  Other signals are waited through.  It
+ * never exits, and the caller's signal mask is as it was on return.
+ *
+ * The loop `while (!stop) { blocking_call(fd); }` loses a SIGTERM that
+ * comes after the test of the flag and before the call sleeps: the handler
+ * runs there, and the call sleeps on until the peer acts.  This waits in
+ * ppoll with SIGINT and SIGTERM blocked from the test of *STOP on, so such
+ * a signal stays pending until the sleep and ends it.  Call it on the line
+ * before the blocking call, every time round the loop (after that call's
+ * EINTR too): after POLLIN a read or a splice from FD does not block.
+ * After POLLOUT a blocking write still sleeps when it is bigger than the
+ * room there is; a signal during that sleep interrupts it, but one that
+ * lands in the few instructions between this wait and the call is lost to
+ * it.  The window is narrowed there, not closed: a non-blocking FD (or
+ * MSG_DONTWAIT) closes it.
+ */
+int hp_wait_until(int fd, short events, volatile sig_atomic_t *stop);
+
+/*
  * accept(2) on the IPv4 listener FD, retrying after EINTR while *STOP (the
  * flag given to hp_catch_term) is 0.  Returns the new fd, with the
  * client's address in *PEER unless PEER is NULL; -1 with errno EINTR when
  * *STOP is non-zero, before the call or after a signal woke it (nothing is
  * accepted then); -1 with the errno of accept (or ppoll) when it fails, at
- * once for an FD that is no listening socket.  It waits in ppoll with
- * SIGINT and SIGTERM blocked from the test of *STOP on, so a stop signal
- * that comes just before the wait is not lost, as it is by a plain accept
- * loop; the caller's signal mask is as it was on return.  A signal just
- * after the wait may set *STOP and still return a connection: test the
- * flag before the next blocking call.  A non-blocking FD is waited on too.
+ * once for an FD that is no listening socket.  It waits with
+ * hp_wait_until (SIGINT and SIGTERM blocked from the test of *STOP on), so
+ * a stop signal that comes just before the wait is not lost, as it is by a
+ * plain accept loop; the caller's signal mask is as it was on return.  A
+ * signal just after the wait may set *STOP and still return a connection:
+ * test the flag before the next blocking call.  A non-blocking FD is
+ * waited on too.
  */
 int hp_accept_until(int fd, struct sockaddr_in *peer,
                     volatile sig_atomic_t *stop);

@@ -2107,6 +2107,189 @@ test_catch_term_interrupts_readline(void **state)
 }
 
 /* ------------------------------------------------------------------------
+ * hp_wait_until (the race it closes is tested through hp_accept_until,
+ * which waits with it: test_accept_until_signal_on_the_way_in)
+ */
+
+/* Which of SIGINT (1) and SIGTERM (2) this thread blocks. */
+static int
+term_blocked(void)
+{
+    sigset_t now;
+
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    return sigismember(&now, SIGINT) | sigismember(&now, SIGTERM) << 1;
+}
+
+/* A ready descriptor: its revents at once, POLLHUP and POLLERR included
+ * though not asked for; the caller's mask, whatever it is, is kept. */
+static void
+test_wait_until_ready(void **state)
+{
+    volatile sig_atomic_t stop = 0;
+    sigset_t intr, old;
+    char c;
+    int p[2];
+    (void)state;
+
+    open_channel(CH_PIPE, p);
+    /* An empty pipe has room. */
+    assert_int_equal(hp_wait_until(p[1], POLLOUT, &stop), POLLOUT);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    assert_int_equal(hp_wait_until(p[0], POLLIN, &stop), POLLIN);
+    /* Of the events asked, those that hold. */
+    assert_int_equal(hp_wait_until(p[0], POLLIN | POLLPRI, &stop), POLLIN);
+
+    /* SIGINT blocked by the caller stays blocked; SIGTERM stays not. */
+    sigemptyset(&intr);
+    sigaddset(&intr, SIGINT);
+    assert_int_equal(sigprocmask(SIG_BLOCK, &intr, &old), 0);
+    assert_int_equal(hp_wait_until(p[0], POLLIN, &stop), POLLIN);
+    assert_int_equal(term_blocked(), 1);
+    assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
+    assert_int_equal(term_blocked(), 0);
+
+    /* The writer gone: the byte, then the hang-up alone. */
+    close(p[1]);
+    assert_int_equal(hp_wait_until(p[0], POLLIN, &stop), POLLIN | POLLHUP);
+    assert_int_equal(read(p[0], &c, 1), 1);
+    assert_int_equal(hp_wait_until(p[0], POLLIN, &stop), POLLHUP);
+    close(p[0]);
+
+    /* The reader gone: an error on the write end. */
+    open_channel(CH_PIPE, p);
+    close(p[0]);
+    assert_int_equal(hp_wait_until(p[1], POLLOUT, &stop), POLLOUT | POLLERR);
+    close(p[1]);
+    assert_int_equal(stop, 0);
+}
+
+/* The flag is looked at first: ready or not, valid or not, EINTR at once,
+ * and nothing is consumed. */
+static void
+test_wait_until_stop_set(void **state)
+{
+    volatile sig_atomic_t stop = SIGINT;
+    char c;
+    int p[2];
+    (void)state;
+
+    open_channel(CH_PIPE, p);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    errno = 0;
+    assert_int_equal(hp_wait_until(p[0], POLLIN, &stop), -1);
+    assert_int_equal(errno, EINTR);
+    errno = 0;
+    assert_int_equal(hp_wait_until(p[1], POLLOUT, &stop), -1);
+    assert_int_equal(errno, EINTR);
+    errno = 0;
+    assert_int_equal(hp_wait_until(-1, POLLIN, &stop), -1);
+    assert_int_equal(errno, EINTR);
+    assert_int_equal(stop, SIGINT);
+    assert_int_equal(term_blocked(), 0);
+    assert_int_equal(read(p[0], &c, 1), 1);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* A bad descriptor fails at once, where poll would skip it (negative) or
+ * flag it POLLNVAL (closed). */
+static void
+test_wait_until_bad_fd(void **state)
+{
+    volatile sig_atomic_t stop = 0;
+    int p[2];
+    (void)state;
+
+    errno = 0;
+    assert_int_equal(hp_wait_until(-1, POLLIN, &stop), -1);
+    assert_int_equal(errno, EBADF);
+    open_channel(CH_PIPE, p);
+    close(p[0]);
+    close(p[1]);
+    errno = 0;
+    assert_int_equal(hp_wait_until(p[0], POLLIN, &stop), -1);
+    assert_int_equal(errno, EBADF);
+    errno = 0;
+    assert_int_equal(hp_wait_until(p[1], POLLOUT, &stop), -1);
+    assert_int_equal(errno, EBADF);
+    assert_int_equal(term_blocked(), 0);
+}
+
+/* Waiting on an empty pipe, one SIGTERM from a timer: hp_catch_term's flag
+ * ends the wait with EINTR, and SIGTERM is not left blocked. */
+static void
+wait_stopped_child(const void *arg)
+{
+    static volatile sig_atomic_t flag;
+    timer_t timer;
+    int p[2], r, err;
+
+    (void)arg;
+    if (hp_catch_term(&flag) < 0 || pipe(p) < 0)
+        _exit(10);
+    timer = start_sigterm_timer(0);
+    r = hp_wait_until(p[0], POLLIN, &flag);
+    err = errno;
+    timer_delete(timer);
+    printf("%d %s %s, mask %d\n", r, r < 0 ? strerrorname_np(err) : "-",
+           flag == SIGTERM ? "SIGTERM" : "no signal", term_blocked());
+    close(p[0]);
+    close(p[1]);
+}
+
+static void
+test_wait_until_signal_stops(void **state)
+{
+    struct capture cap;
+    (void)state;
+
+    run_in_child(wait_stopped_child, NULL, &cap);
+    expect_child("hp_wait_until, SIGTERM while waiting", &cap, 0,
+                 "-1 EINTR SIGTERM, mask 0\n", "");
+}
+
+/* A signal that leaves the flag at 0 does not end the wait: SIGALRM every
+ * 10 ms, and on its 5th tick the handler writes to the pipe. */
+static void
+wait_ticks_child(const void *arg)
+{
+    static volatile sig_atomic_t never;
+    int p[2], r, err;
+
+    (void)arg;
+    catch_alarm(on_alarm);
+    if (pipe(p) < 0)
+        _exit(10);
+    alarm_fd = p[1];
+    alarm_feeds = 1;
+    alarm_ticks = 0;
+    set_ticker(1);
+    r = hp_wait_until(p[0], POLLIN, &never);
+    err = errno;
+    set_ticker(0);
+    if (r < 0)
+        printf("-1 %s after %d ticks\n", strerrorname_np(err),
+               (int)alarm_ticks);
+    else
+        printf("%s after %s ticks\n", r == POLLIN ? "POLLIN" : "not POLLIN",
+               alarm_ticks >= 5 ? "5 or more" : "fewer than 5");
+    close(p[0]);
+    close(p[1]);
+}
+
+static void
+test_wait_until_other_signals(void **state)
+{
+    struct capture cap;
+    (void)state;
+
+    run_in_child(wait_ticks_child, NULL, &cap);
+    expect_child("hp_wait_until under SIGALRM, flag 0", &cap, 0,
+                 "POLLIN after 5 or more ticks\n", "");
+}
+
+/* ------------------------------------------------------------------------
  * hp_accept_until
  */
 
@@ -2133,16 +2316,6 @@ connected_client(const struct sockaddr_in *sa)
     assert_true(fd >= 0);
     assert_int_equal(connect(fd, (const struct sockaddr *)sa, sizeof *sa), 0);
     return fd;
-}
-
-/* Which of SIGINT (1) and SIGTERM (2) this thread blocks. */
-static int
-term_blocked(void)
-{
-    sigset_t now;
-
-    sigprocmask(SIG_BLOCK, NULL, &now);
-    return sigismember(&now, SIGINT) | sigismember(&now, SIGTERM) << 1;
 }
 
 /* Is a connection waiting in FD's accept queue? */
@@ -2510,6 +2683,11 @@ main(void)
         T(test_catch_term),
         T(test_catch_term_interrupts_read),
         T(test_catch_term_interrupts_readline),
+        T(test_wait_until_ready),
+        T(test_wait_until_stop_set),
+        T(test_wait_until_bad_fd),
+        T(test_wait_until_signal_stops),
+        T(test_wait_until_other_signals),
         T(test_accept_until_pending),
         T(test_accept_until_stop_set),
         T(test_accept_until_errors),
