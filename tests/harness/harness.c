@@ -316,6 +316,12 @@ reap(struct hh_proc *p, int options)
         return;
     int st;
     pid_t r = waitpid(p->pid, &st, options);
+    if (r < 0 && errno == ECHILD) {
+        /* reaped elsewhere (a test's own waitpid): its status is lost,
+         * but it is gone; stop polling its pidfd, which stays readable */
+        r = p->pid;
+        st = -1;
+    }
     if (r == p->pid) {
         p->exited = true;
         p->status = st;
@@ -656,7 +662,9 @@ hh_close_stdin(struct hh_proc *p)
 static void
 describe_status(int st, char *buf, size_t len)
 {
-    if (WIFEXITED(st))
+    if (st == -1)
+        snprintf(buf, len, "gone, status unknown (reaped elsewhere)");
+    else if (WIFEXITED(st))
         snprintf(buf, len, "exit %d", WEXITSTATUS(st));
     else if (WIFSIGNALED(st))
         snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(st),
