@@ -491,12 +491,8 @@ daytime_errors(struct hh_ctx *c)
     hh_expect_err(p, "cannot resolve 'no-such-host\\.invalid'", 20000);
     hh_expect_exit(p, 1, 20000);
 
-    /* a port nobody listens on: take one from the kernel, then free it */
-    struct sockaddr_in sa;
-    int lfd = hh_listen(c, 0, &sa, 1);
-    hh_close(c, lfd);
     char port[8];
-    snprintf(port, sizeof port, "%u", ntohs(sa.sin_port));
+    snprintf(port, sizeof port, "%u", hh_closed_port(c));
     p = hh_start(c, "client", "daytime_client", "-p", port, "127.0.0.1",
                  NULL);
     hh_expect_err(p, "connect.*\\(ECONNREFUSED\\)", 3000);
@@ -505,99 +501,37 @@ daytime_errors(struct hh_ctx *c)
 
 /* ---- bad input, for every program -------------------------------------- */
 
-/* One row: arguments, the exit status wanted, and a regex its stderr must
- * match (NULL: stdout must show the usage line instead). */
-struct bad_case {
-    const char *args[6];
-    int status;
-    const char *err;
-};
-
-#define USAGE "^usage: "
-#define PORT_IN_USE "@PORT_IN_USE@" /* replaced by a port the test holds */
-
-static void
-run_cases(struct hh_ctx *c, const char *prog, const struct bad_case *cases,
-          size_t n)
-{
-    struct sockaddr_in held;
-    int lfd = hh_listen(c, 0, &held, 1);
-    char busy[8];
-    snprintf(busy, sizeof busy, "%u", ntohs(held.sin_port));
-    for (size_t i = 0; i < n; i++) {
-        const char *args[7];
-        int k = 0;
-        for (; cases[i].args[k]; k++)
-            args[k] = strcmp(cases[i].args[k], PORT_IN_USE) == 0
-                          ? busy
-                          : cases[i].args[k];
-        args[k] = NULL;
-        struct hh_spawn opt = {.role = prog};
-        struct hh_proc *p = hh_startv(c, &opt, prog, args);
-        hh_close_stdin(p);
-        if (cases[i].err)
-            hh_expect_err(p, cases[i].err, 3000);
-        else
-            hh_expect_line(p, USAGE, 3000);
-        hh_expect_exit(p, cases[i].status, 3000);
-        HH_CHECK(c, cases[i].status != 2 || hh_expect_err(p, USAGE, 0),
-                 "no usage line on stderr");
-    }
-    hh_close(c, lfd);
-}
-
-/* Cases every IP PORT program shares, with EXTRA appended to each. */
-#define IP_PORT_CASES(...)                                                     \
-    {{"-h", NULL}, 0, NULL},                                                   \
-    {{"--no-such-option", NULL}, 2, USAGE},                                    \
-    {{NULL}, 2, USAGE},                                                        \
-    {{"127.0.0.1", "x", __VA_ARGS__, NULL}, 2, "port 'x': not a number"},      \
-    {{"127.0.0.1", "70000", __VA_ARGS__, NULL}, 2, "port '70000'"},            \
-    {{"127.0.0.1", "-1", __VA_ARGS__, NULL}, 2, "port '-1'"},                  \
-    {{"127.0.0.1", "", __VA_ARGS__, NULL}, 2, "port"},                         \
-    {{"1.2.3", "0", __VA_ARGS__, NULL}, 2, "IP '1\\.2\\.3'"},                  \
-    {{"localhost", "0", __VA_ARGS__, NULL}, 2, "IP 'localhost'"}
-
-#define SERVER_IN_USE(...)                                                     \
-    {{"127.0.0.1", PORT_IN_USE, __VA_ARGS__, NULL}, 1, "\\(EADDRINUSE\\)"}
-
-#define BAD_INPUT(name, prog, ...)                                             \
-    static void name(struct hh_ctx *c)                                         \
-    {                                                                          \
-        static const struct bad_case cases[] = {__VA_ARGS__};                  \
-        run_cases(c, prog, cases, sizeof cases / sizeof cases[0]);             \
-    }
-
-BAD_INPUT(bad_byte_order, "byte_order", {{"-h", NULL}, 0, NULL},
-          {{"extra", NULL}, 2, USAGE}, {{"-x", NULL}, 2, USAGE})
-BAD_INPUT(bad_listen_backlog, "listen_backlog", IP_PORT_CASES("5"),
-          SERVER_IN_USE("5"),
-          {{"127.0.0.1", "0", "-1", NULL}, 2, "backlog '-1'"},
-          {{"127.0.0.1", "0", "5x", NULL}, 2, "backlog '5x'"},
-          {{"127.0.0.1", "0", NULL}, 2, USAGE})
-BAD_INPUT(bad_accept_delayed, "accept_delayed", IP_PORT_CASES(NULL),
-          SERVER_IN_USE(NULL),
-          {{"-d", "soon", "127.0.0.1", "0", NULL}, 2, "soon"},
-          {{"-d", "-3", "127.0.0.1", "0", NULL}, 2, "-3"})
-BAD_INPUT(bad_oob_send, "oob_send", IP_PORT_CASES(NULL),
-          {{"127.0.0.1", "1", NULL}, 1, "\\(ECONNREFUSED\\)"})
-BAD_INPUT(bad_oob_recv, "oob_recv", IP_PORT_CASES(NULL), SERVER_IN_USE(NULL),
-          {{"-d", "x", "127.0.0.1", "0", NULL}, 2, "'x'"})
-BAD_INPUT(bad_reuse_addr_server, "reuse_addr_server", IP_PORT_CASES(NULL),
-          SERVER_IN_USE(NULL), {{"-n", "127.0.0.1", PORT_IN_USE, NULL}, 1,
-                                "\\(EADDRINUSE\\)"})
-BAD_INPUT(bad_sndbuf_client, "sndbuf_client", IP_PORT_CASES("2000"),
-          {{"127.0.0.1", "1", "-5", NULL}, 2, "size '-5'"},
-          {{"127.0.0.1", "1", "99999999999999999999", NULL}, 2, "size"},
-          {{"127.0.0.1", "1", "2000", NULL}, 1, "\\(ECONNREFUSED\\)"})
-BAD_INPUT(bad_rcvbuf_server, "rcvbuf_server", IP_PORT_CASES("2000"),
-          SERVER_IN_USE("2000"),
-          {{"127.0.0.1", "0", "2k", NULL}, 2, "size '2k'"})
-BAD_INPUT(bad_daytime_client, "daytime_client", {{"-h", NULL}, 0, NULL},
-          {{NULL}, 2, USAGE}, {{"a", "b", NULL}, 2, USAGE},
-          {{"-p", "x", "127.0.0.1", NULL}, 2, "'x'"},
-          {{"-p", "70000", "127.0.0.1", NULL}, 2, "'70000'"},
-          {{"-p", "0", "127.0.0.1", NULL}, 2, "'0'"})
+HH_BAD_INPUT(bad_byte_order, "byte_order", {{"-h", NULL}, 0, NULL},
+             {{"extra", NULL}, 2, HH_USAGE}, {{"-x", NULL}, 2, HH_USAGE})
+HH_BAD_INPUT(bad_listen_backlog, "listen_backlog", HH_IP_PORT_ARG_CASES("5"),
+             HH_SERVER_IN_USE_ARG("5"),
+             {{"127.0.0.1", "0", "-1", NULL}, 2, "backlog '-1'"},
+             {{"127.0.0.1", "0", "5x", NULL}, 2, "backlog '5x'"},
+             {{"127.0.0.1", "0", NULL}, 2, HH_USAGE})
+HH_BAD_INPUT(bad_accept_delayed, "accept_delayed", HH_IP_PORT_ARG_CASES(NULL),
+             HH_SERVER_IN_USE(),
+             {{"-d", "soon", "127.0.0.1", "0", NULL}, 2, "soon"},
+             {{"-d", "-3", "127.0.0.1", "0", NULL}, 2, "-3"})
+HH_BAD_INPUT(bad_oob_send, "oob_send", HH_IP_PORT_ARG_CASES(NULL),
+             {{"127.0.0.1", "1", NULL}, 1, "\\(ECONNREFUSED\\)"})
+HH_BAD_INPUT(bad_oob_recv, "oob_recv", HH_IP_PORT_ARG_CASES(NULL),
+             HH_SERVER_IN_USE(),
+             {{"-d", "x", "127.0.0.1", "0", NULL}, 2, "'x'"})
+HH_BAD_INPUT(bad_reuse_addr_server, "reuse_addr_server",
+             HH_IP_PORT_ARG_CASES(NULL), HH_SERVER_IN_USE(),
+             HH_SERVER_IN_USE("-n", ))
+HH_BAD_INPUT(bad_sndbuf_client, "sndbuf_client", HH_IP_PORT_ARG_CASES("2000"),
+             {{"127.0.0.1", "1", "-5", NULL}, 2, "size '-5'"},
+             {{"127.0.0.1", "1", "99999999999999999999", NULL}, 2, "size"},
+             {{"127.0.0.1", "1", "2000", NULL}, 1, "\\(ECONNREFUSED\\)"})
+HH_BAD_INPUT(bad_rcvbuf_server, "rcvbuf_server", HH_IP_PORT_ARG_CASES("2000"),
+             HH_SERVER_IN_USE_ARG("2000"),
+             {{"127.0.0.1", "0", "2k", NULL}, 2, "size '2k'"})
+HH_BAD_INPUT(bad_daytime_client, "daytime_client", {{"-h", NULL}, 0, NULL},
+             {{NULL}, 2, HH_USAGE}, {{"a", "b", NULL}, 2, HH_USAGE},
+             {{"-p", "x", "127.0.0.1", NULL}, 2, "'x'"},
+             {{"-p", "70000", "127.0.0.1", NULL}, 2, "'70000'"},
+             {{"-p", "0", "127.0.0.1", NULL}, 2, "'0'"})
 
 /* ---- the table --------------------------------------------------------- */
 

@@ -116,22 +116,6 @@ next_trace_line(struct hh_ctx *c, struct hh_proc *p, size_t *pos, char *line,
     return false;
 }
 
-/* The state letter of PID in /proc/PID/stat ('S', 'T' ...), or 0. */
-static char
-proc_state(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *paren = strrchr(buf, ')'); /* the name may hold spaces */
-    return paren && paren[1] == ' ' ? paren[2] : 0;
-}
-
 /*
  * The lesson of the partial-write fixes: a blocking send that waits for
  * buffer space returns early, with the count sent so far, when a signal
@@ -147,21 +131,13 @@ stop_mid_send(struct hh_ctx *c, struct hh_proc *srv, int fd, const char *call)
     int r = poll(&pf, 1, hh_ms(c, 5000));
     HH_CHECK(c, r == 1, "no data from the server within %d ms",
              hh_ms(c, 5000));
-    pid_t pid = hh_pid(srv);
     hh_note(c, "harness: the server is blocked in %s (the client reads "
                "nothing yet): SIGSTOP, as ^Z would",
             call);
     hh_kill(srv, SIGSTOP);
     /* no event says "stopped" for a process we may not waitpid (strace's
-     * child): watch /proc, in 1 ms slices, up to a deadline */
-    long long deadline = hh_now_ms() + hh_ms(c, 3000);
-    char st;
-    while ((st = proc_state(pid)) != 'T' && st != 't') {
-        HH_CHECK(c, hh_now_ms() < deadline,
-                 "the server did not stop within %d ms (state '%c')",
-                 hh_ms(c, 3000), st ? st : '?');
-        hh_observe(c, 1);
-    }
+     * child): hh_wait_state watches /proc */
+    char st = hh_wait_state(srv, "Tt", 3000);
     hh_note(c, "harness: the server is stopped (state %c); SIGCONT, then "
                "the client reads everything",
             st);
@@ -1052,87 +1028,43 @@ stop_cleanly(struct hh_ctx *c)
 
 /* ---- bad input, for every program -------------------------------------- */
 
-struct bad_case {
-    const char *args[6];
-    int status;
-    const char *err; /* regex on stderr; NULL: usage on stdout (-h) */
-};
+#define A_FILE "@FILE@" /* a small regular file */
+#define A_DIR "@DIR@"   /* a directory */
 
-#define USAGE "^usage: "
-#define PORT_IN_USE "@PORT_IN_USE@" /* a port the test holds */
-#define A_FILE "@FILE@"             /* a small regular file */
-#define A_DIR "@DIR@"               /* a directory */
-
+/* hh_run_bad_cases, with A_FILE and A_DIR made for the rows */
 static void
-run_cases(struct hh_ctx *c, const char *prog, const struct bad_case *cases,
+run_cases(struct hh_ctx *c, const char *prog, const struct hh_bad_case *cases,
           size_t n)
 {
-    struct sockaddr_in held;
-    int lfd = hh_listen(c, 0, &held, 1);
-    char busy[8], file[256], dir[256];
-    snprintf(busy, sizeof busy, "%u", ntohs(held.sin_port));
+    char file[256], dir[256];
     make_text_file(c, "file", "data\n", file, sizeof file);
     hh_tmpfile(c, "dir", dir, sizeof dir);
     HH_CHECK(c, mkdir(dir, 0755) == 0, "mkdir: %s", strerror(errno));
-    for (size_t i = 0; i < n; i++) {
-        const char *args[7];
-        int k = 0;
-        for (; cases[i].args[k]; k++) {
-            const char *a = cases[i].args[k];
-            args[k] = strcmp(a, PORT_IN_USE) == 0 ? busy
-                      : strcmp(a, A_FILE) == 0    ? file
-                      : strcmp(a, A_DIR) == 0     ? dir
-                                                  : a;
-        }
-        args[k] = NULL;
-        struct hh_spawn opt = {.role = prog};
-        struct hh_proc *p = hh_startv(c, &opt, prog, args);
-        hh_close_stdin(p);
-        if (cases[i].err)
-            hh_expect_err(p, cases[i].err, 3000);
-        else
-            hh_expect_line(p, USAGE, 3000);
-        hh_expect_exit(p, cases[i].status, 3000);
-        HH_CHECK(c, cases[i].status != 2 || hh_expect_err(p, USAGE, 0),
-                 "no usage line on stderr");
-    }
-    hh_close(c, lfd);
+    const struct hh_bad_subst subst[] = {{A_FILE, file}, {A_DIR, dir}};
+    const struct hh_bad_opts opt = {subst, 2, 0};
+    hh_run_bad_cases_opt(c, &opt, prog, cases, n);
 }
 
-#define IP_PORT_CASES(...)                                                     \
-    {{"-h", NULL}, 0, NULL},                                                   \
-    {{"--no-such-option", NULL}, 2, USAGE},                                    \
-    {{NULL}, 2, USAGE},                                                        \
-    {{"127.0.0.1", "x", __VA_ARGS__, NULL}, 2, "port 'x': not a number"},      \
-    {{"127.0.0.1", "70000", __VA_ARGS__, NULL}, 2, "port '70000'"},            \
-    {{"127.0.0.1", "-1", __VA_ARGS__, NULL}, 2, "port '-1'"},                  \
-    {{"127.0.0.1", "", __VA_ARGS__, NULL}, 2, "port"},                         \
-    {{"1.2.3", "0", __VA_ARGS__, NULL}, 2, "IP '1\\.2\\.3'"},                  \
-    {{"localhost", "0", __VA_ARGS__, NULL}, 2, "IP 'localhost'"},              \
-    {{"127.0.0.1", PORT_IN_USE, __VA_ARGS__, NULL}, 1, "\\(EADDRINUSE\\)"}
-
 #define BAD_INPUT(name, prog, ...)                                             \
-    static void name(struct hh_ctx *c)                                         \
-    {                                                                          \
-        static const struct bad_case cases[] = {__VA_ARGS__};                  \
-        run_cases(c, prog, cases, sizeof cases / sizeof cases[0]);             \
-    }
+    HH_BAD_INPUT_RUN(run_cases, name, prog, __VA_ARGS__)
 
-BAD_INPUT(bad_dup_stdout_server, "dup_stdout_server", IP_PORT_CASES(NULL),
-          {{"127.0.0.1", "0", "extra", NULL}, 2, USAGE})
+BAD_INPUT(bad_dup_stdout_server, "dup_stdout_server",
+          HH_IP_PORT_ARG_CASES(NULL), HH_SERVER_IN_USE(),
+          {{"127.0.0.1", "0", "extra", NULL}, 2, HH_USAGE})
 BAD_INPUT(bad_writev_http_server, "writev_http_server",
-          IP_PORT_CASES(A_FILE), {{"127.0.0.1", "0", NULL}, 2, USAGE},
-          {{"127.0.0.1", "0", A_FILE, "x", NULL}, 2, USAGE})
-BAD_INPUT(bad_sendfile_server, "sendfile_server", IP_PORT_CASES(A_FILE),
-          {{"127.0.0.1", "0", NULL}, 2, USAGE},
+          HH_IP_PORT_ARG_CASES(A_FILE), HH_SERVER_IN_USE_ARG(A_FILE),
+          {{"127.0.0.1", "0", NULL}, 2, HH_USAGE},
+          {{"127.0.0.1", "0", A_FILE, "x", NULL}, 2, HH_USAGE})
+BAD_INPUT(bad_sendfile_server, "sendfile_server",
+          HH_IP_PORT_ARG_CASES(A_FILE), HH_SERVER_IN_USE_ARG(A_FILE),
+          {{"127.0.0.1", "0", NULL}, 2, HH_USAGE},
           {{"127.0.0.1", "0", "/nonexistent/file", NULL}, 1,
            "open /nonexistent/file: .*\\(ENOENT\\)"},
           {{"127.0.0.1", "0", A_DIR, NULL}, 1, "not a regular file"})
-BAD_INPUT(bad_splice_echo, "splice_echo", IP_PORT_CASES(NULL),
-          {{"127.0.0.1", "0", "extra", NULL}, 2, USAGE})
-BAD_INPUT(bad_splice_tee, "splice_tee", {{"-h", NULL}, 0, NULL},
-          {{"--no-such-option", NULL}, 2, USAGE}, {{NULL}, 2, USAGE},
-          {{"a", "b", NULL}, 2, USAGE},
+BAD_INPUT(bad_splice_echo, "splice_echo", HH_IP_PORT_ARG_CASES(NULL),
+          HH_SERVER_IN_USE(), {{"127.0.0.1", "0", "extra", NULL}, 2, HH_USAGE})
+BAD_INPUT(bad_splice_tee, "splice_tee", HH_HELP_CASES, {{NULL}, 2, HH_USAGE},
+          {{"a", "b", NULL}, 2, HH_USAGE},
           {{"/nonexistent/file", NULL}, 1, "open .*\\(ENOENT\\)"},
           {{A_DIR, NULL}, 1, "open .*\\(EISDIR\\)"})
 

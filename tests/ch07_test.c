@@ -1127,83 +1127,38 @@ chroot_refused(struct hh_ctx *c)
 
 /* ---- bad input, for every program -------------------------------------- */
 
-struct bad_case {
-    const char *args[7];
-    int status;
-    const char *err; /* NULL: the usage line on stdout (-h) */
-};
+#define COMMON_CASES HH_HELP_CASES, {{"-Z", NULL}, 2, HH_USAGE}
 
-#define USAGE "^usage: "
-#define PORT_IN_USE "@PORT_IN_USE@"
-
-static void
-run_cases(struct hh_ctx *c, const char *prog, const struct bad_case *cases,
-          size_t n)
-{
-    struct sockaddr_in held;
-    int lfd = hh_listen(c, 0, &held, 1);
-    char busy[8];
-    snprintf(busy, sizeof busy, "%u", ntohs(held.sin_port));
-    for (size_t i = 0; i < n; i++) {
-        const char *args[8];
-        int k = 0;
-        for (; cases[i].args[k]; k++)
-            args[k] = strcmp(cases[i].args[k], PORT_IN_USE) == 0
-                          ? busy
-                          : cases[i].args[k];
-        args[k] = NULL;
-        struct hh_spawn opt = {.role = prog};
-        struct hh_proc *p = hh_startv(c, &opt, prog, args);
-        hh_close_stdin(p);
-        if (cases[i].err)
-            hh_expect_err(p, cases[i].err, 3000);
-        else
-            hh_expect_line(p, USAGE, 3000);
-        hh_expect_exit(p, cases[i].status, 3000);
-        HH_CHECK(c, cases[i].status != 2 || hh_expect_err(p, USAGE, 0),
-                 "no usage line on stderr");
-    }
-    hh_close(c, lfd);
-}
-
-#define COMMON_CASES                                                           \
-    {{"-h", NULL}, 0, NULL}, {{"--no-such-option", NULL}, 2, USAGE},          \
-    {{"-Z", NULL}, 2, USAGE}
-
-#define BAD_INPUT(name, prog, ...)                                             \
-    static void name(struct hh_ctx *c)                                         \
-    {                                                                          \
-        static const struct bad_case cases[] = {__VA_ARGS__};                  \
-        run_cases(c, prog, cases, sizeof cases / sizeof cases[0]);             \
-    }
-
-BAD_INPUT(bad_show_uids, "show_uids", COMMON_CASES,
-          {{"extra", NULL}, 2, USAGE})
-BAD_INPUT(bad_switch_user, "switch_user", COMMON_CASES, {{NULL}, 2, USAGE},
-          {{"65534", NULL}, 2, USAGE},
-          {{"65534", "65534", "65534", NULL}, 2, USAGE},
-          {{"12x", "65534", NULL}, 2, "USER '12x'"},
-          {{"65534", "4294967295", NULL}, 2, "GROUP '4294967295'"},
-          {{"-1", "65534", NULL}, 2, USAGE},
-          {{"no-such-user-hpsp", "65534", NULL}, 1, "no such user"})
-BAD_INPUT(bad_daemonize, "daemonize", COMMON_CASES, {{NULL}, 2, USAGE},
-          {{"127.0.0.1", NULL}, 2, USAGE},
-          {{"127.0.0.1", "x", NULL}, 2, "port 'x'"},
-          {{"127.0.0.1", "70000", NULL}, 2, "port '70000'"},
-          {{"1.2.3", "0", NULL}, 2, "IP '1\\.2\\.3'"},
-          {{"-p", "relative.pid", "127.0.0.1", "0", NULL}, 2,
-           "must be an absolute path"},
-          {{"-d", "-2", "127.0.0.1", "0", NULL}, 2, "exclude each other"},
-          {{"127.0.0.1", PORT_IN_USE, NULL}, 1, "\\(EADDRINUSE\\)"},
-          {{"-p", "/nonexistent-hpsp/d.pid", "127.0.0.1", "0", NULL}, 1,
-           "open pidfile .*\\(ENOENT\\)"})
-BAD_INPUT(bad_rlimit_nofile, "rlimit_nofile", COMMON_CASES,
-          {{"extra", NULL}, 2, USAGE}, {{"-n", "0", NULL}, 2, "N '0'"},
-          {{"-n", "x", NULL}, 2, "N 'x'"},
-          {{"-n", "2000000", NULL}, 2, "N '2000000'"},
-          {{"-n", NULL}, 2, USAGE})
-BAD_INPUT(bad_chroot_jail, "chroot_jail", COMMON_CASES, {{NULL}, 2, USAGE},
-          {{"/nonexistent-hpsp", NULL}, 1, "chroot .*\\(ENOENT\\)"})
+HH_BAD_INPUT(bad_show_uids, "show_uids", COMMON_CASES,
+             {{"extra", NULL}, 2, HH_USAGE})
+HH_BAD_INPUT(bad_switch_user, "switch_user", COMMON_CASES,
+             {{NULL}, 2, HH_USAGE},
+             {{"65534", NULL}, 2, HH_USAGE},
+             {{"65534", "65534", "65534", NULL}, 2, HH_USAGE},
+             {{"12x", "65534", NULL}, 2, "USER '12x'"},
+             {{"65534", "4294967295", NULL}, 2, "GROUP '4294967295'"},
+             {{"-1", "65534", NULL}, 2, HH_USAGE},
+             {{"no-such-user-hpsp", "65534", NULL}, 1, "no such user"})
+HH_BAD_INPUT(bad_daemonize, "daemonize", COMMON_CASES,
+             {{NULL}, 2, HH_USAGE},
+             {{"127.0.0.1", NULL}, 2, HH_USAGE},
+             {{"127.0.0.1", "x", NULL}, 2, "port 'x'"},
+             {{"127.0.0.1", "70000", NULL}, 2, "port '70000'"},
+             {{"1.2.3", "0", NULL}, 2, "IP '1\\.2\\.3'"},
+             {{"-p", "relative.pid", "127.0.0.1", "0", NULL}, 2,
+              "must be an absolute path"},
+             {{"-d", "-2", "127.0.0.1", "0", NULL}, 2, "exclude each other"},
+             HH_SERVER_IN_USE(),
+             {{"-p", "/nonexistent-hpsp/d.pid", "127.0.0.1", "0", NULL}, 1,
+              "open pidfile .*\\(ENOENT\\)"})
+HH_BAD_INPUT(bad_rlimit_nofile, "rlimit_nofile", COMMON_CASES,
+             {{"extra", NULL}, 2, HH_USAGE}, {{"-n", "0", NULL}, 2, "N '0'"},
+             {{"-n", "x", NULL}, 2, "N 'x'"},
+             {{"-n", "2000000", NULL}, 2, "N '2000000'"},
+             {{"-n", NULL}, 2, HH_USAGE})
+HH_BAD_INPUT(bad_chroot_jail, "chroot_jail", COMMON_CASES,
+             {{NULL}, 2, HH_USAGE},
+             {{"/nonexistent-hpsp", NULL}, 1, "chroot .*\\(ENOENT\\)"})
 
 /* ---- the table --------------------------------------------------------- */
 

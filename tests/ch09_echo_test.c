@@ -821,78 +821,25 @@ c10k(struct hh_ctx *c)
 
 /* ---- bad input, for every program -------------------------------------- */
 
-struct bad_case {
-    const char *args[10];
-    int status;
-    const char *err; /* regex on stderr; NULL: usage on stdout (-h) */
-};
-
-#define USAGE "^usage: "
-#define PORT_IN_USE "@PORT_IN_USE@"
-#define PORT_CLOSED "@PORT_CLOSED@"
-
+/* hh_run_bad_cases, with 5 s for each exit (loadgen's connects) */
 static void
-run_cases(struct hh_ctx *c, const char *prog, const struct bad_case *cases,
+run_cases(struct hh_ctx *c, const char *prog, const struct hh_bad_case *cases,
           size_t n)
 {
-    struct sockaddr_in held, gone;
-    int lfd = hh_listen(c, 0, &held, 1);
-    int tmp = hh_listen(c, 0, &gone, 1);
-    hh_close(c, tmp); /* a port nobody listens on */
-    char busy[8], closed[8];
-    snprintf(busy, sizeof busy, "%u", ntohs(held.sin_port));
-    snprintf(closed, sizeof closed, "%u", ntohs(gone.sin_port));
-    for (size_t i = 0; i < n; i++) {
-        const char *args[11];
-        int k = 0;
-        for (; cases[i].args[k]; k++)
-            args[k] = strcmp(cases[i].args[k], PORT_IN_USE) == 0 ? busy
-                      : strcmp(cases[i].args[k], PORT_CLOSED) == 0
-                          ? closed
-                          : cases[i].args[k];
-        args[k] = NULL;
-        struct hh_spawn opt = {.role = prog};
-        struct hh_proc *p = hh_startv(c, &opt, prog, args);
-        hh_close_stdin(p);
-        if (cases[i].err)
-            hh_expect_err(p, cases[i].err, 3000);
-        else
-            hh_expect_line(p, USAGE, 3000);
-        hh_expect_exit(p, cases[i].status, 5000);
-        HH_CHECK(c, cases[i].status != 2 || hh_expect_err(p, USAGE, 0),
-                 "no usage line on stderr");
-    }
-    hh_close(c, lfd);
+    const struct hh_bad_opts opt = {NULL, 0, 5000};
+    hh_run_bad_cases_opt(c, &opt, prog, cases, n);
 }
 
-#define IP_PORT_CASES(...)                                                     \
-    {{"-h", NULL}, 0, NULL}, {{"--no-such-option", NULL}, 2, USAGE},           \
-        {{NULL}, 2, USAGE}, {{__VA_ARGS__ "127.0.0.1", NULL}, 2, USAGE},       \
-        {{__VA_ARGS__ "127.0.0.1", "x", NULL}, 2, "port 'x'"},                 \
-        {{__VA_ARGS__ "127.0.0.1", "70000", NULL}, 2, "port '70000'"},         \
-        {{__VA_ARGS__ "1.2.3", "0", NULL}, 2, "IP '1\\.2\\.3'"},               \
-    {                                                                          \
-        {__VA_ARGS__ "127.0.0.1", "0", "extra", NULL}, 2, USAGE                \
-    }
-
 #define BAD_INPUT(name, prog, ...)                                             \
-    static void name(struct hh_ctx *c)                                         \
-    {                                                                          \
-        static const struct bad_case cases[] = {__VA_ARGS__};                  \
-        run_cases(c, prog, cases, sizeof cases / sizeof cases[0]);             \
-    }
+    HH_BAD_INPUT_RUN(run_cases, name, prog, __VA_ARGS__)
 
-BAD_INPUT(bad_echo_server, "echo_server", IP_PORT_CASES(),
+BAD_INPUT(bad_echo_server, "echo_server", HH_IP_PORT_CASES(),
           {{"-m", "kqueue", "127.0.0.1", "0", NULL}, 2, "backend 'kqueue'"},
-          {{"-m", NULL}, 2, USAGE},
-          {{"-m", "select", "127.0.0.1", PORT_IN_USE, NULL},
-           1,
-           "\\(EADDRINUSE\\)"},
-          {{"127.0.0.1", PORT_IN_USE, NULL}, 1, "\\(EADDRINUSE\\)"})
-BAD_INPUT(bad_libevent_echo, "libevent_echo", IP_PORT_CASES(),
-          {{"127.0.0.1", PORT_IN_USE, NULL}, 1, "\\(EADDRINUSE\\)"})
-BAD_INPUT(bad_loadgen, "loadgen", {{"-h", NULL}, 0, NULL},
-          {{"--no-such-option", NULL}, 2, USAGE}, {{NULL}, 2, USAGE},
+          {{"-m", NULL}, 2, HH_USAGE}, HH_SERVER_IN_USE("-m", "select", ),
+          HH_SERVER_IN_USE())
+BAD_INPUT(bad_libevent_echo, "libevent_echo", HH_IP_PORT_CASES(),
+          HH_SERVER_IN_USE())
+BAD_INPUT(bad_loadgen, "loadgen", HH_HELP_CASES, {{NULL}, 2, HH_USAGE},
           {{"127.0.0.1", "x", NULL}, 2, "port 'x'"},
           {{"10.0.0.1", "80", NULL}, 2, "only loopback"},
           {{"192.168.1.1", "80", NULL}, 2, "only loopback"},
@@ -905,8 +852,7 @@ BAD_INPUT(bad_loadgen, "loadgen", {{"-h", NULL}, 0, NULL},
           {{"-d", "0", "127.0.0.1", "9", NULL}, 2, "SECONDS '0'"},
           {{"-w", "-1", "127.0.0.1", "9", NULL}, 2, "WARMUP_S '-1'"},
           {{"-n", "x", "127.0.0.1", "9", NULL}, 2, "COUNT 'x'"},
-          {{"-a", "2", "-n", "5", "127.0.0.1", PORT_CLOSED, NULL},
-           1,
+          {{"-a", "2", "-n", "5", "127.0.0.1", HH_PORT_CLOSED, NULL}, 1,
            "connect.*\\(ECONNREFUSED\\)"})
 
 /* ---- the table --------------------------------------------------------- */

@@ -988,13 +988,10 @@ nonblock_connect_ok(struct hh_ctx *c)
 static void
 nonblock_connect_refused(struct hh_ctx *c)
 {
-    struct sockaddr_in sa;
-    int lfd = hh_listen(c, 0, &sa, 5);
-    hh_close(c, lfd); /* nobody listens there now */
-    hh_note(c, "harness: port %u is closed", ntohs(sa.sin_port));
-    struct hh_proc *cap = maybe_capture(c, ntohs(sa.sin_port));
-    struct hh_proc *p = start_connect(c, "2", LOCAL, ntohs(sa.sin_port),
-                                      NULL);
+    in_port_t port = hh_closed_port(c);
+    hh_note(c, "harness: port %u is closed", port);
+    struct hh_proc *cap = maybe_capture(c, port);
+    struct hh_proc *p = start_connect(c, "2", LOCAL, port, NULL);
     hh_expect_line(p, "^connection failed after ([0-9.]+) s: .* "
                       "\\(ECONNREFUSED\\)$", 3000);
     double t = atof(p->groups[1]);
@@ -1007,13 +1004,8 @@ nonblock_connect_refused(struct hh_ctx *c)
 static void
 nonblock_connect_timeout(struct hh_ctx *c)
 {
-    struct sockaddr_in sa;
-    int lfd = hh_listen(c, 0, &sa, 0);
+    struct sockaddr_in sa = hh_full_listener(c);
     in_port_t port = ntohs(sa.sin_port);
-    hh_connect(c, &sa, 2000);
-    (void)lfd;
-    hh_note(c, "harness: listener with backlog 0 on port %u; its one queue "
-               "slot is taken by a connection nobody accepts", port);
     struct hh_proc *cap = maybe_capture(c, port);
     long long t0 = hh_now_ms();
     struct hh_proc *p = start_connect(c, "1", LOCAL, port, NULL);
@@ -1909,14 +1901,6 @@ regress_9_8_accept_failure(struct hh_ctx *c)
 
 /* ---- bad input, for every program ---------------------------------------- */
 
-struct bad_case {
-    const char *args[7];
-    int status;
-    const char *err; /* regex on stderr; NULL: the usage line on stdout */
-};
-
-#define USAGE "^usage: "
-#define TCP_BUSY "@TCP_BUSY@" /* a port where the test listens */
 #define UDP_BUSY "@UDP_BUSY@" /* a port the test holds for UDP only */
 
 /*
@@ -1947,101 +1931,51 @@ hold_udp_only(struct hh_ctx *c)
     hh_fail(c, "no UDP port with a free TCP twin in 20 tries");
 }
 
+/* hh_run_bad_cases, with UDP_BUSY held for the rows */
 static void
-run_cases(struct hh_ctx *c, const char *prog, const struct bad_case *cases,
+run_cases(struct hh_ctx *c, const char *prog, const struct hh_bad_case *cases,
           size_t n)
 {
-    struct sockaddr_in held;
-    char tcp_port[8], udp_port[8];
-    int lfd = hh_listen(c, 0, &held, 1);
-
-    snprintf(tcp_port, sizeof tcp_port, "%u", ntohs(held.sin_port));
+    char udp_port[8];
     snprintf(udp_port, sizeof udp_port, "%u", hold_udp_only(c));
-    for (size_t i = 0; i < n; i++) {
-        const char *args[8];
-        int k = 0;
-        for (; cases[i].args[k]; k++) {
-            const char *a = cases[i].args[k];
-            args[k] = strcmp(a, TCP_BUSY) == 0   ? tcp_port
-                      : strcmp(a, UDP_BUSY) == 0 ? udp_port
-                                                 : a;
-        }
-        args[k] = NULL;
-        struct hh_spawn opt = {.role = prog};
-        struct hh_proc *p = hh_startv(c, &opt, prog, args);
-        hh_close_stdin(p);
-        if (cases[i].err)
-            hh_expect_err(p, cases[i].err, 3000);
-        else
-            hh_expect_line(p, USAGE, 3000);
-        hh_expect_exit(p, cases[i].status, 3000);
-        HH_CHECK(c, cases[i].status != 2 || hh_expect_err(p, USAGE, 0),
-                 "no usage line on stderr");
-    }
-    hh_close(c, lfd);
+    const struct hh_bad_subst subst[] = {{UDP_BUSY, udp_port}};
+    const struct hh_bad_opts opt = {subst, 1, 0};
+    hh_run_bad_cases_opt(c, &opt, prog, cases, n);
 }
 
-/* What every "[options] IP PORT" program must refuse. */
-#define COMMON_CASES                                                           \
-    {{"-h", NULL}, 0, NULL},                                                   \
-    {{"--no-such-option", NULL}, 2, USAGE},                                    \
-    {{NULL}, 2, USAGE},                                                        \
-    {{LOCAL, NULL}, 2, USAGE},                                                 \
-    {{LOCAL, "0", "extra", NULL}, 2, USAGE}
-
-/* Bad IPs and ports, after the valid options given (each followed by a
- * comma, or nothing). */
-#define IP_PORT_CASES(...)                                                     \
-    {{__VA_ARGS__ LOCAL, "x", NULL}, 2, "port 'x': not a number"},             \
-    {{__VA_ARGS__ LOCAL, "70000", NULL}, 2, "port '70000'"},                   \
-    {{__VA_ARGS__ LOCAL, "-1", NULL}, 2, "port '-1'"},                         \
-    {{__VA_ARGS__ LOCAL, "", NULL}, 2, "port"},                                \
-    {{__VA_ARGS__ "1.2.3", "0", NULL}, 2, "IP '1\\.2\\.3'"},                   \
-    {{__VA_ARGS__ "localhost", "0", NULL}, 2, "IP 'localhost'"}
-
-#define SERVER_IN_USE(...)                                                     \
-    {{__VA_ARGS__ LOCAL, TCP_BUSY, NULL}, 1, "\\(EADDRINUSE\\)"}
-
 #define BAD_INPUT(name, prog, ...)                                             \
-    static void name(struct hh_ctx *c)                                         \
-    {                                                                          \
-        static const struct bad_case cases[] = {__VA_ARGS__};                  \
-        run_cases(c, prog, cases, sizeof cases / sizeof cases[0]);             \
-    }
+    HH_BAD_INPUT_RUN(run_cases, name, prog, __VA_ARGS__)
 
-/* At most HH_MAX_PROCS (16) rows a table: each row is a process. */
-BAD_INPUT(bad_select_oob_recv, "select_oob_recv", COMMON_CASES,
-          IP_PORT_CASES(), SERVER_IN_USE(), SERVER_IN_USE("-i", ),
+BAD_INPUT(bad_select_oob_recv, "select_oob_recv", HH_IP_PORT_CASES(),
+          HH_SERVER_IN_USE(), HH_SERVER_IN_USE("-i", ),
           {{"-i", LOCAL, "x", NULL}, 2, "port 'x'"},
           {{"-i", "localhost", "0", NULL}, 2, "IP 'localhost'"})
-BAD_INPUT(bad_epoll_lt_et, "epoll_lt_et", COMMON_CASES, IP_PORT_CASES(),
-          SERVER_IN_USE("-e", ), {{"-x", LOCAL, "0", NULL}, 2, USAGE},
+BAD_INPUT(bad_epoll_lt_et, "epoll_lt_et", HH_IP_PORT_CASES(),
+          HH_SERVER_IN_USE("-e", ), {{"-x", LOCAL, "0", NULL}, 2, HH_USAGE},
           {{"-e", LOCAL, "x", NULL}, 2, "port 'x'"})
-BAD_INPUT(bad_epoll_oneshot, "epoll_oneshot", COMMON_CASES, IP_PORT_CASES(),
-          SERVER_IN_USE("-n", "-w", "0", ),
+BAD_INPUT(bad_epoll_oneshot, "epoll_oneshot", HH_IP_PORT_CASES(),
+          HH_SERVER_IN_USE("-n", "-w", "0", ),
           {{"-w", "soon", LOCAL, "0", NULL}, 2, "'soon'"},
           {{"-w", "-1", LOCAL, "0", NULL}, 2, "'-1'"},
           {{"-w", "99999999999", LOCAL, "0", NULL}, 2, "'99999999999'"},
-          {{"-w", NULL}, 2, USAGE})
-BAD_INPUT(bad_nonblock_connect, "nonblock_connect", COMMON_CASES,
-          IP_PORT_CASES(),
+          {{"-w", NULL}, 2, HH_USAGE})
+BAD_INPUT(bad_nonblock_connect, "nonblock_connect", HH_IP_PORT_CASES(),
           {{"-t", "1.5", LOCAL, "1", NULL}, 2, "'1\\.5'"},
           {{"-t", "-1", LOCAL, "1", NULL}, 2, "'-1'"},
           {{"-t", "x", LOCAL, "1", NULL}, 2, "'x'"},
           {{"-t", "1", LOCAL, "x", NULL}, 2, "port 'x'"})
-BAD_INPUT(bad_poll_chat_client, "poll_chat_client", COMMON_CASES,
-          IP_PORT_CASES(),
+BAD_INPUT(bad_poll_chat_client, "poll_chat_client", HH_IP_PORT_CASES(),
           {{LOCAL, "1", NULL}, 1, "connect.*\\(ECONNREFUSED\\)"},
-          {{"-x", LOCAL, "1", NULL}, 2, USAGE})
-BAD_INPUT(bad_poll_chat_server, "poll_chat_server", COMMON_CASES,
-          IP_PORT_CASES(), SERVER_IN_USE("-q", ),
+          {{"-x", LOCAL, "1", NULL}, 2, HH_USAGE})
+BAD_INPUT(bad_poll_chat_server, "poll_chat_server", HH_IP_PORT_CASES(),
+          HH_SERVER_IN_USE("-q", ),
           {{"-u", "0", LOCAL, "0", NULL}, 2, "users '0'"},
           {{"-u", "x", LOCAL, "0", NULL}, 2, "users 'x'"},
           {{"-u", "5000", LOCAL, "0", NULL}, 2, "users '5000'"})
-BAD_INPUT(bad_tcp_udp_echo, "tcp_udp_echo", COMMON_CASES, IP_PORT_CASES(),
-          SERVER_IN_USE(),
+BAD_INPUT(bad_tcp_udp_echo, "tcp_udp_echo", HH_IP_PORT_CASES(),
+          HH_SERVER_IN_USE(),
           {{LOCAL, UDP_BUSY, NULL}, 1, "bind udp .*\\(EADDRINUSE\\)"},
-          {{"-u", LOCAL, "0", NULL}, 2, USAGE})
+          {{"-u", LOCAL, "0", NULL}, 2, HH_USAGE})
 
 /* ---- the table ----------------------------------------------------------- */
 

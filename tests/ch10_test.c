@@ -28,48 +28,6 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
-/* The scheduler state of PID ('S' sleeping, 'T'/'t' stopped ...), or 0. */
-static char
-proc_state(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *paren = strrchr(buf, ')'); /* the name may hold spaces */
-    return paren && paren[1] == ' ' ? paren[2] : 0;
-}
-
-/*
- * Wait until the program is in one of STATES.  There is no event for
- * "blocked in epoll_wait", so this looks at /proc between short windows
- * in which the harness keeps reading the programs' output; the deadline
- * bounds it.  A server of this chapter sleeps ('S') only in epoll_wait,
- * so a signal sent then interrupts that call.
- */
-static void
-wait_state(struct hh_ctx *c, struct hh_proc *p, const char *states,
-           int timeout_ms)
-{
-    long long deadline = hh_now_ms() + hh_ms(c, timeout_ms);
-    char st = 0;
-    for (;;) {
-        st = proc_state(hh_pid(p));
-        if (st && strchr(states, st))
-            return;
-        HH_CHECK(c, !p->exited, "%s exited while the test waited for it",
-                 p->role);
-        if (hh_now_ms() >= deadline)
-            hh_fail(c, "%s not in state [%s] within %d ms (state '%c')",
-                    p->role, states, hh_ms(c, timeout_ms), st ? st : '?');
-        hh_observe(c, 1);
-    }
-}
-
 /* Count the program's stdout lines so far that match ERE. */
 static int
 count_lines(struct hh_proc *p, const char *ere)
@@ -181,11 +139,12 @@ echo(struct hh_ctx *c, struct hh_proc *srv, int fd, const char *msg)
             hh_escape(back, len, esc, sizeof esc), len);
 }
 
-/* The server is idle in epoll_wait: send it SIG. */
+/* The server is idle in epoll_wait: send it SIG.  A server of this
+ * chapter sleeps ('S') only in epoll_wait, so SIG interrupts that call. */
 static void
 signal_idle(struct hh_ctx *c, struct hh_proc *srv, int sig)
 {
-    wait_state(c, srv, "S", 3000);
+    hh_wait_state(srv, "S", 3000);
     hh_note(c, "harness: kill -%s %d  (the server waits in epoll_wait)",
             sigabbrev_np(sig), (int)hh_pid(srv));
     hh_kill(srv, sig);
@@ -291,10 +250,10 @@ coalesce(struct hh_ctx *c, const struct server_kind *k)
 {
     struct hh_proc *srv = start_server(c, k, false, false);
     int a = client(c, srv);
-    wait_state(c, srv, "S", 3000);
+    hh_wait_state(srv, "S", 3000);
     hh_note(c, "harness: kill -STOP: the server cannot run");
     hh_kill(srv, SIGSTOP);
-    wait_state(c, srv, "Tt", 3000);
+    hh_wait_state(srv, "Tt", 3000);
     hh_note(c, "harness: kill -HUP three times, then kill -CONT");
     for (int i = 0; i < 3; i++)
         hh_kill(srv, SIGHUP);
@@ -720,95 +679,27 @@ sigpipe_syscalls(struct hh_ctx *c)
 
 /* ---- bad input, for every program -------------------------------------- */
 
-/* One row: arguments, the exit status wanted, and a regex its stderr must
- * match (NULL: stdout must show the usage line instead). */
-struct bad_case {
-    const char *args[7];
-    int status;
-    const char *err;
-};
-
-#define USAGE "^usage: "
-#define PORT_IN_USE "@PORT_IN_USE@" /* replaced by a port the test holds */
-#define PORT_CLOSED "@PORT_CLOSED@" /* replaced by a port nobody serves */
-
-static void
-run_cases(struct hh_ctx *c, const char *prog, const struct bad_case *cases,
-          size_t n)
-{
-    struct sockaddr_in held, freed;
-    int lfd = hh_listen(c, 0, &held, 1);
-    int gone = hh_listen(c, 0, &freed, 1);
-    hh_close(c, gone); /* a port that refuses connections */
-    char busy[8], closed[8];
-    snprintf(busy, sizeof busy, "%u", ntohs(held.sin_port));
-    snprintf(closed, sizeof closed, "%u", ntohs(freed.sin_port));
-    for (size_t i = 0; i < n; i++) {
-        const char *args[8];
-        int k = 0;
-        for (; cases[i].args[k]; k++) {
-            const char *a = cases[i].args[k];
-            args[k] = strcmp(a, PORT_IN_USE) == 0   ? busy
-                      : strcmp(a, PORT_CLOSED) == 0 ? closed
-                                                    : a;
-        }
-        args[k] = NULL;
-        struct hh_spawn opt = {.role = prog};
-        struct hh_proc *p = hh_startv(c, &opt, prog, args);
-        hh_close_stdin(p);
-        if (cases[i].err)
-            hh_expect_err(p, cases[i].err, 3000);
-        else
-            hh_expect_line(p, USAGE, 3000);
-        hh_expect_exit(p, cases[i].status, 3000);
-        HH_CHECK(c, cases[i].status != 2 || hh_expect_err(p, USAGE, 0),
-                 "no usage line on stderr");
-    }
-    hh_close(c, lfd);
-}
-
-/* Cases every IP PORT program shares. */
-#define IP_PORT_CASES                                                          \
-    {{"-h", NULL}, 0, NULL},                                                   \
-    {{"--no-such-option", NULL}, 2, USAGE},                                    \
-    {{NULL}, 2, USAGE},                                                        \
-    {{"127.0.0.1", NULL}, 2, USAGE},                                           \
-    {{"127.0.0.1", "0", "extra", NULL}, 2, USAGE},                             \
-    {{"127.0.0.1", "x", NULL}, 2, "port 'x': not a number"},                   \
-    {{"127.0.0.1", "70000", NULL}, 2, "port '70000'"},                         \
-    {{"127.0.0.1", "-1", NULL}, 2, "port '-1'"},                               \
-    {{"127.0.0.1", "", NULL}, 2, "port"},                                      \
-    {{"1.2.3", "0", NULL}, 2, "IP '1\\.2\\.3'"},                               \
-    {{"localhost", "0", NULL}, 2, "IP 'localhost'"}
-
-#define BAD_INPUT(name, prog, ...)                                             \
-    static void name(struct hh_ctx *c)                                         \
-    {                                                                          \
-        static const struct bad_case cases[] = {__VA_ARGS__};                  \
-        run_cases(c, prog, cases, sizeof cases / sizeof cases[0]);             \
-    }
-
-BAD_INPUT(bad_signal_pipe_server, "signal_pipe_server", IP_PORT_CASES,
-          {{"-r", "127.0.0.1", "x", NULL}, 2, "port 'x'"},
-          {{"-r", "::1", "0", NULL}, 2, "IP '::1'"},
-          {{"127.0.0.1", PORT_IN_USE, NULL}, 1, "\\(EADDRINUSE\\)"})
-BAD_INPUT(bad_signalfd_server, "signalfd_server", IP_PORT_CASES,
-          {{"-r", "127.0.0.1", "x", NULL}, 2, "port 'x'"},
-          {{"-r", "::1", "0", NULL}, 2, "IP '::1'"},
-          {{"127.0.0.1", PORT_IN_USE, NULL}, 1, "\\(EADDRINUSE\\)"})
-BAD_INPUT(bad_sigurg_recv, "sigurg_recv", IP_PORT_CASES,
-          {{"127.0.0.1", PORT_IN_USE, NULL}, 1, "\\(EADDRINUSE\\)"},
-          {{"-r", "127.0.0.1", "0", NULL}, 2, USAGE})
-/* two tables: a scenario holds at most HH_MAX_PROCS processes */
-BAD_INPUT(bad_sigpipe_demo, "sigpipe_demo", IP_PORT_CASES)
-BAD_INPUT(bad_sigpipe_demo_options, "sigpipe_demo",
-          {{"-m", "127.0.0.1", "x", NULL}, 2, "port 'x'"},
-          {{"127.0.0.1", PORT_CLOSED, NULL}, 1, "\\(ECONNREFUSED\\)"},
-          {{"-i", "-m", "127.0.0.1", "1", NULL}, 2, "exclude each other"},
-          {{"-m", "-i", "127.0.0.1", "1", NULL}, 2, "exclude each other"},
-          {{"-t", "x", "127.0.0.1", "1", NULL}, 2, "'x': not a number"},
-          {{"-t", "-1", "127.0.0.1", "1", NULL}, 2, "'-1'"},
-          {{"-t", NULL}, 2, USAGE})
+HH_BAD_INPUT(bad_signal_pipe_server, "signal_pipe_server", HH_IP_PORT_CASES(),
+             {{"-r", "127.0.0.1", "x", NULL}, 2, "port 'x'"},
+             {{"-r", "::1", "0", NULL}, 2, "IP '::1'"},
+             HH_SERVER_IN_USE())
+HH_BAD_INPUT(bad_signalfd_server, "signalfd_server", HH_IP_PORT_CASES(),
+             {{"-r", "127.0.0.1", "x", NULL}, 2, "port 'x'"},
+             {{"-r", "::1", "0", NULL}, 2, "IP '::1'"},
+             HH_SERVER_IN_USE())
+HH_BAD_INPUT(bad_sigurg_recv, "sigurg_recv", HH_IP_PORT_CASES(),
+             HH_SERVER_IN_USE(),
+             {{"-r", "127.0.0.1", "0", NULL}, 2, HH_USAGE})
+/* the options in a table of their own */
+HH_BAD_INPUT(bad_sigpipe_demo, "sigpipe_demo", HH_IP_PORT_CASES())
+HH_BAD_INPUT(bad_sigpipe_demo_options, "sigpipe_demo",
+             {{"-m", "127.0.0.1", "x", NULL}, 2, "port 'x'"},
+             {{"127.0.0.1", HH_PORT_CLOSED, NULL}, 1, "\\(ECONNREFUSED\\)"},
+             {{"-i", "-m", "127.0.0.1", "1", NULL}, 2, "exclude each other"},
+             {{"-m", "-i", "127.0.0.1", "1", NULL}, 2, "exclude each other"},
+             {{"-t", "x", "127.0.0.1", "1", NULL}, 2, "'x': not a number"},
+             {{"-t", "-1", "127.0.0.1", "1", NULL}, 2, "'-1'"},
+             {{"-t", NULL}, 2, HH_USAGE})
 
 /* ---- the table --------------------------------------------------------- */
 

@@ -34,34 +34,10 @@ slack(struct hh_ctx *c, int ms)
 
 /* ---- 11-1 connect with a timeout ---------------------------------------- */
 
-/* A listener with backlog 0 whose one-entry accept queue the harness
- * fills: the kernel drops every further SYN (see 9-5). */
-static struct sockaddr_in
-full_listener(struct hh_ctx *c)
-{
-    struct sockaddr_in sa;
-    int lfd = hh_listen(c, 0, &sa, 0);
-    (void)lfd;
-    hh_note(c, "harness: a listener with backlog 0 on port %u; one "
-               "connection fills its accept queue", ntohs(sa.sin_port));
-    hh_connect(c, &sa, 2000);
-    return sa;
-}
-
-/* A port nobody listens on: take one from the kernel, then free it. */
-static void
-closed_port(struct hh_ctx *c, char *port, size_t len)
-{
-    struct sockaddr_in sa;
-    int lfd = hh_listen(c, 0, &sa, 1);
-    hh_close(c, lfd);
-    snprintf(port, len, "%u", ntohs(sa.sin_port));
-}
-
 static void
 connect_timeout_expires(struct hh_ctx *c)
 {
-    struct sockaddr_in sa = full_listener(c);
+    struct sockaddr_in sa = hh_full_listener(c);
     char port[8];
     snprintf(port, sizeof port, "%u", ntohs(sa.sin_port));
     struct hh_proc *cap = NULL;
@@ -109,7 +85,7 @@ static void
 connect_timeout_refused(struct hh_ctx *c)
 {
     char port[8];
-    closed_port(c, port, sizeof port);
+    snprintf(port, sizeof port, "%u", hh_closed_port(c));
     long long t0 = hh_now_ms();
     struct hh_proc *p = hh_start(c, "client", "connect_timeout", "-t", "1",
                                  "127.0.0.1", port, NULL);
@@ -161,10 +137,10 @@ closed_after_connect(struct hh_ctx *c, struct hh_proc *p)
 static void
 connect_timeout_trace(struct hh_ctx *c)
 {
-    struct sockaddr_in sa = full_listener(c);
+    struct sockaddr_in sa = hh_full_listener(c);
     char port[8], refused[8];
     snprintf(port, sizeof port, "%u", ntohs(sa.sin_port));
-    closed_port(c, refused, sizeof refused);
+    snprintf(refused, sizeof refused, "%u", hh_closed_port(c));
 
     const char *targs[] = {"-t", "300ms", "127.0.0.1", port, NULL};
     struct hh_spawn opt = {.role = "timeout", .must_trace = true};
@@ -653,95 +629,33 @@ timer_bench_smoke(struct hh_ctx *c)
 
 /* ---- bad input, for every program --------------------------------------- */
 
-struct bad_case {
-    const char *args[8];
-    int status;
-    const char *err; /* NULL: the usage line on stdout (-h) */
-};
-
-#define USAGE "^usage: "
-#define PORT_IN_USE "@PORT_IN_USE@"
-
-static void
-run_cases(struct hh_ctx *c, const char *prog, const struct bad_case *cases,
-          size_t n)
-{
-    struct sockaddr_in held;
-    int lfd = hh_listen(c, 0, &held, 1);
-    char busy[8];
-    snprintf(busy, sizeof busy, "%u", ntohs(held.sin_port));
-    for (size_t i = 0; i < n; i++) {
-        const char *args[9];
-        int k = 0;
-        for (; cases[i].args[k]; k++)
-            args[k] = strcmp(cases[i].args[k], PORT_IN_USE) == 0
-                          ? busy
-                          : cases[i].args[k];
-        args[k] = NULL;
-        struct hh_spawn opt = {.role = prog};
-        struct hh_proc *p = hh_startv(c, &opt, prog, args);
-        hh_close_stdin(p);
-        if (cases[i].err)
-            hh_expect_err(p, cases[i].err, 3000);
-        else
-            hh_expect_line(p, USAGE, 3000);
-        hh_expect_exit(p, cases[i].status, 3000);
-        HH_CHECK(c, cases[i].status != 2 || hh_expect_err(p, USAGE, 0),
-                 "no usage line on stderr");
-    }
-    hh_close(c, lfd);
-}
-
-/* The cases every IP PORT program shares, with the options given before
- * IP PORT (a list ending in a comma). */
-#define IP_PORT_CASES(...)                                                     \
-    {{"-h", NULL}, 0, NULL},                                                   \
-    {{"--no-such-option", NULL}, 2, USAGE},                                    \
-    {{NULL}, 2, USAGE},                                                        \
-    {{__VA_ARGS__ "127.0.0.1", NULL}, 2, USAGE},                               \
-    {{__VA_ARGS__ "127.0.0.1", "0", "extra", NULL}, 2, USAGE},                 \
-    {{__VA_ARGS__ "127.0.0.1", "x", NULL}, 2, "port 'x': not a number"},       \
-    {{__VA_ARGS__ "127.0.0.1", "70000", NULL}, 2, "port '70000'"},             \
-    {{__VA_ARGS__ "127.0.0.1", "-1", NULL}, 2, "port '-1'"},                   \
-    {{__VA_ARGS__ "1.2.3", "0", NULL}, 2, "IP '1\\.2\\.3'"},                   \
-    {{__VA_ARGS__ "localhost", "0", NULL}, 2, "IP 'localhost'"}
-
-#define BAD_INPUT(name, prog, ...)                                             \
-    static void name(struct hh_ctx *c)                                         \
-    {                                                                          \
-        static const struct bad_case cases[] = {__VA_ARGS__};                  \
-        run_cases(c, prog, cases, sizeof cases / sizeof cases[0]);             \
-    }
-
-BAD_INPUT(bad_connect_timeout, "connect_timeout", IP_PORT_CASES("-t", "1", ),
-          {{"-t", "x", "127.0.0.1", "1", NULL}, 2, "timeout"},
-          {{"-t", "0", "127.0.0.1", "1", NULL}, 2, "timeout"},
-          {{"-t", "0ms", "127.0.0.1", "1", NULL}, 2, "timeout"},
-          {{"-t", "3601", "127.0.0.1", "1", NULL}, 2, "timeout"},
-          {{"-t", "1s", "127.0.0.1", "1", NULL}, 2, "timeout"})
-BAD_INPUT(bad_idle_conn_server, "idle_conn_server",
-          IP_PORT_CASES("-b", "wheel", ),
-          {{"127.0.0.1", PORT_IN_USE, NULL}, 1, "\\(EADDRINUSE\\)"},
-          {{"-b", "tree", "127.0.0.1", "0", NULL}, 2, "'tree'"},
-          {{"-s", "0", "127.0.0.1", "0", NULL}, 2, "slot"},
-          {{"-s", "5ms", "127.0.0.1", "0", NULL}, 2, "slot"},
-          {{"-s", "x", "127.0.0.1", "0", NULL}, 2, "slot"},
-          {{"-s", "3601", "127.0.0.1", "0", NULL}, 2, "slot"})
-BAD_INPUT(bad_epoll_timeout_loop, "epoll_timeout_loop",
-          IP_PORT_CASES("-t", "100", ),
-          {{"127.0.0.1", PORT_IN_USE, NULL}, 1, "\\(EADDRINUSE\\)"},
-          {{"-t", "5", "127.0.0.1", "0", NULL}, 2, "period"},
-          {{"-t", "x", "127.0.0.1", "0", NULL}, 2, "period"},
-          {{"-t", "1s", "127.0.0.1", "0", NULL}, 2, "period"})
-BAD_INPUT(bad_timer_bench, "timer_bench", {{"-h", NULL}, 0, NULL},
-          {{"--no-such-option", NULL}, 2, USAGE},
-          {{"extra", NULL}, 2, USAGE},
-          {{"-n", "x", NULL}, 2, "N 'x'"},
-          {{"-n", "5", NULL}, 2, "N '5'"},
-          {{"-n", "100,,x", NULL}, 2, "N 'x'"},
-          {{"-r", "0", NULL}, 2, "repetitions"},
-          {{"-b", "tree", NULL}, 2, "'tree'"},
-          {{"-c", "0", NULL}, 2, "cap"})
+HH_BAD_INPUT(bad_connect_timeout, "connect_timeout",
+             HH_IP_PORT_CASES("-t", "1", ),
+             {{"-t", "x", "127.0.0.1", "1", NULL}, 2, "timeout"},
+             {{"-t", "0", "127.0.0.1", "1", NULL}, 2, "timeout"},
+             {{"-t", "0ms", "127.0.0.1", "1", NULL}, 2, "timeout"},
+             {{"-t", "3601", "127.0.0.1", "1", NULL}, 2, "timeout"},
+             {{"-t", "1s", "127.0.0.1", "1", NULL}, 2, "timeout"})
+HH_BAD_INPUT(bad_idle_conn_server, "idle_conn_server",
+             HH_IP_PORT_CASES("-b", "wheel", ), HH_SERVER_IN_USE(),
+             {{"-b", "tree", "127.0.0.1", "0", NULL}, 2, "'tree'"},
+             {{"-s", "0", "127.0.0.1", "0", NULL}, 2, "slot"},
+             {{"-s", "5ms", "127.0.0.1", "0", NULL}, 2, "slot"},
+             {{"-s", "x", "127.0.0.1", "0", NULL}, 2, "slot"},
+             {{"-s", "3601", "127.0.0.1", "0", NULL}, 2, "slot"})
+HH_BAD_INPUT(bad_epoll_timeout_loop, "epoll_timeout_loop",
+             HH_IP_PORT_CASES("-t", "100", ), HH_SERVER_IN_USE(),
+             {{"-t", "5", "127.0.0.1", "0", NULL}, 2, "period"},
+             {{"-t", "x", "127.0.0.1", "0", NULL}, 2, "period"},
+             {{"-t", "1s", "127.0.0.1", "0", NULL}, 2, "period"})
+HH_BAD_INPUT(bad_timer_bench, "timer_bench", HH_HELP_CASES,
+             {{"extra", NULL}, 2, HH_USAGE},
+             {{"-n", "x", NULL}, 2, "N 'x'"},
+             {{"-n", "5", NULL}, 2, "N '5'"},
+             {{"-n", "100,,x", NULL}, 2, "N 'x'"},
+             {{"-r", "0", NULL}, 2, "repetitions"},
+             {{"-b", "tree", NULL}, 2, "'tree'"},
+             {{"-c", "0", NULL}, 2, "cap"})
 
 /* ---- the table ---------------------------------------------------------- */
 

@@ -1403,6 +1403,152 @@ hh_tcp_count(const char *state, in_port_t lport, in_port_t rport)
     return n;
 }
 
+in_port_t
+hh_closed_port(struct hh_ctx *c)
+{
+    struct sockaddr_in sa;
+    int lfd = hh_listen(c, 0, &sa, 1);
+    hh_close(c, lfd);
+    return ntohs(sa.sin_port);
+}
+
+struct sockaddr_in
+hh_full_listener(struct hh_ctx *c)
+{
+    struct sockaddr_in sa;
+    hh_listen(c, 0, &sa, 0); /* closed at teardown */
+    hh_note(c, "harness: a listener with backlog 0 on port %u; one "
+               "connection fills its accept queue", ntohs(sa.sin_port));
+    hh_connect(c, &sa, 2000);
+    return sa;
+}
+
+/* The state letter of PID in /proc/PID/stat ('S', 'T' ...), or 0. */
+static char
+proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')'); /* the name may hold spaces */
+    return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+char
+hh_wait_state(struct hh_proc *p, const char *states, int timeout_ms)
+{
+    struct hh_ctx *c = p->ctx;
+    long long deadline = hh_now_ms() + hh_ms(c, timeout_ms);
+    for (;;) {
+        char st = proc_state(hh_pid(p));
+        if (st && strchr(states, st))
+            return st;
+        HH_CHECK(c, !p->exited, "%s exited while the test waited for it",
+                 p->role);
+        if (hh_now_ms() >= deadline)
+            hh_fail(c, "%s not in state [%s] within %d ms (state '%c')",
+                    p->role, states, hh_ms(c, timeout_ms), st ? st : '?');
+        hh_observe(c, 1);
+    }
+}
+
+/* ---- bad command lines ------------------------------------------------ */
+
+/*
+ * Give back the process slot of P, which has exited and whose output was
+ * read to the end and transcribed (hh_wait_exit): close what is left of
+ * its fds, free its buffers.  Only the last slot is given back, so the
+ * hh_proc pointers a test holds stay valid; one in the middle keeps its
+ * slot until teardown.
+ */
+static void
+release(struct hh_proc *p)
+{
+    struct hh_ctx *c = p->ctx;
+    if (!p->exited || p != &c->procs[c->nprocs - 1])
+        return;
+    int *fds[] = {&p->pidfd, &p->in_fd, &p->out_fd, &p->err_fd};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (*fds[i] >= 0) {
+            close(*fds[i]);
+            *fds[i] = -1;
+        }
+    buf_free(&p->out);
+    buf_free(&p->err);
+    c->nprocs--;
+}
+
+static bool
+bad_cases_use(const struct hh_bad_case *cases, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < HH_BAD_MAX_ARGS && cases[i].args[k]; k++)
+            if (strcmp(cases[i].args[k], what) == 0)
+                return true;
+    return false;
+}
+
+void
+hh_run_bad_cases_opt(struct hh_ctx *c, const struct hh_bad_opts *opt,
+                     const char *prog, const struct hh_bad_case *cases,
+                     size_t n)
+{
+    char busy[8] = "", closed[8] = "";
+    int lfd = -1;
+    if (bad_cases_use(cases, n, HH_PORT_IN_USE)) {
+        struct sockaddr_in held;
+        lfd = hh_listen(c, 0, &held, 1);
+        snprintf(busy, sizeof busy, "%u", ntohs(held.sin_port));
+    }
+    if (bad_cases_use(cases, n, HH_PORT_CLOSED))
+        snprintf(closed, sizeof closed, "%u", hh_closed_port(c));
+    const struct hh_bad_subst builtin[] = {{HH_PORT_IN_USE, busy},
+                                           {HH_PORT_CLOSED, closed}};
+    int exit_ms = opt->exit_ms > 0 ? opt->exit_ms : 3000;
+
+    for (size_t i = 0; i < n; i++) {
+        const char *args[HH_BAD_MAX_ARGS + 1];
+        int k = 0;
+        for (; k < HH_BAD_MAX_ARGS && cases[i].args[k]; k++) {
+            const char *a = cases[i].args[k];
+            for (size_t s = 0; s < 2; s++)
+                if (strcmp(a, builtin[s].from) == 0)
+                    a = builtin[s].to;
+            for (size_t s = 0; s < opt->nsubst; s++)
+                if (strcmp(a, opt->subst[s].from) == 0)
+                    a = opt->subst[s].to;
+            args[k] = a;
+        }
+        args[k] = NULL;
+        struct hh_spawn spawn = {.role = prog};
+        struct hh_proc *p = hh_startv(c, &spawn, prog, args);
+        hh_close_stdin(p);
+        if (cases[i].err)
+            hh_expect_err(p, cases[i].err, 3000);
+        else
+            hh_expect_line(p, HH_USAGE, 3000);
+        hh_expect_exit(p, cases[i].status, exit_ms);
+        HH_CHECK(c, cases[i].status != 2 || hh_expect_err(p, HH_USAGE, 0),
+                 "no usage line on stderr");
+        release(p); /* a table may be longer than HH_MAX_PROCS */
+    }
+    if (lfd >= 0)
+        hh_close(c, lfd);
+}
+
+void
+hh_run_bad_cases(struct hh_ctx *c, const char *prog,
+                 const struct hh_bad_case *cases, size_t n)
+{
+    const struct hh_bad_opts none = {0};
+    hh_run_bad_cases_opt(c, &none, prog, cases, n);
+}
+
 /* ---- running scenarios ------------------------------------------------ */
 
 static int

@@ -254,7 +254,108 @@ int hh_tcp_count(const char *state, in_port_t lport, in_port_t rport);
  * for observation windows, never for readiness. */
 void hh_observe(struct hh_ctx *c, int ms);
 
+/* A port on 127.0.0.1 nobody listens on (taken from the kernel, then
+ * freed): a connect there is refused at once. */
+in_port_t hh_closed_port(struct hh_ctx *c);
+/* A harness listener with backlog 0 whose one-entry accept queue a
+ * connection nobody accepts fills: the kernel drops every further SYN, so
+ * a connect there hangs in SYN_SENT.  Returns its address. */
+struct sockaddr_in hh_full_listener(struct hh_ctx *c);
+/* Wait until P's scheduler state (/proc/PID/stat of the program itself)
+ * is one of STATES: "S" asleep (blocked in a system call), "Tt" stopped.
+ * No event says so: /proc is looked at between 1 ms windows in which
+ * output is still read, up to the deadline.  Returns the state. */
+char hh_wait_state(struct hh_proc *p, const char *states, int timeout_ms);
+
 /* Escape bytes for the transcript: "ab\n" -> "ab\\n".  Returns OUT. */
 char *hh_escape(const void *data, size_t len, char *out, size_t cap);
+
+/* ---- bad command lines ------------------------------------------------ */
+/*
+ * A table of bad command lines for one program, every row a run of it:
+ *
+ *   HH_BAD_INPUT(bad_srv, "srv", HH_IP_PORT_CASES(), HH_SERVER_IN_USE(),
+ *                {{"-n", "x", "127.0.0.1", "0", NULL}, 2, "N 'x'"})
+ *
+ * defines the scenario function bad_srv.  A row wants exit STATUS and a
+ * stderr line matching the extended regex ERR; ERR NULL wants the usage
+ * line on stdout instead (-h).  A row with status 2 also wants a usage
+ * line on stderr.  The table may be longer than HH_MAX_PROCS: each run's
+ * process slot is released once it has exited and been transcribed.
+ */
+#define HH_BAD_MAX_ARGS 10
+struct hh_bad_case {
+    const char *args[HH_BAD_MAX_ARGS]; /* ends at the first NULL */
+    int status;
+    const char *err;
+};
+
+#define HH_USAGE "^usage: "
+/* Placeholders in args, replaced when the row runs: */
+#define HH_PORT_IN_USE "@PORT_IN_USE@" /* a port a harness listener holds */
+#define HH_PORT_CLOSED "@PORT_CLOSED@" /* a port nobody listens on */
+
+/* A chapter's own placeholder: FROM in args is replaced by TO. */
+struct hh_bad_subst {
+    const char *from, *to;
+};
+struct hh_bad_opts {
+    const struct hh_bad_subst *subst;
+    size_t nsubst;
+    int exit_ms; /* deadline of each exit (0: 3000 ms) */
+};
+
+void hh_run_bad_cases(struct hh_ctx *c, const char *prog,
+                      const struct hh_bad_case *cases, size_t n);
+void hh_run_bad_cases_opt(struct hh_ctx *c, const struct hh_bad_opts *opt,
+                          const char *prog, const struct hh_bad_case *cases,
+                          size_t n);
+
+/* A scenario function NAME running the rows with RUN (a function like
+ * hh_run_bad_cases: a chapter's wrapper that adds placeholders). */
+#define HH_BAD_INPUT_RUN(run, name, prog, ...)                                 \
+    static void name(struct hh_ctx *c)                                         \
+    {                                                                          \
+        static const struct hh_bad_case cases[] = {__VA_ARGS__};               \
+        run(c, prog, cases, sizeof cases / sizeof cases[0]);                   \
+    }
+#define HH_BAD_INPUT(name, prog, ...)                                          \
+    HH_BAD_INPUT_RUN(hh_run_bad_cases, name, prog, __VA_ARGS__)
+
+/* -h (usage on stdout, exit 0) and an unknown option (exit 2). */
+#define HH_HELP_CASES                                                          \
+    {{"-h", NULL}, 0, NULL}, {{"--no-such-option", NULL}, 2, HH_USAGE}
+
+/* Bad ports, then bad IPs: the options before IP PORT are the variadic
+ * arguments (each followed by a comma, or none); ARG follows PORT (NULL:
+ * nothing does). */
+#define HH_BAD_IP_PORT_ROWS(ARG, ...)                                          \
+    {{__VA_ARGS__ "127.0.0.1", "x", ARG, NULL}, 2, "port 'x': not a number"},  \
+    {{__VA_ARGS__ "127.0.0.1", "70000", ARG, NULL}, 2, "port '70000'"},        \
+    {{__VA_ARGS__ "127.0.0.1", "-1", ARG, NULL}, 2, "port '-1'"},              \
+    {{__VA_ARGS__ "127.0.0.1", "", ARG, NULL}, 2, "port"},                     \
+    {{__VA_ARGS__ "1.2.3", "0", ARG, NULL}, 2, "IP '1\\.2\\.3'"},              \
+    {{__VA_ARGS__ "localhost", "0", ARG, NULL}, 2, "IP 'localhost'"}
+
+/* What every "[options] IP PORT" program refuses: help, no arguments, one
+ * too few and one too many, bad ports and IPs.  The variadic arguments
+ * are valid options put before IP PORT, each followed by a comma. */
+#define HH_IP_PORT_CASES(...)                                                  \
+    HH_HELP_CASES, {{NULL}, 2, HH_USAGE},                                      \
+    {{__VA_ARGS__ "127.0.0.1", NULL}, 2, HH_USAGE},                            \
+    {{__VA_ARGS__ "127.0.0.1", "0", "extra", NULL}, 2, HH_USAGE},              \
+    HH_BAD_IP_PORT_ROWS(NULL, __VA_ARGS__)
+
+/* The same for "IP PORT ARG" programs, with a valid ARG (NULL: none). */
+#define HH_IP_PORT_ARG_CASES(ARG)                                              \
+    HH_HELP_CASES, {{NULL}, 2, HH_USAGE}, HH_BAD_IP_PORT_ROWS(ARG, )
+
+/* A server told to bind a port that is taken: exit 1, EADDRINUSE.  The
+ * variadic arguments are options before IP PORT, each followed by a
+ * comma; the _ARG form puts ARG after PORT instead. */
+#define HH_SERVER_IN_USE(...)                                                  \
+    {{__VA_ARGS__ "127.0.0.1", HH_PORT_IN_USE, NULL}, 1, "\\(EADDRINUSE\\)"}
+#define HH_SERVER_IN_USE_ARG(ARG)                                              \
+    {{"127.0.0.1", HH_PORT_IN_USE, ARG, NULL}, 1, "\\(EADDRINUSE\\)"}
 
 #endif
