@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 void
@@ -148,4 +149,60 @@ echo_close_all(struct echo_set *set)
         n++;
     }
     return n;
+}
+
+/* ---- the rest of the chassis both servers share ---- */
+
+enum { CHILD_EXIT_STATUS = 0 }; /* what a -r child exits with */
+
+void
+echo_watch(int epfd, int fd, void *tag)
+{
+    /* edge-triggered: each source is drained until EAGAIN */
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = tag};
+
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        hp_die("epoll_ctl ADD fd %d", fd);
+}
+
+void
+echo_start_child(void)
+{
+    fflush(stdout); /* the child must not print our buffer again */
+    pid_t pid = fork();
+    if (pid < 0) {
+        hp_warn("fork");
+        return;
+    }
+    if (pid == 0) {
+        /* it holds a copy of every descriptor (the listener, the
+         * connections, the signal source) and, under signalfd, the
+         * blocked mask, harmless since it runs nothing: drop and go */
+        close_range(3, ~0U, 0);
+        _exit(CHILD_EXIT_STATUS);
+    }
+    printf("  started child %d; it exits at once\n", (int)pid);
+}
+
+void
+echo_reap_children(void)
+{
+    int status, reaped = 0;
+    pid_t pid;
+
+    /* one SIGCHLD may stand for several children: reap until none is
+     * left that has exited (0) or none is left at all (ECHILD) */
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        reaped++;
+        if (WIFEXITED(status))
+            printf("  reaped child %d: exit %d\n", (int)pid,
+                   WEXITSTATUS(status));
+        else if (WIFSIGNALED(status))
+            printf("  reaped child %d: killed by signal %d\n", (int)pid,
+                   WTERMSIG(status));
+    }
+    if (pid < 0 && errno != ECHILD)
+        hp_warn("waitpid");
+    if (reaped == 0)
+        printf("  no exited child to reap\n");
 }

@@ -60,4 +60,13 @@ void echo_serve(struct echo_set *set, struct echo_conn *conn);
 /* Close and free every connection; returns how many there were. */
 int echo_close_all(struct echo_set *set);
 
+/* Add FD to EPFD edge-triggered for EPOLLIN, with TAG as data.ptr (the
+ * listener, the signal source); exits on failure. */
+void echo_watch(int epfd, int fd, void *tag);
+/* -r: fork a child that exits at once, so the kernel sends SIGCHLD. */
+void echo_start_child(void);
+/* On SIGCHLD: waitpid(WNOHANG) until no exited child is left, printing
+ * each one (one SIGCHLD may stand for several children). */
+void echo_reap_children(void);
+
 #endif /* ECHO_CONNS_H */

@@ -70,7 +70,6 @@ static const char HELP[] =
 enum { LISTEN_BACKLOG = 5 };
 enum { MAX_EVENTS = 64 };       /* events taken per epoll_wait */
 enum { SIGNAL_BATCH = 64 };     /* signal bytes taken per read */
-enum { CHILD_EXIT_STATUS = 0 }; /* what a -r child exits with */
 
 /* The signals the loop serves. */
 static const int handled[] = {SIGHUP, SIGCHLD, SIGTERM, SIGINT};
@@ -116,58 +115,6 @@ catch_signal(int sig)
         hp_die("sigaction %s", sigabbrev_np(sig));
 }
 
-static void
-add_source(int epfd, int fd, void *tag)
-{
-    /* edge-triggered: each source is drained until EAGAIN */
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = tag};
-
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-        hp_die("epoll_ctl ADD fd %d", fd);
-}
-
-/* -r: a child that leaves at once, so the kernel sends us SIGCHLD. */
-static void
-start_child(void)
-{
-    fflush(stdout); /* the child must not print our buffer again */
-    pid_t pid = fork();
-    if (pid < 0) {
-        hp_warn("fork");
-        return;
-    }
-    if (pid == 0) {
-        /* it holds a copy of every descriptor: the listener, the
-         * connections, the pipe; drop them and go */
-        close_range(3, ~0U, 0);
-        _exit(CHILD_EXIT_STATUS);
-    }
-    printf("  started child %d; it exits at once\n", (int)pid);
-}
-
-static void
-reap_children(void)
-{
-    int status, reaped = 0;
-    pid_t pid;
-
-    /* one SIGCHLD may stand for several children: reap until none is
-     * left that has exited (0) or none is left at all (ECHILD) */
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        reaped++;
-        if (WIFEXITED(status))
-            printf("  reaped child %d: exit %d\n", (int)pid,
-                   WEXITSTATUS(status));
-        else if (WIFSIGNALED(status))
-            printf("  reaped child %d: killed by signal %d\n", (int)pid,
-                   WTERMSIG(status));
-    }
-    if (pid < 0 && errno != ECHILD)
-        hp_warn("waitpid");
-    if (reaped == 0)
-        printf("  no exited child to reap\n");
-}
-
 /* Act on one signal number from the pipe; the stop signal, or 0. */
 static int
 serve_signal(int sig, int fork_on_hup)
@@ -177,11 +124,11 @@ serve_signal(int sig, int fork_on_hup)
     case SIGHUP:
         printf("reload requested; nothing to reload, still serving\n");
         if (fork_on_hup)
-            start_child();
+            echo_start_child();
         return 0;
     case SIGCHLD:
         printf("reaping with waitpid(WNOHANG)\n");
-        reap_children();
+        echo_reap_children();
         return 0;
     case SIGTERM:
     case SIGINT:
@@ -256,7 +203,7 @@ main(int argc, char **argv)
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0)
         hp_die("epoll_create1");
-    add_source(epfd, lfd, &listener_tag);
+    echo_watch(epfd, lfd, &listener_tag);
 
     /* The self-pipe: [1] for the handlers, [0] for the loop.  Both
      * non-blocking: the handler must never block, the loop drains [0]
@@ -265,7 +212,7 @@ main(int argc, char **argv)
                    pipefd) < 0)
         hp_die("socketpair");
     signal_pipe_wr = pipefd[1];
-    add_source(epfd, pipefd[0], &signal_pipe_tag);
+    echo_watch(epfd, pipefd[0], &signal_pipe_tag);
     for (size_t i = 0; i < sizeof handled / sizeof handled[0]; i++)
         catch_signal(handled[i]);
     printf("signal pipe: handlers write to fd %d, the loop reads fd %d\n",
