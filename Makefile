@@ -38,9 +38,19 @@ deps-ok:
 RUN_ENV = HPSP_BIN=$(abspath $(BUILD)/bin)
 RUN = timeout -k 10 $(TEST_TIMEOUT)
 
+# A skipped scenario counts as not passed: each chapter lists its skips
+# after its score, and make test repeats them all at the end, so none
+# scrolls by unseen.  Under CI=true or a grading run (PROG_<name> set) a
+# skip is a failure.
+SKIP_LOG = $(abspath $(BUILD))/skipped.txt
 test: deps-ok
 	@$(MAKE) --no-print-directory -s all
-	@$(MAKE) --no-print-directory -O -k -j2 test-unit $(addprefix test-,$(TESTED_CHAPTERS))
+	@rm -f $(SKIP_LOG)
+	@rc=0; $(MAKE) --no-print-directory -O -k -j2 RUN_ENV='$(RUN_ENV) HPSP_SKIP_LOG=$(SKIP_LOG)' \
+		test-unit $(addprefix test-,$(TESTED_CHAPTERS)) || rc=1; \
+	if [ -s $(SKIP_LOG) ]; then \
+		echo "make test: some scenarios were SKIPPED and count as not passed:"; \
+		cat $(SKIP_LOG); fi; exit $$rc
 
 test-unit: $(UNIT_TESTS)
 	@rc=0; for t in $(UNIT_TESTS); do $(RUN_ENV) $(RUN) $(TEST_WRAP) $$t || rc=1; done; exit $$rc

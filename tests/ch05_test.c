@@ -128,9 +128,7 @@ listen_backlog(struct hh_ctx *c)
              ss->groups[2], BACKLOG + 1, BACKLOG);
     hh_expect_exit(ss, 0, 2000);
 
-    int st = hh_stop(srv);
-    HH_CHECK(c, WIFEXITED(st) && WEXITSTATUS(st) == 0,
-             "listen_backlog did not exit 0 on SIGTERM");
+    hh_stop(srv);
     HH_CHECK(c, hh_output_has(srv, "^stopped by signal"),
              "listen_backlog did not report the signal");
 }

@@ -14,9 +14,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <linux/inet_diag.h>
-#include <linux/netlink.h>
-#include <linux/sock_diag.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -64,10 +61,7 @@ struct counts {
 static struct counts
 stop_server(struct hh_proc *p)
 {
-    struct hh_ctx *c = p->ctx;
-    int st = hh_stop(p);
-    HH_CHECK(c, WIFEXITED(st) && WEXITSTATUS(st) == 0,
-             "%s did not exit 0 on SIGTERM", p->role);
+    hh_stop(p);
     hh_expect_line(p, "^stopped by signal 15$", 0);
     const char *l = hh_expect_line(
         p,
@@ -93,141 +87,6 @@ kv(const char *line, const char *key)
 }
 
 /* A pattern of pseudo-random bytes, at least LEN long (kept, reused). */
-static char *pattern;
-static size_t pattern_len;
-static char *scratch;
-static size_t scratch_len;
-
-static const char *
-bytes_of(struct hh_ctx *c, size_t len)
-{
-    if (len > pattern_len) {
-        char *p = realloc(pattern, len);
-        HH_CHECK(c, p != NULL, "out of memory for %zu bytes", len);
-        uint32_t x = 2654435761u;
-        for (size_t i = 0; i < len; i++) {
-            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-            p[i] = (char)(x >> 24);
-        }
-        pattern = p;
-        pattern_len = len;
-    }
-    return pattern;
-}
-
-static char *
-room_for(struct hh_ctx *c, size_t len)
-{
-    if (len > scratch_len) {
-        char *p = realloc(scratch, len);
-        HH_CHECK(c, p != NULL, "out of memory for %zu bytes", len);
-        scratch = p;
-        scratch_len = len;
-    }
-    return scratch;
-}
-
-/*
- * The send and receive queues of the loopback TCP socket LPORT -> RPORT
- * (tx: bytes not yet acknowledged by the peer, rx: bytes received and not
- * yet read by its program), the numbers `ss -tn` shows as Send-Q and
- * Recv-Q.  Asked of the kernel with one sock_diag lookup of that exact
- * socket: /proc/net/tcp would list every socket, and after a C10K run it
- * holds ten thousand TIME_WAIT lines.  0, or -1 if there is no such
- * socket.
- */
-static int
-tcp_queues(in_port_t lport, in_port_t rport, long *tx, long *rx)
-{
-    struct {
-        struct nlmsghdr nlh;
-        struct inet_diag_req_v2 req;
-    } q;
-    memset(&q, 0, sizeof q);
-    q.nlh.nlmsg_len = sizeof q;
-    q.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    q.nlh.nlmsg_flags = NLM_F_REQUEST; /* one socket, not a dump */
-    q.req.sdiag_family = AF_INET;
-    q.req.sdiag_protocol = IPPROTO_TCP;
-    q.req.idiag_states = ~0u;
-    q.req.id.idiag_sport = htons(lport);
-    q.req.id.idiag_dport = htons(rport);
-    q.req.id.idiag_src[0] = htonl(INADDR_LOOPBACK);
-    q.req.id.idiag_dst[0] = htonl(INADDR_LOOPBACK);
-    q.req.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
-    q.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-
-    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (fd < 0)
-        return -1;
-    union {
-        struct nlmsghdr nlh;
-        char bytes[8192];
-    } r;
-    ssize_t n = -1;
-    if (send(fd, &q, sizeof q, 0) == (ssize_t)sizeof q)
-        n = recv(fd, &r, sizeof r, 0);
-    close(fd);
-    if (n < (ssize_t)NLMSG_LENGTH(sizeof(struct inet_diag_msg)) ||
-        r.nlh.nlmsg_type != SOCK_DIAG_BY_FAMILY)
-        return -1; /* NLMSG_ERROR: ENOENT */
-    const struct inet_diag_msg *d = NLMSG_DATA(&r.nlh);
-    *tx = (long)d->idiag_wqueue;
-    *rx = (long)d->idiag_rqueue;
-    return 0;
-}
-
-/*
- * Send LEN bytes of DATA on FD while reading them back; they must come
- * back the same, byte for byte.
- */
-static void
-echo_exchange(struct hh_ctx *c, int fd, const char *data, size_t len,
-              int timeout_ms)
-{
-    char *got = room_for(c, len);
-    long long deadline = hh_now_ms() + hh_ms(c, timeout_ms);
-    size_t put = 0, have = 0;
-    while (have < len) {
-        struct pollfd pf = {.fd = fd, .events = POLLIN};
-        if (put < len)
-            pf.events |= POLLOUT;
-        long long left = deadline - hh_now_ms();
-        HH_CHECK(c, left > 0,
-                 "echo of %zu bytes: sent %zu, got %zu back "
-                 "within %d ms",
-                 len, put, have, hh_ms(c, timeout_ms));
-        int r = poll(&pf, 1, (int)left);
-        HH_CHECK(c, r >= 0 || errno == EINTR, "poll: %s", strerror(errno));
-        if (r <= 0)
-            continue;
-        if ((pf.revents & POLLOUT) && put < len) {
-            ssize_t n =
-                send(fd, data + put, len - put, MSG_NOSIGNAL | MSG_DONTWAIT);
-            HH_CHECK(c, n >= 0 || errno == EAGAIN,
-                     "send after %zu of %zu bytes: %s", put, len,
-                     strerror(errno));
-            put += n > 0 ? (size_t)n : 0;
-        }
-        if (pf.revents & (POLLIN | POLLHUP | POLLERR)) {
-            ssize_t n = recv(fd, got + have, len - have, MSG_DONTWAIT);
-            HH_CHECK(c, n != 0, "EOF after %zu of %zu echoed bytes", have, len);
-            HH_CHECK(c, n > 0 || errno == EAGAIN,
-                     "recv after %zu of %zu bytes: %s", have, len,
-                     strerror(errno));
-            have += n > 0 ? (size_t)n : 0;
-        }
-    }
-    for (size_t i = 0; i < len; i++)
-        HH_CHECK(c, got[i] == data[i],
-                 "echo differs at byte %zu of %zu: sent 0x%02x, got 0x%02x", i,
-                 len, (unsigned char)data[i], (unsigned char)got[i]);
-    hh_note(c,
-            "harness: %zu bytes sent while reading, %zu echoed back, "
-            "byte for byte",
-            len, len);
-}
-
 /*
  * A lower bound on the bytes the server on SERVER_PORT holds in its own
  * memory for the connection from FD: what it has read minus what it has
@@ -241,8 +100,8 @@ server_held(int fd, in_port_t server_port, size_t sent, long *held)
 {
     long ctx, crx, stx, srx;
     in_port_t mine = hh_local_port(fd);
-    if (tcp_queues(mine, server_port, &ctx, &crx) < 0 ||
-        tcp_queues(server_port, mine, &stx, &srx) < 0)
+    if (hh_tcp_info(mine, server_port, NULL, &ctx, &crx) < 0 ||
+        hh_tcp_info(server_port, mine, NULL, &stx, &srx) < 0)
         return false;
     /* read by the server >= what it acknowledged - what it left unread;
      * sent by it <= its unacknowledged bytes + what arrived here (the
@@ -266,7 +125,7 @@ static void
 overflow_exchange(struct hh_ctx *c, int fd, in_port_t server_port,
                   int timeout_ms)
 {
-    const char *pat = bytes_of(c, PATTERN_CYCLE);
+    const char *pat = hh_pattern(c, PATTERN_CYCLE);
     long long deadline = hh_now_ms() + hh_ms(c, timeout_ms);
     size_t sent = 0;
     int proofs = 0;
@@ -300,7 +159,7 @@ overflow_exchange(struct hh_ctx *c, int fd, in_port_t server_port,
             "send() did not take",
             sent, held);
 
-    char *got = room_for(c, SEND_STEP);
+    char *got = hh_alloc(c, SEND_STEP);
     size_t have = 0;
     while (have < sent) {
         struct pollfd pf = {.fd = fd, .events = POLLIN};
@@ -342,7 +201,7 @@ echo_backend(struct hh_ctx *c, const char *backend)
     int a = hh_connect(c, &srv->addr, 3000);
     const size_t sizes[] = {1, 1000, 65536 + 7, 1000000};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        echo_exchange(c, a, bytes_of(c, sizes[i] + 8) + i, sizes[i], 10000);
+        hh_echo_exchange(c, a, hh_pattern(c, sizes[i] + 8) + i, sizes[i], 10000);
 
     /* B: more than the kernel will buffer for a peer that does not
      * read: the server's send() comes up short and it must queue the
@@ -362,7 +221,7 @@ echo_backend(struct hh_ctx *c, const char *backend)
     }
     hh_note(c, "harness > 100 messages \"msg-000|\" ... \"msg-099|\" in 100 "
                "sends, nothing read yet");
-    char *back = room_for(c, 800);
+    char *back = hh_alloc(c, 800);
     long long deadline = hh_now_ms() + hh_ms(c, 5000);
     size_t have = 0;
     while (have < 800) {
@@ -938,7 +797,5 @@ main(int argc, char **argv)
     int rc = hh_main(argc, argv, "ch09-multiplex (echo comparison)", scenarios,
                      sizeof scenarios / sizeof scenarios[0]);
     bulk_close();
-    free(pattern);
-    free(scratch);
     return rc;
 }

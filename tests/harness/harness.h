@@ -100,6 +100,8 @@ enum {
     HH_NEED_TCPDUMP = 1 << 1,
     HH_NEED_ROOT = 1 << 2,
     HH_TEST_ONLY = 1 << 8, /* not shown by --demo (bad-input checks) */
+    HH_DEMO_ONLY = 1 << 9, /* shown by --demo, not a test: it shows the
+                              kernel's behaviour, no program can fail it */
 };
 
 struct hh_scenario {
@@ -180,8 +182,13 @@ bool hh_output_has(struct hh_proc *p, const char *ere);
 int hh_wait_exit(struct hh_proc *p, int timeout_ms);
 /* Wait for exit and require exit status CODE. */
 void hh_expect_exit(struct hh_proc *p, int code, int timeout_ms);
-/* SIGTERM, then SIGKILL to the group after a grace period; the status. */
+/* SIGTERM, then SIGKILL to the group after a grace period.  The program
+ * must stop cleanly: exit 0 (a crash, a non-zero exit or a SIGTERM it
+ * ignored fails the scenario).  Returns the waitpid status. */
 int hh_stop(struct hh_proc *p);
+/* The same without the assertion, for a scenario that judges the status
+ * itself. */
+int hh_stop_status(struct hh_proc *p);
 /* Send SIG to the program itself (not to strace around it). */
 void hh_kill(struct hh_proc *p, int sig);
 /* Pid of the program itself (the tracee under strace). */
@@ -246,7 +253,33 @@ int hh_wait_fd(struct hh_ctx *c, int fd, short events, int timeout_ms);
 /* The local port of a socket. */
 in_port_t hh_local_port(int fd);
 
+/* ---- echo exchanges --------------------------------------------------- */
+/* LEN bytes of a fixed pseudo-random pattern (the same every run); valid
+ * until the next call. */
+const char *hh_pattern(struct hh_ctx *c, size_t len);
+/* Send LEN bytes of DATA on FD while reading the echo; it must come back
+ * the same, byte for byte, within the deadline. */
+void hh_echo_exchange(struct hh_ctx *c, int fd, const void *data, size_t len,
+                      int timeout_ms);
+/* Send LEN bytes of the pattern on FD as fast as the kernel takes them
+ * while reading nothing, until the send side stalls (the socket buffers
+ * both ways and the server's own are full: no progress for STALL_MS); then
+ * read it all back, byte for byte, sending the rest meanwhile.  A server
+ * that drops what send() refused, or never resumes on EPOLLOUT, fails.
+ * Returns how many bytes were sent before the harness started reading. */
+size_t hh_echo_stalled(struct hh_ctx *c, int fd, size_t len, int stall_ms,
+                       int timeout_ms);
+
 /* ---- kernel state ----------------------------------------------------- */
+/* The TCP socket 127.0.0.1:LPORT -> 127.0.0.1:RPORT as the kernel sees it
+ * (one sock_diag lookup): its state (TCP_ESTABLISHED, TCP_CLOSE_WAIT ...
+ * from <netinet/tcp.h>), send queue (bytes not yet acknowledged) and
+ * receive queue (bytes not yet read by its program), what `ss -tn` shows.
+ * 0, or -1 if there is no such socket. */
+int hh_tcp_info(in_port_t lport, in_port_t rport, int *state, long *tx,
+                long *rx);
+/* Name of a TCP state number: "ESTABLISHED", "CLOSE_WAIT" ... */
+const char *hh_tcp_state_name(int state);
 /* Count /proc/net/tcp entries in STATE (hex, "01" ESTABLISHED) whose local
  * port is LPORT (0: any) and remote port is RPORT (0: any). */
 int hh_tcp_count(const char *state, in_port_t lport, in_port_t rport);
@@ -280,7 +313,10 @@ char *hh_escape(const void *data, size_t len, char *out, size_t cap);
  * defines the scenario function bad_srv.  A row wants exit STATUS and a
  * stderr line matching the extended regex ERR; ERR NULL wants the usage
  * line on stdout instead (-h).  A row with status 2 also wants a usage
- * line on stderr.  The table may be longer than HH_MAX_PROCS: each run's
+ * line on stderr.  An ERR other than HH_USAGE must name the error itself:
+ * the line it matches may not be part of the usage text (what `prog -h`
+ * prints), and a table whose ERR matches the suite's own program's usage
+ * text is rejected as a test bug, since it checks only the exit status.  The table may be longer than HH_MAX_PROCS: each run's
  * process slot is released once it has exited and been transcribed.
  */
 #define HH_BAD_MAX_ARGS 10
@@ -333,7 +369,7 @@ void hh_run_bad_cases_opt(struct hh_ctx *c, const struct hh_bad_opts *opt,
     {{__VA_ARGS__ "127.0.0.1", "x", ARG, NULL}, 2, "port 'x': not a number"},  \
     {{__VA_ARGS__ "127.0.0.1", "70000", ARG, NULL}, 2, "port '70000'"},        \
     {{__VA_ARGS__ "127.0.0.1", "-1", ARG, NULL}, 2, "port '-1'"},              \
-    {{__VA_ARGS__ "127.0.0.1", "", ARG, NULL}, 2, "port"},                     \
+    {{__VA_ARGS__ "127.0.0.1", "", ARG, NULL}, 2, "port: empty"},                   \
     {{__VA_ARGS__ "1.2.3", "0", ARG, NULL}, 2, "IP '1\\.2\\.3'"},              \
     {{__VA_ARGS__ "localhost", "0", ARG, NULL}, 2, "IP 'localhost'"}
 
