@@ -17,7 +17,7 @@ CHAPTERS := $(patsubst %/programs.mk,%,$(sort $(wildcard ch[0-9][0-9]-*/programs
 
 include mk/rules.mk
 
-.PHONY: all programs tests test check check-asan check-tsan check-valgrind demo bench \
+.PHONY: all programs tests test check check-asan check-tsan check-valgrind demo bench mutants \
         deps deps-ok clean help compdb format $(addprefix test-,$(TESTED_CHAPTERS)) \
         test-unit
 
@@ -110,6 +110,14 @@ bench: deps-ok
 	@test -n "$(BENCHES)" || { echo "make bench: no benchmark exists yet"; exit 0; }
 	@rc=0; for b in $(BENCHES); do echo "== $$b"; HPSP_BIN=$(abspath $(BUILD)/bin) $$b || rc=1; done; exit $$rc
 
+# make mutants: plausible wrong versions of the suite's own programs (one
+# line changed, listed in chNN-topic/mutants), each graded like a student's
+# build; every one must lose points.  A few minutes; not part of make test.
+mutants: deps-ok
+	@$(MAKE) --no-print-directory -s all
+	@python3 mk/mutants.py --build $(BUILD) $(if $(CH),--chapter $(CH)) \
+		$(if $(MUTANT),--only $(MUTANT))
+
 # --- housekeeping ----------------------------------------------------------
 compdb: compile_commands.json
 compile_commands.json: $(MAKEFILE_LIST)
@@ -127,7 +135,9 @@ help:
 	@echo "                    TRACE=1 adds the system calls (strace), CAPTURE=1 the packets (tcpdump)"
 	@echo "make test           build and run every test; make test-ch05 runs one chapter"
 	@echo "make check          the tests under ASan+UBSan, then under valgrind"
-	@echo "make bench          the benchmarks (none yet)"
+	@echo "make bench          the benchmarks (chapters 9 and 11)"
+	@echo "make mutants        grade plausible wrong programs: each must lose points"
+	@echo "                    CH=ch09 one chapter, MUTANT=name one mutant"
 	@echo "make deps           install the Debian packages the suite uses (root)"
 	@echo "make all            build programs and tests into $(BUILD)"
 	@echo "make compdb         write compile_commands.json"

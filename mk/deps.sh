@@ -16,9 +16,10 @@
 #   libevent-dev                  the comparison peer (echo, timers)
 #   gnuplot-nox                   make bench draws its plots
 #   valgrind                      make check
+#   python3                       make mutants runs mk/mutants.py
 set -euo pipefail
 
-PKGS="build-essential clang libclang-rt-14-dev libcmocka-dev pkg-config strace tcpdump iproute2 netbase valgrind liburing-dev libevent-dev gnuplot-nox"
+PKGS="build-essential clang libclang-rt-14-dev libcmocka-dev pkg-config strace tcpdump iproute2 netbase valgrind liburing-dev libevent-dev gnuplot-nox python3"
 
 missing() {
     local m=""
@@ -27,7 +28,7 @@ missing() {
     pkg-config --exists liburing 2>/dev/null || m="$m liburing-dev"
     pkg-config --exists libevent 2>/dev/null || m="$m libevent-dev"
     command -v gnuplot >/dev/null 2>&1 || m="$m gnuplot-nox"
-    for t in cc make strace tcpdump ss valgrind timeout; do
+    for t in cc make strace tcpdump ss valgrind timeout python3; do
         command -v "$t" >/dev/null 2>&1 || m="$m $t"
     done
     echo "$m"
