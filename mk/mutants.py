@@ -18,7 +18,10 @@ checks that the binary really differs, and runs the chapter's test
 binaries with PROG_<program>=<the mutant> (a grading run, as a teacher
 would).  A mutant that keeps full marks means a scenario a wrong program
 passes: the run fails, and so does a mutant that does not compile or
-changes nothing.  Prints a table: mutant, program, score, what caught it.
+changes nothing.  A block with 'expect: full' is the other way round: a
+correct alternative design (MSG_NOSIGNAL instead of ignoring SIGPIPE) that
+must keep full marks, so that no scenario asserts a method instead of an
+outcome.  Prints a table: mutant, program, score, what caught it.
 
 usage: mk/mutants.py --build DIR [--chapter chNN] [--only NAME] [--list]
 """
@@ -33,6 +36,7 @@ import tempfile
 import time
 
 FIELDS = ("mutant", "program", "file", "find", "replace", "why")
+OPTIONAL = ("expect",)  # "full": a correct alternative, must keep full marks
 TEST_TIMEOUT = 600  # seconds per chapter test binary: the harness has its own
 
 
@@ -56,9 +60,9 @@ def parse(path):
                 cur = {}
             continue
         key, sep, value = line.partition(":")
-        if not sep or key not in FIELDS:
+        if not sep or key not in FIELDS + OPTIONAL:
             sys.exit(f"{path}:{no}: expected one of "
-                     f"{', '.join(FIELDS)}, got: {line}")
+                     f"{', '.join(FIELDS + OPTIONAL)}, got: {line}")
         if key in cur:
             sys.exit(f"{path}:{no}: {key} given twice")
         cur[key] = value.strip()
@@ -79,6 +83,8 @@ def check(m, top):
         return f"'find' occurs {n} times in {m['file']} (want exactly 1)"
     if m["find"] == m["replace"]:
         return "replace is the same as find"
+    if m.get("expect", "loss") not in ("loss", "full"):
+        return f"expect: {m['expect']} (want loss or full)"
     return None
 
 
@@ -223,12 +229,20 @@ def grade_all(mutants, scratch, build, bindir):
             continue
         passed, total, caught, secs = grade(m, mut_bin, build, bindir)
         score = f"{passed}/{total}"
-        if passed >= total and not caught:
+        full = passed >= total and not caught
+        listed = ", ".join(caught[:3]) + (
+            f" (+{len(caught) - 3} more)" if len(caught) > 3 else "")
+        if m.get("expect") == "full":
+            # a correct alternative design: a test that marks it down
+            # asserts a method, not an outcome
+            verdict = ("correct alternative: full marks, as it should" if full
+                       else f"CORRECT ALTERNATIVE MARKED DOWN by {listed}")
+            failures += 0 if full else 1
+        elif full:
             verdict = "NOT CAUGHT: full marks"
             failures += 1
         else:
-            verdict = ", ".join(caught[:3]) + (
-                f" (+{len(caught) - 3} more)" if len(caught) > 3 else "")
+            verdict = listed
         rows.append((m, score, verdict))
         print(f"  {m['mutant']:26} {score:>7}  {secs:5.1f} s  {verdict}",
               flush=True)
@@ -243,11 +257,15 @@ def grade_all(mutants, scratch, build, bindir):
     for m, _, _ in rows:
         print(f"  {m['mutant']}: {m['why']}")
     print()
+    alts = sum(1 for m, _, _ in rows if m.get("expect") == "full")
     if failures:
-        print(f"make mutants: FAILED: {failures} of {len(rows)} mutant(s) "
-              f"kept full marks or were not valid")
+        print(f"make mutants: FAILED: {failures} of {len(rows)} row(s): a "
+              f"mutant kept full marks, a correct alternative lost points, "
+              f"or a row was not valid")
         return 1
-    print(f"make mutants: all {len(rows)} mutant(s) lost points")
+    print(f"make mutants: all {len(rows) - alts} mutant(s) lost points"
+          + (f"; {alts} correct alternative(s) kept full marks" if alts
+             else ""))
     return 0
 
 
