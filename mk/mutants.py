@@ -20,7 +20,7 @@ would).  A mutant that keeps full marks means a scenario a wrong program
 passes: the run fails, and so does a mutant that does not compile or
 changes nothing.  A block with 'expect: full' is the other way round: a
 correct alternative design (MSG_NOSIGNAL instead of ignoring SIGPIPE) that
-must keep full marks, so that no scenario asserts a method instead of an
+must keep full marks (it may repeat find/replace pairs, applied in order), so that no scenario asserts a method instead of an
 outcome.  Prints a table: mutant, program, score, what caught it.
 
 usage: mk/mutants.py --build DIR [--chapter chNN] [--only NAME] [--list]
@@ -63,6 +63,10 @@ def parse(path):
         if not sep or key not in FIELDS + OPTIONAL:
             sys.exit(f"{path}:{no}: expected one of "
                      f"{', '.join(FIELDS + OPTIONAL)}, got: {line}")
+        if key in ("find", "replace"):  # pairs, in order
+            cur.setdefault(key + "s", []).append(value.strip())
+            cur[key] = value.strip()
+            continue
         if key in cur:
             sys.exit(f"{path}:{no}: {key} given twice")
         cur[key] = value.strip()
@@ -76,16 +80,27 @@ def check(m, top):
         return f"no file {m['file']}"
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    n = text.count(m["find"])
-    if not m["find"]:
-        return "empty find"
-    if n != 1:
-        return f"'find' occurs {n} times in {m['file']} (want exactly 1)"
-    if m["find"] == m["replace"]:
-        return "replace is the same as find"
     if m.get("expect", "loss") not in ("loss", "full"):
         return f"expect: {m['expect']} (want loss or full)"
+    if len(m["finds"]) != len(m["replaces"]):
+        return "every find needs its replace"
+    if len(m["finds"]) > 1 and m.get("expect") != "full":
+        return "a mutant is a one-line change: one find, one replace"
+    for find, replace in zip(m["finds"], m["replaces"]):
+        n = text.count(find)
+        if not find:
+            return "empty find"
+        if n != 1:
+            return f"'{find}' occurs {n} times in {m['file']} (want 1)"
+        if find == replace:
+            return "replace is the same as find"
     return None
+
+
+def mutate(m, text):
+    for find, replace in zip(m["finds"], m["replaces"]):
+        text = text.replace(find, replace, 1)
+    return text
 
 
 def run(cmd, **kw):
@@ -208,7 +223,7 @@ def grade_all(mutants, scratch, build, bindir):
         shutil.copy2(os.path.join(sbuild, "bin", m["program"]), orig_bin)
         try:
             with open(src, "w", encoding="utf-8") as f:
-                f.write(original.replace(m["find"], m["replace"], 1))
+                f.write(mutate(m, original))
             r = run(["make", "-s", "-C", scratch, "VARIANT=plain", target])
             mut_bin = os.path.join(keep, m["program"])
             built = r.returncode == 0
