@@ -1520,7 +1520,7 @@ scratch(struct hh_ctx *c, size_t len)
 }
 
 /* Move bytes both ways on FD until GOT has LEN bytes back: send from
- * DATA+*PUT while SENDING, read into GOT+*HAVE while READING.  Returns
+ * DATA+*PUT, read into GOT+*HAVE while READING.  Returns
  * when the echo is complete, or false when nothing moved for IDLE_MS
  * (-1: never) before the deadline. */
 static bool
@@ -1544,9 +1544,10 @@ pump_echo(struct hh_ctx *c, int fd, const char *data, size_t len, char *got,
         long long until = deadline;
         if (idle_ms >= 0 && quiet_since + idle_ms < until)
             until = quiet_since + idle_ms;
-        int r = poll(&pf, 1, left_ms(until));
-        HH_CHECK(c, r >= 0 || errno == EINTR, "poll: %s", strerror(errno));
-        if (r <= 0)
+        /* the programs' output is read meanwhile: a server that prints
+         * as it echoes must not block on a full stdout pipe */
+        pf.revents = (short)wait_fd(c, fd, pf.events, until);
+        if (!pf.revents)
             continue;
         if ((pf.revents & POLLOUT) && *put < len) {
             ssize_t n = send(fd, data + *put, len - *put,
