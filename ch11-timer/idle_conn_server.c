@@ -2,22 +2,27 @@
  * idle_conn_server.c - Listing 11-3: close connections that stay idle,
  * with a timer container driven by SIGALRM.
  *
- * Usage:   idle_conn_server [-b list|wheel|heap] [-s SLOT] [-t] IP PORT
- *          SLOT in seconds (default 5) or milliseconds as "300ms".
+ * Usage:   idle_conn_server [-b list|wheel|heap] [-s SLOT] [-i N] [-t]
+ *                           IP PORT
+ *          SLOT in seconds (default 5) or milliseconds as "300ms"; N the
+ *          idle limit in slots (default 3).
  *
  * Shows:   the book's unified event source applied to timers.  A SIGALRM
  *          every SLOT (setitimer) is turned by its handler into one byte,
  *          the signal number, on a socketpair whose other end sits in the
  *          epoll set beside the listener and the clients.  When the loop
  *          reads that byte it runs the timer container's tick after the
- *          I/O of that round.  Each connection has a timer of 3 slots,
- *          pushed back whenever it sends something; an expired timer
- *          closes the connection.  -b picks the container: the sorted list
- *          of 11-2 (default), the wheel of 11-5 (60 slots of SLOT) or the
- *          heap of 11-6.  -t replaces SIGALRM with a timerfd in the epoll
- *          set: the same ticks, no signal handler, no pipe.
+ *          I/O of that round.  Each connection has a timer of N slots (3
+ *          unless -i says otherwise), pushed back whenever it sends
+ *          something; an expired timer closes the connection.  -b picks
+ *          the container: the sorted list of 11-2 (default), the wheel of
+ *          11-5 (60 slots of SLOT) or the heap of 11-6.  -t replaces
+ *          SIGALRM with a timerfd in the epoll set: the same ticks, no
+ *          signal handler, no pipe.  -i sets the idle limit: more than 60
+ *          slots makes a wheel timer wait out a whole rotation in its
+ *          slot (the test of the wheel's rotations uses -i 70).
  *
- * Look at: a client that says nothing is closed 3 to 4 slots after it
+ * Look at: a client that says nothing is closed N to N+1 slots after it
  *          connected (the timer is checked once per slot, so it can fire
  *          up to one slot late, never early).  One that sends a byte
  *          every slot stays, each byte pushing its timer back, until it
@@ -63,18 +68,19 @@
 #include "timer_wheel.h"
 
 static const char SYNOPSIS[] =
-    "[-h] [-b list|wheel|heap] [-s SLOT] [-t] IP PORT";
+    "[-h] [-b list|wheel|heap] [-s SLOT] [-i N] [-t] IP PORT";
 static const char HELP[] =
-    "Serve IP:PORT with epoll; close a connection idle for 3 slots.\n"
+    "Serve IP:PORT with epoll; close a connection idle for N slots.\n"
     "  -b BACKEND  timer container: list (11-2, default), wheel (11-5, 60\n"
     "              slots of SLOT) or heap (11-6)\n"
     "  -s SLOT     the tick, seconds (default 5) or milliseconds with an\n"
     "              \"ms\" suffix (10 ms to 3600 s)\n"
+    "  -i N        the idle limit, in slots (default 3, at most 100000)\n"
     "  -t          tick with a timerfd in the epoll set, not SIGALRM\n"
     "Received data is printed.  PORT 0 lets the kernel choose.\n";
 
 enum { DEFAULT_SLOT_S = 5, MIN_SLOT_MS = 10, MAX_SLOT_S = 3600 };
-enum { IDLE_SLOTS = 3 };  /* a connection's timer, in slots */
+enum { DEFAULT_IDLE_SLOTS = 3, MAX_IDLE_SLOTS = 100000 }; /* -i */
 enum { MAX_EVENTS = 64 }; /* events taken per epoll_wait */
 enum { RECV_CHUNK = 64 }; /* small, as in the book: ET must loop */
 enum { LISTEN_BACKLOG = 5 };
@@ -96,6 +102,7 @@ struct server {
     int timer_fd;  /* -t, else -1 */
     struct timer_queue *timers;
     uint64_t slot_ms;
+    uint64_t idle_ms;      /* a connection's timer: N slots */
     uint64_t start;        /* for the +ms in messages */
     struct client **by_fd; /* indexed by fd, grown on demand */
     size_t table_size;
@@ -208,7 +215,7 @@ close_client(struct server *srv, struct client *c)
     free(c);
 }
 
-/* The timer callback: the connection has been idle for 3 slots. */
+/* The timer callback: the connection has been idle for N slots. */
 static void
 on_idle(struct timer *t, void *arg)
 {
@@ -262,7 +269,7 @@ accept_clients(struct server *srv)
         }
         srv->open++;
         uint64_t now = timer_now_ms();
-        uint64_t expire = now + IDLE_SLOTS * srv->slot_ms;
+        uint64_t expire = now + srv->idle_ms;
         if (timer_add(srv->timers, &c->timer, expire) < 0) {
             hp_warn("fd %d: timer", fd);
             close_client(srv, c);
@@ -305,8 +312,7 @@ serve_client(struct server *srv, struct client *c)
     if (got) {
         uint64_t now = timer_now_ms();
         /* adjust, not delete + add: the container moves it in place */
-        if (timer_adjust(srv->timers, &c->timer,
-                         now + IDLE_SLOTS * srv->slot_ms) < 0) {
+        if (timer_adjust(srv->timers, &c->timer, now + srv->idle_ms) < 0) {
             hp_warn("fd %d: timer", c->fd);
             close_client(srv, c);
             return;
@@ -458,12 +464,13 @@ main(int argc, char **argv)
     struct epoll_event events[MAX_EVENTS];
     const char *backend = "list";
     long slot_ms = DEFAULT_SLOT_S * 1000L;
+    long idle_slots = DEFAULT_IDLE_SLOTS;
     bool use_timerfd = false;
     int opt, status = 0;
 
     hp_init(argc, argv);
     hp_set_usage(SYNOPSIS, HELP);
-    while ((opt = getopt(argc, argv, "+hb:s:t")) != -1) {
+    while ((opt = getopt(argc, argv, "+hb:s:i:t")) != -1) {
         switch (opt) {
         case 'h':
             hp_usage(0);
@@ -472,6 +479,10 @@ main(int argc, char **argv)
             break;
         case 's':
             slot_ms = parse_slot_ms(optarg);
+            break;
+        case 'i':
+            idle_slots =
+                hp_parse_long(optarg, 1, MAX_IDLE_SLOTS, "idle limit (slots)");
             break;
         case 't':
             use_timerfd = true;
@@ -487,6 +498,7 @@ main(int argc, char **argv)
     memset(&srv, 0, sizeof srv);
     srv.timer_fd = -1;
     srv.slot_ms = (uint64_t)slot_ms;
+    srv.idle_ms = (uint64_t)idle_slots * srv.slot_ms;
     srv.start = timer_now_ms();
     srv.timers = make_timers(backend, srv.start, srv.slot_ms);
 
@@ -517,9 +529,9 @@ main(int argc, char **argv)
     printf("timers: %s", timer_queue_name(srv.timers));
     if (strcmp(backend, "wheel") == 0)
         printf(" (%d slots of %ld ms)", TIMER_WHEEL_BOOK_SLOTS, slot_ms);
-    printf(", tick every %ld ms by %s, idle timeout %d slots = %ld ms\n",
-           slot_ms, use_timerfd ? "timerfd" : "SIGALRM (setitimer)", IDLE_SLOTS,
-           IDLE_SLOTS * slot_ms);
+    printf(", tick every %ld ms by %s, idle timeout %ld slots = %llu ms\n",
+           slot_ms, use_timerfd ? "timerfd" : "SIGALRM (setitimer)", idle_slots,
+           (unsigned long long)srv.idle_ms);
     start_ticking(&srv, use_timerfd);
 
     while (!srv.stop_signal) {
