@@ -774,10 +774,8 @@ traffic_run(struct hh_ctx *c, struct hh_proc *srv, struct tick_watch *w,
  * nothing moved for STALL_MS (every buffer on the way full: the server
  * got EAGAIN and must have stopped reading), then read it all back while
  * sending the rest.  Byte for byte.  Like hh_echo_exchange and
- * hh_echo_stalled, but reading the server's stdout all along: it prints
- * lines per 4 KB echoed, and a stall takes megabytes (the kernel grows a
- * loopback connection's buffers to several MB), more lines than a pipe
- * holds; unread, they would block the server in printf.
+ * hh_echo_stalled, but timing every tick line as it arrives, so that the
+ * period is checked across the echo too.
  */
 static void
 echo_run(struct hh_ctx *c, struct tick_watch *w, int fd, size_t len,
