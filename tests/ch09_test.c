@@ -1869,6 +1869,10 @@ regress_9_8_port0_retry(struct hh_ctx *c)
     HH_CHECK(c, connect(t, (struct sockaddr *)&srv->addr,
                         sizeof srv->addr) == 0,
              "connect in the namespace: %s", strerror(errno));
+    /* the harness's reads wait in poll, with a deadline: a blocking
+     * socket would wait in recv without one */
+    HH_CHECK(c, fcntl(t, F_SETFL, O_NONBLOCK) == 0, "O_NONBLOCK: %s",
+             strerror(errno));
     tcp_ping(c, t);
     int u = socket_in_netns(c, pid, SOCK_DGRAM, 40100);
     size_t n = udp_echo(c, u, &srv->addr, "ping", 4, reply, sizeof reply);
