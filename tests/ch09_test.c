@@ -2044,12 +2044,6 @@ tcp_udp_echo_bulk(struct hh_ctx *c)
     struct hh_spawn opt = {.role = "server", .raw = true};
     struct hh_proc *srv = hh_startv(c, &opt, "tcp_udp_echo", args);
     hh_wait_listening(srv);
-    /* that is ~60 KiB of stdout per MiB echoed, and the harness reads it
-     * only between exchanges: room for all of it, so the server never
-     * blocks on its own printout */
-    HH_CHECK(c, fcntl(srv->out_fd, F_SETPIPE_SZ, 1 << 20) >= 0,
-             "F_SETPIPE_SZ 1 MiB on the server's stdout: %s",
-             strerror(errno));
 
     int a = hh_connect(c, &srv->addr, 2000);
     hh_echo_exchange(c, a, hh_pattern(c, BIG), BIG, 20000);

@@ -40,6 +40,9 @@
 extern char **environ;
 
 #define GRACE_MS 3000
+/* An echo that moves no byte either way for this long has stopped: on
+ * loopback a live exchange moves something every few milliseconds. */
+#define NO_PROGRESS_MS 5000
 
 static struct hh_ctx *live; /* for the fatal-signal cleanup */
 static const struct hh_teach *teaching;
@@ -1538,6 +1541,11 @@ pump_echo(struct hh_ctx *c, int fd, const char *data, size_t len, char *got,
         long long now = hh_now_ms();
         if (idle_ms >= 0 && now - quiet_since >= idle_ms)
             return false;
+        /* a server that stopped echoing fails now, not at the deadline */
+        HH_CHECK(c, !reading || now - quiet_since < hh_ms(c, NO_PROGRESS_MS),
+                 "echo of %zu bytes: sent %zu, got %zu back, then nothing "
+                 "moved either way for %d ms", len, *put, *have,
+                 hh_ms(c, NO_PROGRESS_MS));
         HH_CHECK(c, now < deadline,
                  "echo of %zu bytes: sent %zu, got %zu back by the deadline",
                  len, *put, *have);
