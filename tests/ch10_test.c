@@ -5,9 +5,12 @@
  * same server over signalfd) run the same scenarios from one table: the
  * test sends them signals while clients are connected and checks that
  * each signal is reported by the loop, that the echo keeps working in
- * between, that SIGTERM and SIGINT end them cleanly, that children are
- * reaped and that standard signals coalesce; strace shows how the signal
- * reached the loop (a handler's one-byte write, or a signalfd read).
+ * between, that SIGTERM and SIGINT end them cleanly and that children are
+ * reaped; strace shows how the signal reached the loop (a handler's
+ * one-byte write, or a signalfd read).  The echo is also driven hard: 1 MB,
+ * messages back to back, a client that stops reading, and a neighbour
+ * that must be served meanwhile.  That standard signals coalesce is shown
+ * by the demo only: it is the kernel's doing.
  * 10-3 gets urgent data through SIGURG; sigpipe_demo shows SIGPIPE, SIG_IGN
  * and MSG_NOSIGNAL on a connection the peer has closed.
  */
