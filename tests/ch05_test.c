@@ -211,7 +211,11 @@ accept_gone(struct hh_ctx *c, bool rst)
                  "server's side is %s, expected CLOSE_WAIT",
                  found ? hh_tcp_state_name(state) : "gone");
 
-    hh_expect_line(srv, "^accepted connection from ", 3000);
+    hh_expect_line(srv, "^accepted connection from 127\\.0\\.0\\.1:([0-9]+)$",
+                   3000);
+    HH_CHECK(c, atoi(srv->groups[1]) == mine,
+             "accept reported port %s, the client was on port %u",
+             srv->groups[1], (unsigned)mine);
     queued = accept_queue(port); /* -1: it has closed the listener too */
     if (queued < 0)
         hh_note(c, "kernel: the listener is closed already");
