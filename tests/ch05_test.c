@@ -427,40 +427,56 @@ expected_size(long asked, long max, long floor)
     return v > floor ? v : floor;
 }
 
-/* The kernel's own figures, from one `ss -atm`: the receive buffer of
- * the socket on local port RPORT (rb of its skmem) and the send buffer
- * of the one on local port TPORT (tb). */
+/*
+ * The kernel's own figures, from one `ss -atm`: the receive buffer (rb of
+ * its skmem) of the listener on port LPORT, and the send buffer (tb) of
+ * the socket that waits in SYN_SENT for port FULL.
+ */
 static void
-ss_buffers(struct hh_ctx *c, in_port_t rport, long *rb, in_port_t tport,
+ss_buffers(struct hh_ctx *c, in_port_t lport, long *rb, in_port_t full,
            long *tb)
 {
     char filter[64];
-    snprintf(filter, sizeof filter, "( sport = :%u or sport = :%u )",
-             (unsigned)rport, (unsigned)tport);
+    snprintf(filter, sizeof filter, "( sport = :%u or dport = :%u )",
+             (unsigned)lport, (unsigned)full);
     struct hh_proc *ss = hh_start(c, "ss", "ss", "-atmnH", filter, NULL);
-    *rb = *tb = -1;
-    for (int i = 0; i < 2; i++) {
-        /* "LISTEN 0 5 127.0.0.1:PORT ...", then "\t skmem:(r0,rb2304,..." */
-        hh_expect_line(ss, "^[A-Z0-9-]+ +[0-9]+ +[0-9]+ +127\\.0\\.0\\.1:"
-                           "([0-9]+) ", 2000);
-        long port = atol(ss->groups[1]);
-        hh_expect_line(ss, "skmem:\\(r[0-9]+,rb([0-9]+),t[0-9]+,tb([0-9]+),",
-                       2000);
-        if (port == rport)
-            *rb = atol(ss->groups[1]);
-        if (port == tport)
-            *tb = atol(ss->groups[2]);
-    }
     hh_expect_exit(ss, 0, 2000);
-    HH_CHECK(c, *rb >= 0 && *tb >= 0, "ss did not show both sockets");
+    *rb = *tb = -1;
+    /* "LISTEN 0 5 127.0.0.1:PORT 0.0.0.0:*", then, for a full socket,
+     * "\t skmem:(r0,rb2304,t0,tb16384,...)" */
+    char state[32] = "";
+    unsigned port = 0;
+    const char *at = ss->out.data ? ss->out.data : "";
+    while (*at) {
+        size_t len = strcspn(at, "\n");
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)len, at);
+        at += len + (at[len] == '\n');
+        const char *mem = strstr(line, "skmem:(");
+        long r, t;
+        if (!mem) {
+            if (sscanf(line, "%31s %*d %*d %*[^:]:%u", state, &port) != 2)
+                state[0] = '\0';
+        } else if (sscanf(mem, "skmem:(r%*d,rb%ld,t%*d,tb%ld", &r, &t) ==
+                   2) {
+            if (strcmp(state, "LISTEN") == 0 && port == lport)
+                *rb = r;
+            if (strcmp(state, "SYN-SENT") == 0)
+                *tb = t;
+        }
+    }
+    HH_CHECK(c, *rb >= 0 && *tb >= 0, "ss shows no listener on port %u, or "
+             "no socket in SYN-SENT for port %u", (unsigned)lport,
+             (unsigned)full);
 }
 
 /*
  * For each size: rcvbuf_server's listener and sndbuf_client's socket as
- * the kernel holds them (ss), not as the programs say.  The harness is
- * each program's peer: it receives the client's 512 bytes, then sends the
- * server 512; the client's socket, closed, lingers in FIN_WAIT2 while the
- * harness keeps its end open, long enough for ss to see it.
+ * the kernel holds them (ss), not as the programs say.  The client is
+ * sent to a listener whose accept queue is full: its connect waits in
+ * SYN_SENT, its socket set up and alive, while ss looks; then it is
+ * stopped.  The server gets 512 bytes from the harness; the client's own
+ * 512 bytes are checked once, at the end, against a harness listener.
  */
 static void
 buffer_sizes(struct hh_ctx *c)
@@ -475,53 +491,61 @@ buffer_sizes(struct hh_ctx *c)
                "wmem_max %ld, rmem_max %ld", sfloor, rfloor, wmax, rmax);
     const long sizes[] = {50, 2000, 5000, 100000, 2 * (wmax > rmax ? wmax
                                                                     : rmax)};
-    static const char data[512] = {'a'};
+    char data[512]; /* what sndbuf_client sends rcvbuf_server */
+    memset(data, 'a', sizeof data);
+    struct sockaddr_in full = hh_full_listener(c);
+    char full_port[8];
+    snprintf(full_port, sizeof full_port, "%u", ntohs(full.sin_port));
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         char sz[24];
         snprintf(sz, sizeof sz, "%ld", sizes[i]);
         struct hh_proc *srv = hh_start(c, "server", "rcvbuf_server",
                                        "127.0.0.1", "0", sz, NULL);
         hh_wait_listening(srv);
-
-        struct sockaddr_in sa;
-        int lfd = hh_listen(c, 0, &sa, 1);
-        char port[8];
-        snprintf(port, sizeof port, "%u", ntohs(sa.sin_port));
         struct hh_proc *cli = hh_start(c, "client", "sndbuf_client",
-                                       "127.0.0.1", port, sz, NULL);
-        int conn = hh_accept(c, lfd, 3000);
-        char got[1024];
-        size_t n = hh_recv_all(c, conn, got, sizeof got, 3000);
-        HH_CHECK(c, n == sizeof data, "the client sent %zu bytes, expected "
-                 "%zu", n, sizeof data);
-        hh_expect_exit(cli, 0, 3000);
-        struct sockaddr_in peer;
-        socklen_t plen = sizeof peer;
-        HH_CHECK(c, getpeername(conn, (struct sockaddr *)&peer, &plen) == 0,
-                 "getpeername: %s", strerror(errno));
+                                       "127.0.0.1", full_port, sz, NULL);
+        hh_expect_line(cli, "^SO_SNDBUF: ", 3000);
+        hh_wait_state(cli, "S", 3000); /* asleep in connect */
 
         long rb, tb;
-        ss_buffers(c, ntohs(srv->addr.sin_port), &rb, ntohs(peer.sin_port),
+        ss_buffers(c, ntohs(srv->addr.sin_port), &rb, ntohs(full.sin_port),
                    &tb);
         long rwant = expected_size(sizes[i], rmax, rfloor);
         long twant = expected_size(sizes[i], wmax, sfloor);
         hh_note(c, "kernel: the server's listener has a %ld-byte receive "
-                   "buffer, the client's socket had a %ld-byte send buffer",
+                   "buffer, the client's socket a %ld-byte send buffer",
                 rb, tb);
         HH_CHECK(c, rb == rwant, "SO_RCVBUF %ld: the kernel holds %ld, "
                                  "expected max(2 x min(%ld, %ld), %d) = %ld",
                  sizes[i], rb, sizes[i], rmax, rfloor, rwant);
-        HH_CHECK(c, tb == twant, "SO_SNDBUF %ld: the kernel held %ld, "
+        HH_CHECK(c, tb == twant, "SO_SNDBUF %ld: the kernel holds %ld, "
                                  "expected max(2 x min(%ld, %ld), %d) = %ld",
                  sizes[i], tb, sizes[i], wmax, sfloor, twant);
-        hh_close(c, conn);
-        hh_close(c, lfd);
+        hh_note(c, "harness: SIGTERM to the client, still in connect");
+        hh_kill(cli, SIGTERM);
+        hh_wait_exit(cli, 3000);
 
         int fd = hh_connect(c, &srv->addr, 2000);
         hh_send(c, fd, data, sizeof data, 2000);
         hh_close(c, fd);
         hh_expect_exit(srv, 0, 3000);
     }
+
+    struct sockaddr_in sa;
+    int lfd = hh_listen(c, 0, &sa, 1);
+    char port[8];
+    snprintf(port, sizeof port, "%u", ntohs(sa.sin_port));
+    struct hh_proc *cli = hh_start(c, "client", "sndbuf_client", "127.0.0.1",
+                                   port, "2000", NULL);
+    int conn = hh_accept(c, lfd, 3000);
+    char got[1024];
+    size_t n = hh_recv_all(c, conn, got, sizeof got, 3000);
+    size_t as = 0;
+    while (as < n && got[as] == 'a')
+        as++;
+    HH_CHECK(c, n == 512 && as == n, "the client sent %zu bytes, %zu of "
+             "them 'a' before another; expected 512 'a'", n, as);
+    hh_expect_exit(cli, 0, 3000);
 }
 
 /* A receive buffer set before listen shrinks the window the server
