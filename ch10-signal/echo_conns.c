@@ -70,6 +70,7 @@ echo_accept_all(struct echo_set *set, int lfd)
         }
         conn->fd = fd;
         conn->off = conn->len = 0;
+        conn->echoed = 0;
         hp_addr_str((struct sockaddr *)&peer, conn->peer, sizeof conn->peer);
         /* both directions, edge-triggered: EPOLLOUT edges resume a
          * connection whose echo did not fit in the send buffer */
@@ -114,6 +115,7 @@ echo_serve(struct echo_set *set, struct echo_conn *conn)
                 return;
             }
             conn->off += (size_t)n;
+            conn->echoed += (unsigned long long)n;
         }
         ssize_t n = recv(conn->fd, conn->buf, sizeof conn->buf, 0);
         if (n < 0 && errno == EINTR)
@@ -128,12 +130,14 @@ echo_serve(struct echo_set *set, struct echo_conn *conn)
             return;
         }
         if (n == 0) {
-            printf("%s closed its connection; closing fd %d\n", conn->peer,
-                   conn->fd);
+            printf("%s closed its connection after %llu bytes echoed; "
+                   "closing fd %d\n",
+                   conn->peer, conn->echoed, conn->fd);
             drop(set, conn);
             return;
         }
-        printf("echo %zd bytes to %s\n", n, conn->peer);
+        /* no line per read: stdout is a blocking pipe or terminal, and
+         * a reader of it that falls behind would stall every client */
         conn->off = 0;
         conn->len = (size_t)n;
     }

@@ -28,6 +28,7 @@ struct echo_conn {
     struct echo_conn *prev, *next;
     int fd;
     size_t off, len; /* buf[off..len) is still to be sent back */
+    unsigned long long echoed; /* bytes sent back so far */
     char peer[HP_ADDRSTRLEN];
     char buf[ECHO_BUF_SIZE];
 };

@@ -5,9 +5,12 @@
  * same server over signalfd) run the same scenarios from one table: the
  * test sends them signals while clients are connected and checks that
  * each signal is reported by the loop, that the echo keeps working in
- * between, that SIGTERM and SIGINT end them cleanly, that children are
- * reaped and that standard signals coalesce; strace shows how the signal
- * reached the loop (a handler's one-byte write, or a signalfd read).
+ * between, that SIGTERM and SIGINT end them cleanly and that children are
+ * reaped; strace shows how the signal reached the loop (a handler's
+ * one-byte write, or a signalfd read).  The echo is also driven hard: 1 MB,
+ * messages back to back, a client that stops reading, and a neighbour
+ * that must be served meanwhile.  That standard signals coalesce is shown
+ * by the demo only: it is the kernel's doing.
  * 10-3 gets urgent data through SIGURG; sigpipe_demo shows SIGPIPE, SIG_IGN
  * and MSG_NOSIGNAL on a connection the peer has closed.
  */
@@ -121,17 +124,14 @@ client(struct hh_ctx *c, struct hh_proc *srv)
     return fd;
 }
 
-/* Send MSG on FD, see the server report it, and get the same bytes back. */
+/* Send MSG on FD and get the same bytes back. */
 static void
-echo(struct hh_ctx *c, struct hh_proc *srv, int fd, const char *msg)
+echo(struct hh_ctx *c, int fd, const char *msg)
 {
     size_t len = strlen(msg);
-    char back[256], esc[600], ere[96];
+    char back[256], esc[600];
     HH_CHECK(c, len <= sizeof back, "echo message too long");
     hh_send(c, fd, msg, len, 2000);
-    snprintf(ere, sizeof ere, "^echo %zu bytes to 127\\.0\\.0\\.1:%u$", len,
-             (unsigned)hh_local_port(fd));
-    hh_expect_line(srv, ere, 3000);
     recv_exactly(c, fd, back, len, 3000);
     HH_CHECK(c, memcmp(back, msg, len) == 0, "sent \"%s\", the echo was "
              "\"%s\"", msg, hh_escape(back, len, esc, sizeof esc));
@@ -183,18 +183,18 @@ serve_signals(struct hh_ctx *c, const struct server_kind *k)
 {
     struct hh_proc *srv = start_server(c, k, false, false);
     int a = client(c, srv), b = client(c, srv);
-    echo(c, srv, a, "hello from a\n");
-    echo(c, srv, b, "hello from b\n");
+    echo(c, a, "hello from a\n");
+    echo(c, b, "hello from b\n");
 
     signal_idle(c, srv, SIGHUP);
     expect_signal(srv, SIGHUP);
-    echo(c, srv, a, "after SIGHUP\n");
-    echo(c, srv, b, "after SIGHUP too\n");
+    echo(c, a, "after SIGHUP\n");
+    echo(c, b, "after SIGHUP too\n");
 
     signal_idle(c, srv, SIGCHLD);
     expect_signal(srv, SIGCHLD);
     hh_expect_line(srv, "^  no exited child to reap$", 3000);
-    echo(c, srv, a, "after SIGCHLD\n");
+    echo(c, a, "after SIGCHLD\n");
 
     hh_note(c, "harness: client b closes its connection");
     in_port_t bport = hh_local_port(b);
@@ -203,7 +203,7 @@ serve_signals(struct hh_ctx *c, const struct server_kind *k)
     snprintf(ere, sizeof ere, "^127\\.0\\.0\\.1:%u closed its connection",
              (unsigned)bport);
     hh_expect_line(srv, ere, 3000);
-    echo(c, srv, a, "still here\n");
+    echo(c, a, "still here\n");
 
     expect_clean_stop(c, srv, SIGTERM, 1, &a, 1);
 }
@@ -214,7 +214,7 @@ stop_on_sigint(struct hh_ctx *c, const struct server_kind *k)
 {
     struct hh_proc *srv = start_server(c, k, false, false);
     int a = client(c, srv);
-    echo(c, srv, a, "ping\n");
+    echo(c, a, "ping\n");
     expect_clean_stop(c, srv, SIGINT, 1, &a, 1);
 }
 
@@ -240,7 +240,7 @@ reap_child(struct hh_ctx *c, const struct server_kind *k)
             gone ? "ESRCH, the child is gone: no zombie" : "it still exists");
     HH_CHECK(c, gone, "child %d still exists after it was reported reaped",
              (int)child);
-    echo(c, srv, a, "after the child\n");
+    echo(c, a, "after the child\n");
     expect_clean_stop(c, srv, SIGTERM, 1, &a, 1);
 }
 
@@ -261,7 +261,7 @@ coalesce(struct hh_ctx *c, const struct server_kind *k)
     expect_signal(srv, SIGHUP);
     /* the echo comes after every signal byte the loop will ever see for
      * those three: they were all delivered before the loop ran again */
-    echo(c, srv, a, "after three SIGHUPs\n");
+    echo(c, a, "after three SIGHUPs\n");
     int n = count_lines(srv, "^signal 1 \\(SIGHUP\\)");
     hh_note(c, "the server reported SIGHUP %d time(s) for 3 kills", n);
     HH_CHECK(c, n == 1, "expected one SIGHUP line for 3 coalesced signals, "
@@ -356,12 +356,12 @@ syscalls(struct hh_ctx *c, const struct server_kind *k)
         r = atoi(srv->groups[1]);
     }
     int a = client(c, srv);
-    echo(c, srv, a, "traced\n");
+    echo(c, a, "traced\n");
     const int sigs[] = {SIGHUP, SIGCHLD, SIGHUP};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
         signal_idle(c, srv, sigs[i]);
         expect_signal(srv, sigs[i]);
-        echo(c, srv, a, "between signals\n");
+        echo(c, a, "between signals\n");
     }
     expect_clean_stop(c, srv, SIGTERM, 1, &a, 1);
     const int nsig = (int)(sizeof sigs / sizeof sigs[0]) + 1;
@@ -406,6 +406,125 @@ syscalls(struct hh_ctx *c, const struct server_kind *k)
     }
 }
 
+/* ---- 10-1 the echo under load, over both servers ---------------------- */
+
+/* Sizes: 1 MB per connection exercises the read-until-EAGAIN loop over
+ * hundreds of 4 KB reads; the stalled reader sends until every buffer on
+ * the way is full (about 7 MB here), far above what one read holds. */
+enum { BULK_LEN = 1 << 20, STALL_LEN = 32 << 20, STALL_MS = 300 };
+enum { MESSAGES = 64 }; /* back to back, about 64 KB in all */
+
+static size_t
+message_len(int i)
+{
+    return 1 + (size_t)(i * 613) % 2000;
+}
+
+/* MESSAGES messages sent back to back, one send() each, nothing read
+ * until the last one is out; then every byte back, in order. */
+static void
+back_to_back(struct hh_ctx *c, int fd)
+{
+    size_t total = 0;
+    for (int i = 0; i < MESSAGES; i++)
+        total += message_len(i);
+    const char *data = hh_pattern(c, total);
+    size_t at = 0;
+    for (int i = 0; i < MESSAGES; i++) {
+        /* one send() per message, not hh_send: no transcript line each */
+        ssize_t n = send(fd, data + at, message_len(i), MSG_NOSIGNAL);
+        HH_CHECK(c, n == (ssize_t)message_len(i), "send of message %d: %s",
+                 i, n < 0 ? strerror(errno) : "short");
+        at += message_len(i);
+    }
+    hh_note(c, "harness > %d messages of 1 to 2000 bytes back to back (%zu "
+               "bytes), nothing read yet", MESSAGES, total);
+    char *back = hh_alloc(c, total);
+    recv_exactly(c, fd, back, total, 5000);
+    data = hh_pattern(c, total);
+    HH_CHECK(c, memcmp(back, data, total) == 0,
+             "the %d messages came back changed", MESSAGES);
+    hh_note(c, "harness < the %zu bytes, in order, byte for byte", total);
+}
+
+/* One client: 1 MB echoed while the harness reads, messages back to back,
+ * then a second client that stops reading until everything is full. */
+static void
+bulk(struct hh_ctx *c, const struct server_kind *k)
+{
+    struct hh_proc *srv = start_server(c, k, false, false);
+    int a = client(c, srv);
+    hh_echo_exchange(c, a, hh_pattern(c, BULK_LEN), BULK_LEN, 20000);
+    back_to_back(c, a);
+    int b = client(c, srv);
+    hh_echo_stalled(c, b, STALL_LEN, STALL_MS, 60000);
+    echo(c, a, "a is still served\n");
+    const int fds[] = {a, b};
+    expect_clean_stop(c, srv, SIGTERM, 2, fds, 2);
+}
+
+/* Send the pattern on FD, reading nothing, until nothing more moves for
+ * STALL_MS: the harness's receive buffer, the server's send buffer and
+ * receive buffer and ours are full, and the server holds an echo it
+ * cannot send.  Returns how many bytes went out. */
+static size_t
+send_unread(struct hh_ctx *c, int fd, size_t len, int timeout_ms)
+{
+    const char *data = hh_pattern(c, len);
+    long long deadline = hh_now_ms() + hh_ms(c, timeout_ms);
+    size_t sent = 0;
+    while (hh_wait_fd(c, fd, POLLOUT, STALL_MS) & POLLOUT) {
+        HH_CHECK(c, hh_now_ms() < deadline,
+                 "still sending after %zu bytes and %d ms", sent,
+                 hh_ms(c, timeout_ms));
+        ssize_t n = send(fd, data + sent, len - sent,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        HH_CHECK(c, n >= 0 || errno == EAGAIN, "send after %zu bytes: %s",
+                 sent, strerror(errno));
+        sent += n > 0 ? (size_t)n : 0;
+        HH_CHECK(c, sent < len, "all %zu bytes were taken with nothing "
+                 "read: nothing stalled (send more)", len);
+    }
+    return sent;
+}
+
+/* Read LEN bytes of echo on FD (sending nothing) and compare them with
+ * the pattern. */
+static void
+read_echo(struct hh_ctx *c, int fd, size_t len, int timeout_ms)
+{
+    char *got = hh_alloc(c, len);
+    recv_exactly(c, fd, got, len, timeout_ms);
+    const char *data = hh_pattern(c, len);
+    for (size_t i = 0; i < len; i++)
+        HH_CHECK(c, got[i] == data[i],
+                 "echo differs at byte %zu of %zu: sent 0x%02x, got 0x%02x",
+                 i, len, (unsigned char)data[i], (unsigned char)got[i]);
+}
+
+/* Two clients at once: while b has stopped reading and the server holds
+ * its echo, a is echoed and a signal is served; then b gets all of its
+ * bytes back.  One loop serves everybody only if nothing in it waits for
+ * one client. */
+static void
+stalled_neighbour(struct hh_ctx *c, const struct server_kind *k)
+{
+    struct hh_proc *srv = start_server(c, k, false, false);
+    int a = client(c, srv), b = client(c, srv);
+    size_t sent = send_unread(c, b, STALL_LEN, 30000);
+    hh_note(c, "harness: client b sent %zu bytes and reads nothing; "
+               "nothing more moved for %d ms", sent, STALL_MS);
+    hh_echo_exchange(c, a, hh_pattern(c, BULK_LEN), BULK_LEN, 20000);
+    signal_idle(c, srv, SIGHUP);
+    expect_signal(srv, SIGHUP);
+    echo(c, a, "after SIGHUP\n");
+    hh_note(c, "harness: client b reads its echo now");
+    read_echo(c, b, sent, 30000);
+    hh_note(c, "harness < all %zu bytes back on b, byte for byte", sent);
+    const int fds[] = {a, b};
+    expect_clean_stop(c, srv, SIGTERM, 2, fds, 2);
+}
+
 #define FOR_BOTH(fn)                                                           \
     static void fn##_pipe(struct hh_ctx *c)                                    \
     {                                                                          \
@@ -421,6 +540,8 @@ FOR_BOTH(stop_on_sigint)
 FOR_BOTH(reap_child)
 FOR_BOTH(coalesce)
 FOR_BOTH(syscalls)
+FOR_BOTH(bulk)
+FOR_BOTH(stalled_neighbour)
 
 /* ---- 10-3 SIGURG ------------------------------------------------------- */
 
@@ -725,10 +846,23 @@ HH_BAD_INPUT(bad_sigpipe_demo_options, "sigpipe_demo",
      "unified event source (" how "): standard signals do not queue",          \
      "three SIGHUPs sent while the server was stopped arrive as one: count "   \
      "kinds of signals, never signals.",                                       \
-     0, coalesce_##suffix},                                                    \
+     HH_DEMO_ONLY, coalesce_##suffix},                                         \
     {"syscalls_" #suffix, "10-1",                                              \
      "unified event source (" how "): the system calls", syscalls_look_at,     \
-     HH_NEED_STRACE, syscalls_##suffix}
+     HH_NEED_STRACE, syscalls_##suffix},                                       \
+    {"bulk_" #suffix, "10-1",                                                  \
+     "unified event source (" how "): 1 MB, messages back to back, a "        \
+     "reader that stops",                                                      \
+     "every byte comes back in order: the loop reads until EAGAIN, keeps "     \
+     "what send() refused for the next EPOLLOUT, and stops reading a client "  \
+     "whose echo is pending.",                                                 \
+     0, bulk_##suffix},                                                        \
+    {"stalled_neighbour_" #suffix, "10-1",                                     \
+     "unified event source (" how "): a client that stops reading holds up "  \
+     "nobody",                                                                 \
+     "while b's echo waits for b to read, a is echoed and SIGHUP is served; "  \
+     "then b gets every byte back.",                                           \
+     0, stalled_neighbour_##suffix}
 
 static const struct hh_scenario scenarios[] = {
     SERVER_SCENARIOS(pipe, "self-pipe",
