@@ -115,12 +115,25 @@ def chapter_tests(build, chapter_dir):
     return key, tests
 
 
+def names_program(test, program):
+    """Whether TEST's source names PROGRAM: the harness starts programs by
+    name, so a test binary whose source never says "program" cannot run
+    it, and grading the mutant there would only cost time."""
+    src = os.path.join("tests", os.path.basename(test) + ".c")
+    try:
+        with open(src, encoding="utf-8") as f:
+            return f'"{program}"' in f.read()
+    except OSError:
+        return True  # no source to judge by: run it
+
+
 def grade(m, mutant_bin, build, bindir):
     """(passed, total, caught_by, seconds) of the chapter's tests."""
     key, tests = chapter_tests(build, m["chapter_dir"])
+    tests = [t for t in tests if names_program(t, m["program"])]
     if not tests:
         sys.exit(f"mutant {m['mutant']}: no test binary for {key} in "
-                 f"{build}/tests")
+                 f"{build}/tests runs {m['program']}")
     env = dict(os.environ)
     env["HPSP_BIN"] = bindir
     env["PROG_" + m["program"]] = mutant_bin

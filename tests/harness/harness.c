@@ -1460,6 +1460,10 @@ hh_tcp_info(in_port_t lport, in_port_t rport, int *state, long *tx, long *rx)
         r.nlh.nlmsg_type != SOCK_DIAG_BY_FAMILY)
         return -1; /* NLMSG_ERROR: ENOENT */
     const struct inet_diag_msg *d = NLMSG_DATA(&r.nlh);
+    /* the kernel's lookup falls back to a listener on LPORT when no
+     * connection matches: that is not the socket asked for */
+    if (d->id.idiag_sport != htons(lport) || d->id.idiag_dport != htons(rport))
+        return -1;
     if (state)
         *state = d->idiag_state;
     if (tx)
