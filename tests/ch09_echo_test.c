@@ -117,7 +117,7 @@ enum { HELD_PROOF = 256 * 1024 };
 enum { OVERFLOW_MAX = 256 << 20 };
 /* A live loopback echo moves every few ms: this long without a byte, the
  * server has stopped (it never resumed on EPOLLOUT). */
-enum { QUIET_MS = 5000 };
+enum { QUIET_MS = 3000 };
 
 /*
  * Send on FD without reading until the server holds more than HELD_PROOF

@@ -439,11 +439,7 @@ back_to_back(struct hh_ctx *c, int fd)
     }
     hh_note(c, "harness > %d messages of 1 to 2000 bytes back to back (%zu "
                "bytes), nothing read yet", MESSAGES, total);
-    char *back = hh_alloc(c, total);
-    recv_exactly(c, fd, back, total, 5000);
-    data = hh_pattern(c, total);
-    HH_CHECK(c, memcmp(back, data, total) == 0,
-             "the %d messages came back changed", MESSAGES);
+    hh_echo_expect(c, fd, data, total, 5000);
     hh_note(c, "harness < the %zu bytes, in order, byte for byte", total);
 }
 
@@ -488,20 +484,6 @@ send_unread(struct hh_ctx *c, int fd, size_t len, int timeout_ms)
     return sent;
 }
 
-/* Read LEN bytes of echo on FD (sending nothing) and compare them with
- * the pattern. */
-static void
-read_echo(struct hh_ctx *c, int fd, size_t len, int timeout_ms)
-{
-    char *got = hh_alloc(c, len);
-    recv_exactly(c, fd, got, len, timeout_ms);
-    const char *data = hh_pattern(c, len);
-    for (size_t i = 0; i < len; i++)
-        HH_CHECK(c, got[i] == data[i],
-                 "echo differs at byte %zu of %zu: sent 0x%02x, got 0x%02x",
-                 i, len, (unsigned char)data[i], (unsigned char)got[i]);
-}
-
 /* Two clients at once: while b has stopped reading and the server holds
  * its echo, a is echoed and a signal is served; then b gets all of its
  * bytes back.  One loop serves everybody only if nothing in it waits for
@@ -519,7 +501,7 @@ stalled_neighbour(struct hh_ctx *c, const struct server_kind *k)
     expect_signal(srv, SIGHUP);
     echo(c, a, "after SIGHUP\n");
     hh_note(c, "harness: client b reads its echo now");
-    read_echo(c, b, sent, 30000);
+    hh_echo_expect(c, b, hh_pattern(c, sent), sent, 30000);
     hh_note(c, "harness < all %zu bytes back on b, byte for byte", sent);
     const int fds[] = {a, b};
     expect_clean_stop(c, srv, SIGTERM, 2, fds, 2);

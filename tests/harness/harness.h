@@ -258,9 +258,15 @@ in_port_t hh_local_port(int fd);
  * until the next call. */
 const char *hh_pattern(struct hh_ctx *c, size_t len);
 /* Send LEN bytes of DATA on FD while reading the echo; it must come back
- * the same, byte for byte, within the deadline. */
+ * the same, byte for byte, within the deadline.  Every exchange here
+ * compares bytes as they arrive and fails once nothing has moved either
+ * way for 3 s (scaled): a stopped echo fails fast, not at the deadline. */
 void hh_echo_exchange(struct hh_ctx *c, int fd, const void *data, size_t len,
                       int timeout_ms);
+/* Read LEN bytes on FD (sending nothing): they must be DATA, compared as
+ * they arrive, so a lost or changed byte fails at once. */
+void hh_echo_expect(struct hh_ctx *c, int fd, const void *data, size_t len,
+                    int timeout_ms);
 /* Send LEN bytes of the pattern on FD as fast as the kernel takes them
  * while reading nothing, until the send side stalls (the socket buffers
  * both ways and the server's own are full: no progress for STALL_MS); then
