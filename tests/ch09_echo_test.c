@@ -215,7 +215,7 @@ echo_backend(struct hh_ctx *c, const char *backend)
      * read: the server's send() comes up short and it must queue the
      * rest, stop reading at its high-water mark, and resume */
     int b = hh_connect(c, &srv->addr, 3000);
-    overflow_exchange(c, b, ntohs(srv->addr.sin_port), 60000);
+    overflow_exchange(c, b, ntohs(srv->addr.sin_port), 15000);
 
     /* C: pipelined: 100 requests back to back, then all the answers */
     int pc = hh_connect(c, &srv->addr, 3000);
@@ -680,7 +680,7 @@ epoll_flags_per_backend(struct hh_ctx *c)
         int a = hh_connect(c, &srv->addr, 3000);
         hh_echo_exchange(c, a, hh_pattern(c, 100000), 100000, 20000);
         int b = hh_connect(c, &srv->addr, 3000);
-        hh_echo_stalled(c, b, 16 << 20, hh_ms(c, 300), 60000);
+        hh_echo_stalled(c, b, 16 << 20, hh_ms(c, 300), 15000);
         stop_server(srv);
         int adds = ctl_count(srv, "ADD", NULL);
         int mods = ctl_count(srv, "MOD", NULL);

@@ -2046,7 +2046,7 @@ tcp_udp_echo_bulk(struct hh_ctx *c)
     hh_wait_listening(srv);
 
     int a = hh_connect(c, &srv->addr, 2000);
-    hh_echo_exchange(c, a, hh_pattern(c, BIG), BIG, 20000);
+    hh_echo_exchange(c, a, hh_pattern(c, BIG), BIG, 10000);
     hh_observe(c, 0);
 
     /* messages of 1 .. 2000 bytes, all sent before reading one echo */
@@ -2073,7 +2073,7 @@ tcp_udp_echo_bulk(struct hh_ctx *c)
     hh_observe(c, 0);
 
     int d = hh_connect(c, &srv->addr, 2000);
-    hh_echo_stalled(c, d, STALLED, 300, 60000);
+    hh_echo_stalled(c, d, STALLED, 300, 15000);
     hh_stop(srv);
 }
 

@@ -453,7 +453,7 @@ bulk(struct hh_ctx *c, const struct server_kind *k)
     hh_echo_exchange(c, a, hh_pattern(c, BULK_LEN), BULK_LEN, 20000);
     back_to_back(c, a);
     int b = client(c, srv);
-    hh_echo_stalled(c, b, STALL_LEN, STALL_MS, 60000);
+    hh_echo_stalled(c, b, STALL_LEN, STALL_MS, 15000);
     echo(c, a, "a is still served\n");
     const int fds[] = {a, b};
     expect_clean_stop(c, srv, SIGTERM, 2, fds, 2);
@@ -493,7 +493,7 @@ stalled_neighbour(struct hh_ctx *c, const struct server_kind *k)
 {
     struct hh_proc *srv = start_server(c, k, false, false);
     int a = client(c, srv), b = client(c, srv);
-    size_t sent = send_unread(c, b, STALL_LEN, 30000);
+    size_t sent = send_unread(c, b, STALL_LEN, 10000);
     hh_note(c, "harness: client b sent %zu bytes and reads nothing; "
                "nothing more moved for %d ms", sent, STALL_MS);
     hh_echo_exchange(c, a, hh_pattern(c, BULK_LEN), BULK_LEN, 20000);
@@ -501,7 +501,7 @@ stalled_neighbour(struct hh_ctx *c, const struct server_kind *k)
     expect_signal(srv, SIGHUP);
     echo(c, a, "after SIGHUP\n");
     hh_note(c, "harness: client b reads its echo now");
-    hh_echo_expect(c, b, hh_pattern(c, sent), sent, 30000);
+    hh_echo_expect(c, b, hh_pattern(c, sent), sent, 10000);
     hh_note(c, "harness < all %zu bytes back on b, byte for byte", sent);
     const int fds[] = {a, b};
     expect_clean_stop(c, srv, SIGTERM, 2, fds, 2);
