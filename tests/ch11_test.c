@@ -597,14 +597,20 @@ wait_ticks(struct hh_ctx *c, struct tick_watch *w, int n, int timeout_ms)
 }
 
 /* Every gap between the ticks W saw must be PERIOD +- 20 % (more room
- * above for slow builds); at least MIN_TICKS of them. */
+ * for slow builds); at least MIN_TICKS of them. */
 static void
 check_tick_gaps(struct hh_ctx *c, const struct tick_watch *w, int period,
                 int min_ticks)
 {
     long long lo = period * 8 / 10, hi = period * 12 / 10;
-    if (c->scale > 1)
+    /* a slow build makes the harness late to read a tick line as often
+     * as the program late to print it, and a late reading shortens the
+     * next gap: the window opens both ways there (the plain build, which
+     * grades, keeps +-20 %) */
+    if (c->scale > 1) {
         hi += slack(c, 100);
+        lo -= slack(c, 100);
+    }
     char gaps[512];
     size_t o = 0;
     gaps[0] = '\0';
