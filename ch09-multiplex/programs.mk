@@ -5,3 +5,6 @@
 -include ch09-multiplex/listings.mk
 -include ch09-multiplex/echo.mk
 ch09_PROGS := $(ch09_LISTING_PROGS) $(ch09_ECHO_PROGS)
+# The 9-1 scenarios send out-of-band data with chapter 5's oob_send, so
+# make test-ch09 and make demo CH=ch09 build it too.
+ch09_PEERS := oob_send

@@ -4,6 +4,7 @@
 #   chNN_PROGS := prog1 prog2        one prog.c each, in that directory
 #   chNN_SRCS_prog1 := module.c      extra sources of one program (optional)
 #   chNN_LDLIBS_prog1 := -pthread    extra libraries of one program (optional)
+#   chNN_PEERS := oob_send           programs of other chapters its tests run
 #
 # and gets $(BUILD)/bin/prog1 ..., plus the test binary
 # $(BUILD)/tests/chNN_test from tests/chNN_test.c when that file exists.
@@ -58,6 +59,7 @@ endef
 define CHAPTER_RULES
 include $(1)/programs.mk
 $$(foreach p,$$($(2)_PROGS),$$(eval $$(call PROGRAM_RULE,$(1),$(2),$$(p))))
+$(2)_BINS += $$(addprefix $(BUILD)/bin/,$$($(2)_PEERS))
 $(2)_TEST_NAMES := $(basename $(notdir $(wildcard tests/$(2)_test.c tests/$(2)_*_test.c)))
 $$(foreach t,$$($(2)_TEST_NAMES),$$(eval $$(call TEST_RULE,$(2),$$(t))))
 ifneq ($$($(2)_TEST_NAMES),)
