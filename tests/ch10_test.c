@@ -54,30 +54,6 @@ count_lines(struct hh_proc *p, const char *ere)
     return n;
 }
 
-/* Read exactly LEN bytes from the harness socket FD within the deadline. */
-static void
-recv_exactly(struct hh_ctx *c, int fd, char *buf, size_t len, int timeout_ms)
-{
-    long long deadline = hh_now_ms() + hh_ms(c, timeout_ms);
-    size_t got = 0;
-    while (got < len) {
-        long long left = deadline - hh_now_ms();
-        HH_CHECK(c, left > 0, "%zu of %zu bytes came back within %d ms", got,
-                 len, hh_ms(c, timeout_ms));
-        struct pollfd pf = {.fd = fd, .events = POLLIN};
-        int r = poll(&pf, 1, (int)left);
-        HH_CHECK(c, r >= 0 || errno == EINTR, "poll: %s", strerror(errno));
-        if (r <= 0)
-            continue;
-        ssize_t n = recv(fd, buf + got, len - got, 0);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            continue;
-        HH_CHECK(c, n > 0, "%s after %zu of %zu bytes",
-                 n == 0 ? "EOF" : strerror(errno), got, len);
-        got += (size_t)n;
-    }
-}
-
 /* ---- 10-1 unified event source, over both servers ---------------------- */
 
 struct server_kind {
@@ -129,14 +105,11 @@ static void
 echo(struct hh_ctx *c, int fd, const char *msg)
 {
     size_t len = strlen(msg);
-    char back[256], esc[600];
-    HH_CHECK(c, len <= sizeof back, "echo message too long");
+    char esc[600];
     hh_send(c, fd, msg, len, 2000);
-    recv_exactly(c, fd, back, len, 3000);
-    HH_CHECK(c, memcmp(back, msg, len) == 0, "sent \"%s\", the echo was "
-             "\"%s\"", msg, hh_escape(back, len, esc, sizeof esc));
+    hh_echo_expect(c, fd, msg, len, 3000);
     hh_note(c, "harness < \"%s\" (%zu bytes, the echo)",
-            hh_escape(back, len, esc, sizeof esc), len);
+            hh_escape(msg, len, esc, sizeof esc), len);
 }
 
 /* The server is idle in epoll_wait: send it SIG.  A server of this
