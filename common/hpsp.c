@@ -197,6 +197,66 @@ hp_parse_long(const char *s, long min, long max, const char *what)
     return v;
 }
 
+/* MS as the shortest duration text: "3600s", "250ms". */
+static void
+duration_str(long long ms, char *buf, size_t len)
+{
+    if (ms % 1000 == 0)
+        snprintf(buf, len, "%llds", ms / 1000);
+    else
+        snprintf(buf, len, "%lldms", ms);
+}
+
+long long
+hp_parse_duration(const char *s, long long min_ms, long long max_ms,
+                  const char *what)
+{
+    char lo[32], hi[32];
+    const char *p = s;
+    long long whole = 0, frac = 0, scale = 1000, ms;
+    int frac_digits = 0;
+    bool overflow = false;
+
+    duration_str(min_ms, lo, sizeof lo);
+    duration_str(max_ms, hi, sizeof hi);
+    if (s == NULL || *s == '\0')
+        hp_bad_usage("%s: empty, want a duration in %s..%s (250ms, 2s, 1.5)",
+                     what, lo, hi);
+    if (*p < '0' || *p > '9')
+        goto bad;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (whole > (LLONG_MAX / 1000 - 9) / 10)
+            overflow = true;
+        else
+            whole = whole * 10 + (*p - '0');
+    }
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            goto bad;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (++frac_digits > 3)
+                hp_bad_usage("%s '%s': finer than a millisecond", what, s);
+            frac = frac * 10 + (*p - '0');
+            scale /= 10;
+        }
+    }
+    if (strcmp(p, "ms") == 0) {
+        if (frac_digits)
+            hp_bad_usage("%s '%s': milliseconds are whole numbers", what, s);
+        ms = whole;
+    } else if (strcmp(p, "s") == 0 || *p == '\0') {
+        ms = whole * 1000 + frac * scale;
+    } else {
+        goto bad;
+    }
+    if (overflow || ms < min_ms || ms > max_ms)
+        hp_bad_usage("%s '%s': out of range %s..%s", what, s, lo, hi);
+    return ms;
+bad:
+    hp_bad_usage("%s '%s': not a duration (250ms, 2s, 1.5)", what, s);
+}
+
 in_port_t
 hp_parse_port(const char *s)
 {
@@ -277,6 +337,63 @@ hp_tcp_listener(const struct sockaddr_in *sa, int backlog, int type_flags)
         return -1;
     }
     return fd;
+}
+
+size_t
+hp_quote(char *out, size_t cap, const void *data, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *b = data;
+    size_t n = 0;
+
+    if (cap == 0)
+        return 0;
+    if (cap < sizeof "\"...\"") {
+        out[0] = '\0';
+        return 0;
+    }
+    /* does all of it fit?  Then no room is kept for the "..." mark */
+    size_t whole = 2;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = b[i];
+        whole += ch == '\n' || ch == '\r' || ch == '\t' || ch == '"' ||
+                         ch == '\\'
+                     ? 2
+                 : ch >= 0x20 && ch < 0x7f ? 1
+                                           : 4;
+    }
+    bool fits = whole < cap;
+    out[n++] = '"';
+    for (size_t i = 0; i < len; i++) {
+        char esc[5];
+        size_t k = 0;
+        unsigned char ch = b[i];
+        if (ch == '\n' || ch == '\r' || ch == '\t' || ch == '"' ||
+            ch == '\\') {
+            esc[k++] = '\\';
+            esc[k++] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : ch == '\t' ? 't'
+                                                                        : (char)ch;
+        } else if (ch >= 0x20 && ch < 0x7f) {
+            esc[k++] = (char)ch;
+        } else {
+            esc[k++] = '\\';
+            esc[k++] = 'x';
+            esc[k++] = hex[ch >> 4];
+            esc[k++] = hex[ch & 15];
+        }
+        /* room for this escape, and for "...\"" + NUL should more follow */
+        size_t need = k + (i + 1 < len ? sizeof "...\"" : sizeof "\"");
+        if (!fits && n + need > cap) {
+            memcpy(out + n, "...", 3);
+            n += 3;
+            break;
+        }
+        memcpy(out + n, esc, k);
+        n += k;
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    return n;
 }
 
 int

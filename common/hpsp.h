@@ -92,6 +92,16 @@ long hp_parse_long(const char *s, long min, long max, const char *what);
 in_port_t hp_parse_port(const char *s);
 
 /*
+ * A duration from the command line, the one syntax every hpsp option that
+ * takes a time uses: "250ms", "2s", "1.5s", or a bare number of seconds
+ * ("2", "0.5").  Fractions finer than a millisecond are refused.  Returns
+ * milliseconds in [MIN_MS, MAX_MS]; on bad input prints
+ * "prog: WHAT 'S': ..." and the usage line, and exits 2.
+ */
+long long hp_parse_duration(const char *s, long long min_ms, long long max_ms,
+                            const char *what);
+
+/*
  * Fill *SA with the dotted-quad IP and the host-order PORT.
  * Returns 0, or -1 with errno EINVAL when IP is not an IPv4 address.
  */
@@ -116,6 +126,17 @@ int hp_announce_listener(int fd);
  * closed).  TYPE_FLAGS may add SOCK_NONBLOCK and SOCK_CLOEXEC.
  */
 int hp_tcp_listener(const struct sockaddr_in *sa, int backlog, int type_flags);
+
+/*
+ * LEN bytes of DATA as the reader should see them: in double quotes,
+ * printable ASCII as is, \n \r \t \" \\ escaped and every other byte as
+ * \xHH (the locale is never read).  Written into OUT (CAP bytes, always
+ * NUL-terminated); what does not fit is cut at a whole escape and marked
+ * with "...".  HP_QUOTED_SIZE(LEN) is always enough.  No stdio, no
+ * allocation: safe in a signal handler.  Returns the length written.
+ */
+#define HP_QUOTED_SIZE(len) (4 * (size_t)(len) + sizeof "\"...\"")
+size_t hp_quote(char *out, size_t cap, const void *data, size_t len);
 
 /* Add O_NONBLOCK; returns the previous file status flags, or -1. */
 int hp_set_nonblocking(int fd);

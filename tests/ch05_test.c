@@ -774,14 +774,14 @@ static const struct hh_scenario scenarios[] = {
 
 /* What TRACE=1 shows of each program: the calls its listing teaches. */
 static const struct hh_teach teaching[] = {
-    {"listen_backlog", "trace=socket,bind,listen"},
-    {"accept_delayed", "trace=listen,accept,accept4,getsockopt,recvfrom"},
-    {"oob_send", "trace=connect,sendto"},
-    {"oob_recv", "trace=accept,accept4,recvfrom"},
-    {"reuse_addr_server", "trace=setsockopt,bind,accept,accept4,close"},
-    {"sndbuf_client", "trace=setsockopt,getsockopt,connect,sendto,write"},
-    {"rcvbuf_server", "trace=setsockopt,getsockopt,accept,accept4"},
-    {"daytime_client", "trace=connect,read,recvfrom"},
+    {"listen_backlog", "trace=socket,bind,listen", 0},
+    {"accept_delayed", "trace=listen,accept,accept4,getsockopt,recvfrom", 0},
+    {"oob_send", "trace=connect,sendto", 0},
+    {"oob_recv", "trace=accept,accept4,recvfrom", 0},
+    {"reuse_addr_server", "trace=setsockopt,bind,accept,accept4,close", 0},
+    {"sndbuf_client", "trace=setsockopt,getsockopt,connect,sendto,write", 0},
+    {"rcvbuf_server", "trace=setsockopt,getsockopt,accept,accept4", 0},
+    {"daytime_client", "trace=connect,read,recvfrom", 0},
 };
 
 int

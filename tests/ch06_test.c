@@ -1168,11 +1168,11 @@ static const struct hh_scenario scenarios[] = {
 
 /* What TRACE=1 shows of each program: the calls its listing teaches. */
 static const struct hh_teach teaching[] = {
-    {"dup_stdout_server", "trace=dup,dup2,dup3,write"},
-    {"writev_http_server", "trace=writev"},
-    {"sendfile_server", "trace=sendfile,read,pread64"},
-    {"splice_echo", "trace=splice,read,recvfrom,write,sendto"},
-    {"splice_tee", "trace=tee,splice"},
+    {"dup_stdout_server", "trace=dup,dup2,dup3,write", 0},
+    {"writev_http_server", "trace=writev", 0},
+    {"sendfile_server", "trace=sendfile,read,pread64", 0},
+    {"splice_echo", "trace=splice,read,recvfrom,write,sendto", 0},
+    {"splice_tee", "trace=tee,splice", 0},
 };
 
 int

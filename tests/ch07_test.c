@@ -1259,11 +1259,11 @@ static const struct hh_scenario scenarios[] = {
 
 /* What TRACE=1 shows of each program: the calls its lesson is about. */
 static const struct hh_teach teaching[] = {
-    {"show_uids", "trace=getuid,geteuid,getresuid"},
-    {"switch_user", "trace=setgroups,setgid,setuid,setresuid"},
-    {"daemonize", "trace=clone,fork,setsid,umask,chdir,dup2,openat,flock"},
-    {"rlimit_nofile", "trace=prlimit64,setrlimit,getrlimit"},
-    {"chroot_jail", "trace=chroot,chdir,openat"},
+    {"show_uids", "trace=getuid,geteuid,getresuid", 0},
+    {"switch_user", "trace=setgroups,setgid,setuid,setresuid", 0},
+    {"daemonize", "trace=clone,fork,setsid,umask,chdir,dup2,openat,flock", 0},
+    {"rlimit_nofile", "trace=prlimit64,setrlimit,getrlimit", 0},
+    {"chroot_jail", "trace=chroot,chdir,openat", 0},
 };
 
 int

@@ -960,9 +960,9 @@ static const struct hh_scenario scenarios[] = {
 static const struct hh_teach teaching[] = {
     {"echo_server",
      "trace=prlimit64,setrlimit,signalfd4,epoll_create1,io_uring_setup,"
-     "listen"},
-    {"libevent_echo", "trace=prlimit64,setrlimit,epoll_create1,listen"},
-    {"loadgen", "trace=prlimit64,setrlimit,epoll_create1"},
+     "listen", 0},
+    {"libevent_echo", "trace=prlimit64,setrlimit,epoll_create1,listen", 0},
+    {"loadgen", "trace=prlimit64,setrlimit,epoll_create1", 0},
 };
 
 int

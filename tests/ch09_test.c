@@ -2550,17 +2550,17 @@ static const struct hh_scenario scenarios[] = {
 
 /* What TRACE=1 shows of each program: the calls its listing teaches. */
 static const struct hh_teach teaching[] = {
-    {"select_oob_recv", "trace=select,pselect6,recvfrom,setsockopt"},
-    {"oob_send", "trace=connect,sendto"},
+    {"select_oob_recv", "trace=select,pselect6,recvfrom,setsockopt", 0},
+    {"oob_send", "trace=connect,sendto", 0},
     {"epoll_lt_et", "trace=epoll_create1,epoll_ctl,epoll_wait,epoll_pwait,"
-                    "accept,recvfrom,close"},
+                    "accept,recvfrom,close", 0},
     {"epoll_oneshot", "trace=epoll_ctl,epoll_wait,epoll_pwait,recvfrom,"
-                      "clone,clone3"},
-    {"nonblock_connect", "trace=fcntl,connect,select,pselect6,getsockopt"},
-    {"poll_chat_client", "trace=poll,ppoll,splice,shutdown"},
-    {"poll_chat_server", "trace=poll,ppoll,accept,recvfrom,sendto"},
+                      "clone,clone3", 0},
+    {"nonblock_connect", "trace=fcntl,connect,select,pselect6,getsockopt", 0},
+    {"poll_chat_client", "trace=poll,ppoll,splice,shutdown", 0},
+    {"poll_chat_server", "trace=poll,ppoll,accept,recvfrom,sendto", 0},
     {"tcp_udp_echo", "trace=bind,epoll_ctl,epoll_wait,epoll_pwait,recvfrom,"
-                     "sendto"},
+                     "sendto", 0},
 };
 
 /* ---- the launcher -------------------------------------------------------- */

@@ -884,10 +884,10 @@ static const struct hh_scenario scenarios[] = {
 
 /* What TRACE=1 shows of each program: the calls its listing teaches. */
 static const struct hh_teach teaching[] = {
-    {"signal_pipe_server", PIPE_TRACE},
-    {"signalfd_server", SIGNALFD_TRACE},
-    {"sigurg_recv", "trace=fcntl,recvfrom"},
-    {"sigpipe_demo", "trace=connect,read,write,sendto,poll"},
+    {"signal_pipe_server", PIPE_TRACE, 0},
+    {"signalfd_server", SIGNALFD_TRACE, 0},
+    {"sigurg_recv", "trace=fcntl,recvfrom", 0},
+    {"sigpipe_demo", "trace=connect,read,write,sendto,poll", 0},
 };
 
 int

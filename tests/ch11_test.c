@@ -1091,10 +1091,10 @@ static const struct hh_scenario scenarios[] = {
 
 /* What TRACE=1 shows of each program: the calls its listing teaches. */
 static const struct hh_teach teaching[] = {
-    {"connect_timeout", "trace=setsockopt,connect,close"},
+    {"connect_timeout", "trace=setsockopt,connect,close", 0},
     {"idle_conn_server",
-     "trace=setitimer,timerfd_settime,epoll_wait,sendto,recvfrom"},
-    {"epoll_timeout_loop", "trace=epoll_wait"},
+     "trace=setitimer,timerfd_settime,epoll_wait,sendto,recvfrom", 0},
+    {"epoll_timeout_loop", "trace=epoll_wait", 0},
 };
 
 int

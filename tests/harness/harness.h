@@ -113,10 +113,19 @@ struct hh_scenario {
     void (*run)(struct hh_ctx *);
 };
 
+/* How a program stops (DESIGN.md, "Stopping"). */
+enum {
+    /* It serves one connection and blocks in a plain accept/recv/sendfile
+     * that the listing teaches: "killed by SIGTERM" is a clean stop for
+     * it, as is exit 0.  Without the flag only exit 0 is. */
+    HH_PROG_DIES_OF_TERM = 1 << 0,
+};
+
 /* The system calls each program teaches: what TRACE=1 shows of it. */
 struct hh_teach {
     const char *prog;
     const char *syscalls; /* strace -e trace=... */
+    unsigned flags;       /* HH_PROG_* */
 };
 
 /* Run TABLE as described above; returns the process exit status. */
@@ -183,8 +192,9 @@ int hh_wait_exit(struct hh_proc *p, int timeout_ms);
 /* Wait for exit and require exit status CODE. */
 void hh_expect_exit(struct hh_proc *p, int code, int timeout_ms);
 /* SIGTERM, then SIGKILL to the group after a grace period.  The program
- * must stop cleanly: exit 0 (a crash, a non-zero exit or a SIGTERM it
- * ignored fails the scenario).  Returns the waitpid status. */
+ * must stop cleanly: exit 0, or for a program flagged
+ * HH_PROG_DIES_OF_TERM also death by SIGTERM (a crash, a non-zero exit or
+ * a SIGTERM it ignored fails the scenario).  Returns the waitpid status. */
 int hh_stop(struct hh_proc *p);
 /* The same without the assertion, for a scenario that judges the status
  * itself. */

@@ -361,7 +361,7 @@ guard_teardown(void **state)
  * hp_parse_long, hp_parse_port, hp_parse_sockaddr
  */
 
-enum parser { P_PORT, P_LONG };
+enum parser { P_PORT, P_LONG, P_DURATION };
 
 struct parse_case {
     enum parser parser;
@@ -377,10 +377,13 @@ struct parse_case {
 #define PORT_BAD(s, why) {P_PORT, s, 0, 0, 0, 0, why}
 #define LONG_OK(s, lo, hi, v) {P_LONG, s, lo, hi, 1, v, NULL}
 #define LONG_BAD(s, lo, hi, why) {P_LONG, s, lo, hi, 0, 0, why}
+#define DUR_OK(s, lo, hi, v) {P_DURATION, s, lo, hi, 1, v, NULL}
+#define DUR_BAD(s, lo, hi, why) {P_DURATION, s, lo, hi, 0, 0, why}
 /* clang-format on */
 
 #define NOT_NUMBER "not a number"
 #define OUT_OF_RANGE "out of range"
+#define NOT_DURATION "not a duration"
 
 static const struct parse_case parse_cases[] = {
     PORT_OK("0", 0),
@@ -414,6 +417,31 @@ static const struct parse_case parse_cases[] = {
     LONG_BAD("-5x", -10, 10, NOT_NUMBER),
     LONG_BAD("0", 1, 100, OUT_OF_RANGE),
     LONG_BAD("-99999999999999999999999", LONG_MIN, LONG_MAX, OUT_OF_RANGE),
+    /* durations: bare seconds, s, ms, fractions of a second */
+    DUR_OK("2", 0, 3600000, 2000),
+    DUR_OK("2s", 0, 3600000, 2000),
+    DUR_OK("250ms", 0, 3600000, 250),
+    DUR_OK("0.5", 0, 3600000, 500),
+    DUR_OK("1.25s", 0, 3600000, 1250),
+    DUR_OK("0.001", 1, 3600000, 1),
+    DUR_OK("0", 0, 10, 0),
+    DUR_OK("3600s", 1, 3600000, 3600000),
+    DUR_BAD("", 0, 1000, "empty"),
+    DUR_BAD("soon", 0, 1000, NOT_DURATION),
+    DUR_BAD("-3", 0, 1000, NOT_DURATION),
+    DUR_BAD("+3", 0, 1000, NOT_DURATION),
+    DUR_BAD(" 3", 0, 1000, NOT_DURATION),
+    DUR_BAD("3 ", 0, 1000, NOT_DURATION),
+    DUR_BAD("3m", 0, 1000000, NOT_DURATION),
+    DUR_BAD("3sec", 0, 1000000, NOT_DURATION),
+    DUR_BAD("1.", 0, 10000, NOT_DURATION),
+    DUR_BAD(".5", 0, 10000, NOT_DURATION),
+    DUR_BAD("0.0005", 0, 10000, "finer than a millisecond"),
+    DUR_BAD("1.5ms", 0, 10000, "whole numbers"),
+    DUR_BAD("0", 1, 1000, "out of range 1ms..1s"),
+    DUR_BAD("3601", 1, 3600000, "out of range 1ms..3600s"),
+    DUR_BAD("99999999999999999999999", 0, 1000, OUT_OF_RANGE),
+    DUR_BAD("99999999999999999999999ms", 0, 1000, OUT_OF_RANGE),
 };
 
 #define PARSE_SYNOPSIS "[-n COUNT] PORT"
@@ -428,6 +456,8 @@ parse_child(const void *arg)
     hp_set_usage(PARSE_SYNOPSIS, NULL);
     if (c->parser == P_PORT)
         v = hp_parse_port(c->s);
+    else if (c->parser == P_DURATION)
+        v = (long)hp_parse_duration(c->s, c->min, c->max, "count");
     else
         v = hp_parse_long(c->s, c->min, c->max, "count");
     printf("%ld\n", v);
@@ -441,7 +471,10 @@ check_parse(const struct parse_case *c)
     const char *what = c->parser == P_PORT ? "port" : "count";
 
     snprintf(ctx, sizeof ctx, "%s(\"%s\")",
-             c->parser == P_PORT ? "hp_parse_port" : "hp_parse_long", c->s);
+             c->parser == P_PORT       ? "hp_parse_port"
+             : c->parser == P_DURATION ? "hp_parse_duration"
+                                       : "hp_parse_long",
+             c->s);
     run_in_child(parse_child, c, &cap);
     if (c->ok) {
         snprintf(want, sizeof want, "%ld\n", c->want);
@@ -1817,6 +1850,67 @@ test_writen_eagain(void **state)
  * hp_set_nonblocking
  */
 
+/* ------------------------------------------------------------------------
+ * hp_quote
+ */
+
+struct quote_case {
+    const char *in;
+    size_t len, cap;
+    const char *want;
+};
+
+static const struct quote_case quote_cases[] = {
+    {"abc", 3, 64, "\"abc\""},
+    {"", 0, 64, "\"\""},
+    {"a\nb\r\t", 5, 64, "\"a\\nb\\r\\t\""},
+    {"\"\\", 2, 64, "\"\\\"\\\\\""},
+    {"\x01\x7f\x80\xff", 4, 64, "\"\\x01\\x7f\\x80\\xff\""},
+    {"a\0b", 3, 64, "\"a\\x00b\""},
+    /* cut at a whole escape, marked with ... */
+    {"abcdefgh", 8, 10, "\"abcd...\""},
+    {"abcdefgh", 8, 11, "\"abcdefgh\""},
+    {"\x01\x02\x03", 3, 12, "\"\\x01...\""},
+    {"abc", 3, 6, "\"abc\""},
+    {"abcd", 4, 6, "\"...\""},
+    {"abc", 3, 5, ""},
+};
+
+static void
+test_quote_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(quote_cases); i++) {
+        const struct quote_case *q = &quote_cases[i];
+        char out[64];
+        memset(out, 'Z', sizeof out);
+        size_t n = hp_quote(out, q->cap, q->in, q->len);
+        if (strcmp(out, q->want) != 0 || n != strlen(q->want))
+            fail_msg("case %zu: hp_quote gave \"%s\" (%zu), want \"%s\"", i,
+                     out, n, q->want);
+        if (q->cap < sizeof out && out[q->cap] != 'Z')
+            fail_msg("case %zu: hp_quote wrote past CAP %zu", i, q->cap);
+    }
+}
+
+/* Every byte value, with HP_QUOTED_SIZE room: nothing is ever cut. */
+static void
+test_quote_all_bytes(void **state)
+{
+    unsigned char all[256];
+    char out[HP_QUOTED_SIZE(256)];
+    (void)state;
+    for (int i = 0; i < 256; i++)
+        all[i] = (unsigned char)i;
+    size_t n = hp_quote(out, sizeof out, all, sizeof all);
+    assert_true(n < sizeof out);
+    assert_null(strstr(out, "..."));
+    assert_int_equal(out[0], '"');
+    assert_int_equal(out[n - 1], '"');
+    for (size_t i = 1; i + 1 < n; i++)
+        assert_true(out[i] >= 0x20 && out[i] < 0x7f);
+}
+
 static void
 test_set_nonblocking(void **state)
 {
@@ -2675,6 +2769,8 @@ main(void)
         T(test_readn_writen_retry_eintr),
         T(test_writen_epipe),
         T(test_writen_eagain),
+        T(test_quote_table),
+        T(test_quote_all_bytes),
         T(test_set_nonblocking),
         T(test_tcp_listener),
         T(test_tcp_listener_flags),
