@@ -9,7 +9,8 @@ ch11_TIMER_MODULES := timer_list.c timer_wheel.c timer_heap.c
 ch11_PROGS := connect_timeout idle_conn_server epoll_timeout_loop timer_bench
 ch11_SRCS_idle_conn_server := $(ch11_TIMER_MODULES)
 ch11_SRCS_timer_bench := $(ch11_TIMER_MODULES)
-ch11_LDLIBS_timer_bench := $(shell pkg-config --libs libevent 2>/dev/null || echo -levent)
+ch11_NEEDS_timer_bench := libevent
+ch11_LDLIBS_timer_bench := $(LIBS_libevent)
 
 UNIT_SRCS_test_timer_list := ch11-timer/timer_list.c tests/unit/timer_check.c
 UNIT_SRCS_test_timer_heap := ch11-timer/timer_heap.c tests/unit/timer_check.c

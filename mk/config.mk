@@ -40,3 +40,17 @@ CMOCKA_LIBS := $(or $(shell pkg-config --libs cmocka 2>/dev/null),-lcmocka)
 # Each chapter binary runs under this many seconds of timeout(1), so a
 # hung program can never hang the suite.
 TEST_TIMEOUT ?= 300
+
+# Optional libraries (mk/deps.sh names their packages).  A program that
+# needs one is built only when pkg-config finds it; otherwise the build
+# leaves $(BUILD)/bin/absent/NAME, one line saying why, and the harness
+# skips the scenarios that need NAME with that line as the reason.
+#   FEATURE_PKG_x  the pkg-config module   FEATURE_DEB_x  the Debian package
+FEATURES := uring libevent
+FEATURE_PKG_uring := liburing
+FEATURE_DEB_uring := liburing-dev
+FEATURE_PKG_libevent := libevent
+FEATURE_DEB_libevent := libevent-dev
+$(foreach f,$(FEATURES),\
+  $(eval HAVE_$(f) := $(shell pkg-config --exists $(FEATURE_PKG_$(f)) 2>/dev/null && echo yes))\
+  $(eval LIBS_$(f) := $(if $(HAVE_$(f)),$(shell pkg-config --libs $(FEATURE_PKG_$(f))))))

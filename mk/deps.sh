@@ -1,62 +1,121 @@
 #!/usr/bin/env bash
 # mk/deps.sh - the Debian packages hpsp uses, and how to get them.
 #
-#   mk/deps.sh install   install them (as root), apt-get update first
-#   mk/deps.sh ensure    install them only if something is missing
+#   mk/deps.sh install   install every package (as root), apt-get update first
+#   mk/deps.sh ensure    what `make test` and `make demo` run first: the core
+#                        packages must be there (as root they are installed,
+#                        with the optional ones); a missing optional package
+#                        costs only its feature and is named in one line
+#   mk/deps.sh list      the packages, core first
+#   mk/deps.sh have FEATURE   exit 0 if that optional feature's package is
+#                        there (features: see OPTIONAL below)
 #
-# Each package is here because something in the suite runs it:
-#   build-essential, clang        compilers (CC=clang is a supported axis)
-#   libclang-rt-14-dev            clang's sanitizer runtimes (CC=clang check)
-#   libcmocka-dev, pkg-config     the test framework
-#   strace                        TRACE=1 and the tests that assert syscalls
-#   tcpdump                       CAPTURE=1 and the tests that assert packets
-#   iproute2                      ss, to show socket states
-#   netbase                       /etc/services: the "daytime" entry (5-12)
-#   liburing-dev                  the io_uring backend of the echo comparison
-#   libevent-dev                  the comparison peer (echo, timers)
-#   gnuplot-nox                   make bench draws its plots
-#   valgrind                      make check
-#   python3                       make mutants runs mk/mutants.py
+# Core: building and testing any chapter needs these and nothing else.
+#   build-essential   gcc, make, libc headers
+#   pkg-config        finds cmocka, liburing and libevent
+#   libcmocka-dev     the test framework
+#   strace            TRACE=1, and the scenarios that assert system calls
+#   iproute2          ss, to show socket states (5-3)
+#   netbase           /etc/services: the "daytime" entry (5-12)
+#
+# Optional: each one feature, lost alone when its package is missing.
 set -euo pipefail
 
-PKGS="build-essential clang libclang-rt-14-dev libcmocka-dev pkg-config strace tcpdump iproute2 netbase valgrind liburing-dev libevent-dev gnuplot-nox python3"
+CORE="build-essential pkg-config libcmocka-dev strace iproute2 netbase"
 
-missing() {
+# feature | Debian package(s) | how to tell it is there | what is lost without it
+OPTIONAL='
+capture|tcpdump|cmd tcpdump|CAPTURE=1 and the scenarios that assert packets are skipped
+uring|liburing-dev|pkg liburing|echo_server -m uring (the io_uring backend) is not built
+libevent|libevent-dev|pkg libevent|libevent_echo and timer_bench (the libevent peers) are not built
+plots|gnuplot-nox|cmd gnuplot|make bench writes its tables but no plots
+valgrind|valgrind|cmd valgrind|make check runs without its valgrind pass
+clang|clang libclang-rt-14-dev|cmd clang|CC=clang builds are not possible
+mutants|python3|cmd python3|make mutants cannot run
+'
+
+optional_pkgs() {
+    echo "$OPTIONAL" | awk -F'|' 'NF == 4 { printf "%s ", $2 }'
+}
+ALL="$CORE $(optional_pkgs)"
+
+probe() { # "cmd X" or "pkg X"
+    case "$1" in
+    cmd\ *) command -v "${1#cmd }" >/dev/null 2>&1 ;;
+    pkg\ *) pkg-config --exists "${1#pkg }" 2>/dev/null ;;
+    esac
+}
+
+missing_core() {
     local m=""
+    command -v cc >/dev/null 2>&1 && command -v make >/dev/null 2>&1 ||
+        m="$m build-essential"
+    command -v pkg-config >/dev/null 2>&1 || m="$m pkg-config"
     pkg-config --exists cmocka 2>/dev/null || m="$m libcmocka-dev"
+    command -v strace >/dev/null 2>&1 || m="$m strace"
+    command -v ss >/dev/null 2>&1 || m="$m iproute2"
     [ -s /etc/services ] || m="$m netbase"
-    pkg-config --exists liburing 2>/dev/null || m="$m liburing-dev"
-    pkg-config --exists libevent 2>/dev/null || m="$m libevent-dev"
-    command -v gnuplot >/dev/null 2>&1 || m="$m gnuplot-nox"
-    for t in cc make strace tcpdump ss valgrind timeout python3; do
-        command -v "$t" >/dev/null 2>&1 || m="$m $t"
-    done
+    command -v timeout >/dev/null 2>&1 || m="$m coreutils"
     echo "$m"
 }
 
-install() {
+# One line per missing optional feature: "hpsp: no tcpdump: ..."
+missing_optional() {
+    echo "$OPTIONAL" | while IFS='|' read -r feature pkgs test lost; do
+        [ -n "$feature" ] || continue
+        probe "$test" || echo "$pkgs|$lost"
+    done
+}
+
+install() { # packages...
     if [ "$(id -u)" != 0 ]; then
         echo "hpsp: not root, so not installing. Run:" >&2
-        echo "  sudo apt-get update && sudo apt-get install -y $PKGS" >&2
+        echo "  sudo apt-get update && sudo apt-get install -y $*" >&2
         return 1
     fi
-    echo "hpsp: installing $PKGS" >&2
+    echo "hpsp: installing $*" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
+    apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure() {
+    local m
+    m=$(missing_core)
+    if [ -n "$m" ]; then
+        echo "hpsp: missing core packages:$m" >&2
+        # as root, one apt-get run brings the optional ones too
+        if [ "$(id -u)" = 0 ]; then
+            install $ALL || install $m || true
+        else
+            install $m || true
+            echo "hpsp: (the optional packages, one feature each: $(optional_pkgs))" >&2
+            exit 1
+        fi
+        m=$(missing_core)
+        [ -z "$m" ] || { echo "hpsp: still missing:$m" >&2; exit 1; }
+    fi
+    local opt
+    opt=$(missing_optional)
+    if [ -n "$opt" ] && [ "$(id -u)" = 0 ] && [ -z "${HPSP_NO_INSTALL:-}" ]; then
+        # shellcheck disable=SC2046
+        install $(echo "$opt" | cut -d'|' -f1) 2>/dev/null || true
+        opt=$(missing_optional)
+    fi
+    [ -z "$opt" ] && return 0
+    echo "$opt" | while IFS='|' read -r pkgs lost; do
+        echo "hpsp: no $pkgs: $lost" >&2
+    done
 }
 
 case "${1:-ensure}" in
-install) install ;;
-ensure)
-    m=$(missing)
-    if [ -n "$m" ]; then
-        echo "hpsp: missing:$m" >&2
-        install
-        m=$(missing)
-        [ -z "$m" ] || { echo "hpsp: still missing after install:$m" >&2; exit 1; }
-    fi
+install) install $ALL ;;
+ensure) ensure ;;
+list) echo "$ALL" ;;
+have)
+    line=$(echo "$OPTIONAL" | awk -F'|' -v f="${2:-}" '$1 == f')
+    [ -n "$line" ] || { echo "usage: $0 have FEATURE" >&2; exit 2; }
+    probe "$(echo "$line" | cut -d'|' -f3)"
     ;;
-list) echo "$PKGS" ;;
-*) echo "usage: $0 install|ensure|list" >&2; exit 2 ;;
+*) echo "usage: $0 install|ensure|list|have FEATURE" >&2; exit 2 ;;
 esac

@@ -5,6 +5,8 @@
 #   chNN_SRCS_prog1 := module.c      extra sources of one program (optional)
 #   chNN_LDLIBS_prog1 := -pthread    extra libraries of one program (optional)
 #   chNN_PEERS := oob_send           programs of other chapters its tests run
+#   chNN_NEEDS_prog1 := libevent     optional libraries (mk/config.mk FEATURES)
+#                                    without which prog1 is not built
 #
 # and gets $(BUILD)/bin/prog1 ..., plus the test binary
 # $(BUILD)/tests/chNN_test from tests/chNN_test.c when that file exists.
@@ -32,6 +34,30 @@ $(HARNESS): $(HARNESS_OBJS)
 	$(AR) rcs $@ $^
 
 chapter_key = $(firstword $(subst -, ,$(1)))
+space := $(subst ,, )
+
+# What is not built, and why: $(BUILD)/bin/absent/NAME holds one line for
+# each missing feature and each program not built for lack of one.  The
+# harness reads it: a scenario that needs NAME is skipped with that line.
+# Rewritten on every build, so installing the package clears it.
+absent_reason = $(1): not built: pkg-config finds no $(FEATURE_PKG_$(2)) (install $(FEATURE_DEB_$(2)))
+missing_features = $(strip $(foreach f,$(1),$(if $(HAVE_$(f)),,$(f))))
+ABSENT_DIR := $(BUILD)/bin/absent
+ABSENT_NAMES := $(foreach f,$(FEATURES),$(if $(HAVE_$(f)),,$(f)))
+$(foreach f,$(ABSENT_NAMES),$(eval ABSENT_WHY_$(f) := $(call absent_reason,$(f),$(f))))
+
+.PHONY: absent-markers
+absent-markers:
+	@rm -rf $(ABSENT_DIR) && mkdir -p $(ABSENT_DIR)
+	@$(foreach n,$(ABSENT_NAMES),printf '%s\n' '$(ABSENT_WHY_$(n))' > $(ABSENT_DIR)/$(n);) true
+
+# A program whose optional library is missing: a reason, not a binary.
+# $(1) chapter dir, $(2) key (ch05), $(3) program name
+define ABSENT_PROGRAM_RULE
+ABSENT_NAMES += $(3)
+ABSENT_WHY_$(3) := $(call absent_reason,$(3),$(firstword $(call missing_features,$($(2)_NEEDS_$(3)))))
+ALL_SRCS += $(1)/$(3).c $(addprefix $(1)/,$($(2)_SRCS_$(3)))
+endef
 
 # $(1) chapter dir, $(2) key (ch05), $(3) program name
 define PROGRAM_RULE
@@ -58,8 +84,8 @@ endef
 # binary would be too much (each is a cmocka binary with its own table).
 define CHAPTER_RULES
 include $(1)/programs.mk
-$$(foreach p,$$($(2)_PROGS),$$(eval $$(call PROGRAM_RULE,$(1),$(2),$$(p))))
-$(2)_BINS += $$(addprefix $(BUILD)/bin/,$$($(2)_PEERS))
+$$(foreach p,$$($(2)_PROGS),$$(eval $$(call $$(if $$(call missing_features,$$($(2)_NEEDS_$$(p))),ABSENT_PROGRAM_RULE,PROGRAM_RULE),$(1),$(2),$$(p))))
+$(2)_BINS += $$(addprefix $(BUILD)/bin/,$$(foreach p,$$($(2)_PEERS),$$(if $$(ABSENT_WHY_$$(p)),,$$(p)))) absent-markers
 $(2)_TEST_NAMES := $(basename $(notdir $(wildcard tests/$(2)_test.c tests/$(2)_*_test.c)))
 $$(foreach t,$$($(2)_TEST_NAMES),$$(eval $$(call TEST_RULE,$(2),$$(t))))
 ifneq ($$($(2)_TEST_NAMES),)

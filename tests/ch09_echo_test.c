@@ -47,6 +47,8 @@ start_server(struct hh_ctx *c, const char *backend, const struct hh_spawn *o)
         p = hh_startv(c, &opt, "echo_server", args);
     } else {
         const char *args[] = {"-m", backend, "127.0.0.1", "0", NULL};
+        /* without liburing the build has no io_uring backend */
+        hh_need_built(c, backend);
         p = hh_startv(c, &opt, "echo_server", args);
     }
     hh_wait_listening(p);

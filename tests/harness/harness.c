@@ -430,6 +430,24 @@ hh_prog_path(const char *prog, char *buf, size_t len)
     return buf;
 }
 
+static bool is_overridden(const char *prog);
+
+void
+hh_need_built(struct hh_ctx *c, const char *name)
+{
+    char path[PATH_MAX], why[512];
+    hh_prog_path("absent/", path, sizeof path - strlen(name));
+    strcat(path, name);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    if (!fgets(why, sizeof why, f))
+        snprintf(why, sizeof why, "%s: not built", name);
+    fclose(f);
+    why[strcspn(why, "\n")] = '\0';
+    hh_skip(c, "%s", why);
+}
+
 static bool
 is_overridden(const char *prog)
 {
@@ -461,6 +479,8 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
     snprintf(p->prog, sizeof p->prog, "%s", prog);
     snprintf(p->role, sizeof p->role, "%s", opt->role ? opt->role : prog);
 
+    if (prog[0] != '/' && !is_overridden(prog))
+        hh_need_built(c, prog);
     if (prog[0] == '/' || strcmp(prog, "tcpdump") == 0 ||
         strcmp(prog, "ss") == 0)
         snprintf(path, sizeof path, "%s", prog);
@@ -2103,6 +2123,17 @@ hh_main(int argc, char **argv, const char *chapter,
 
     show_trace = env_on("TRACE");
     show_capture = env_on("CAPTURE");
+    /* an optional tool costs its view, not the demo */
+    if (show_trace && !hh_have("strace")) {
+        fprintf(stderr, "hpsp: no strace: TRACE=1 shows no [sys] lines "
+                        "(apt-get install strace)\n");
+        show_trace = false;
+    }
+    if (show_capture && !hh_have("tcpdump")) {
+        fprintf(stderr, "hpsp: no tcpdump: CAPTURE=1 shows no [wire] lines "
+                        "(apt-get install tcpdump)\n");
+        show_capture = false;
+    }
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--demo") == 0)

@@ -175,6 +175,10 @@ struct hh_proc *hh_start(struct hh_ctx *c, const char *role, const char *prog,
                          ...) __attribute__((sentinel));
 struct hh_proc *hh_startv(struct hh_ctx *c, const struct hh_spawn *opt,
                           const char *prog, const char *const *args);
+/* Skip the scenario if the build left NAME out (a program or a feature
+ * such as "uring" whose library pkg-config did not find): the reason is
+ * $HPSP_BIN/absent/NAME.  hh_start does it for every program it starts. */
+void hh_need_built(struct hh_ctx *c, const char *name);
 /* Path of PROG: $PROG_<prog>, else $HPSP_BIN/prog. */
 const char *hh_prog_path(const char *prog, char *buf, size_t len);
 
