@@ -37,7 +37,7 @@
 static const char SYNOPSIS[] = "[-h] [-d DELAY] IP PORT";
 static const char HELP[] =
     "Listen on IP:PORT, wait DELAY, then accept one connection and show what\n"
-    "became of it.  DELAY is \"20s\" (the default), \"300ms\", \"1.5s\" or bare\n"
+    "became of it.  DELAY: \"20s\" (the default), \"300ms\", \"1.5s\" or bare\n"
     "seconds, at most 3600 s.  Make the client close or abort during the\n"
     "wait.  PORT 0 lets the kernel choose; the port is announced.\n";
 
