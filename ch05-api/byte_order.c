@@ -14,9 +14,11 @@
  *
  * Peer:    none.
  *
- * Differs from the printed listing: the book gives only the function; this
- * adds main() and the htons() dump.  Reading the union member that was not
- * last written is defined behaviour in C, so nothing else needed fixing.
+ * Differs from the printed listing:
+ *  - the book gives only the function; this adds main() and the htons()
+ *    dump;
+ *  - nothing needed fixing: reading the union member not last written is
+ *    defined behaviour in C.
  */
 #include "hpsp.h"
 

@@ -19,11 +19,12 @@
  * Peer:    a daytime server; the test runs a stub that writes one ctime-style
  *          line and closes.
  *
- * Differs from the printed listing: getaddrinfo() replaces gethostbyname()
- * and getservbyname() (no asserts on the lookups, socket() is checked, every
- * address is tried); -p is new; the reply is read until EOF into a bounded
- * buffer - the book reads up to 128 bytes into a 128-byte buffer and then
- * writes its terminator one past the end.
+ * Differs from the printed listing:
+ *  - getaddrinfo() replaces gethostbyname() and getservbyname(): no asserts
+ *    on the lookups, every address is tried; socket() is checked;
+ *  - the book reads up to 128 bytes into a 128-byte buffer and writes its
+ *    terminator one past the end; here the reply is read to EOF, bounded;
+ *  - -p is new.
  */
 #include "hpsp.h"
 

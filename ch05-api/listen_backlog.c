@@ -18,10 +18,11 @@
  * Peer:    any TCP client (nc, telnet, the test's non-blocking connects).
  *          Stop the server with SIGINT or SIGTERM.
  *
- * Differs from the printed listing: BACKLOG is parsed strictly (no atoi);
- * the stop flag is a volatile sig_atomic_t set by a sigaction handler, and
- * the program waits for it with sigsuspend() instead of a sleep loop; every
- * call is checked and the socket is closed on the way out.
+ * Differs from the printed listing:
+ *  - BACKLOG is parsed strictly (no atoi);
+ *  - the stop flag is a volatile sig_atomic_t set by a sigaction handler,
+ *    waited for with sigsuspend() instead of a sleep(1) loop;
+ *  - every call is checked; the socket is closed on the way out.
  */
 #include "hpsp.h"
 

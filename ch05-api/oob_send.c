@@ -15,10 +15,12 @@
  *
  * Peer:    oob_recv (Listing 5-7), select_oob_recv (Listing 9-1).
  *
- * Differs from the printed listing: a failed connect() exits 1 with the
- * reason (the book carries on and exits 0); each send() is checked, and a
- * short send is an error too; SIGPIPE is ignored, so a vanished receiver
- * gives an EPIPE message instead of a silent death.
+ * Differs from the printed listing:
+ *  - a failed connect() exits 1 with the reason (the book carries on and
+ *    exits 0);
+ *  - each send() is checked, and a short send is an error too;
+ *  - SIGPIPE is ignored: a vanished receiver gives an EPIPE message, not a
+ *    silent death.
  */
 #include "hpsp.h"
 

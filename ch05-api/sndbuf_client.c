@@ -17,10 +17,11 @@
  * Peer:    rcvbuf_server (Listing 5-11), or any server that reads, e.g.
  *          `nc -l IP PORT`.
  *
- * Differs from the printed listing: setsockopt() and getsockopt() are
- * checked and use a socklen_t length; SIZE is parsed strictly; the send is
- * checked and finished if it is short; SIGPIPE is ignored so a vanished
- * server gives an EPIPE message.
+ * Differs from the printed listing:
+ *  - setsockopt() and getsockopt() are checked and use a socklen_t length;
+ *  - SIZE is parsed strictly (no atoi);
+ *  - the send is checked, and finished if it is short;
+ *  - SIGPIPE is ignored: a vanished server gives an EPIPE message.
  */
 #include "hpsp.h"
 

@@ -17,24 +17,22 @@
  * Peer:    any client that sends, half-closes and reads, e.g.
  *          `printf 'hello\n' | nc -N IP PORT`; or type lines into `nc`.
  *
- * Differs from the printed listing: the book makes one round of at most
- * 32 KB, so anything after the first chunk is never echoed; this one loops
- * until the client closes.  Each chunk is drained from the pipe in full
- * (the second splice may move less than the first).  Only the socket ->
- * pipe splice is flagged SPLICE_F_MORE: on the way out the flag means
- * MSG_MORE, and TCP would hold back a short reply waiting for more.  The
- * pipe is closed; the assert on a stale variable after accept is gone;
- * splice() results are checked; SIGINT/SIGTERM stop it cleanly: before
- * each splice it waits for the socket in ppoll (hp_wait_until), so a stop
- * signal that lands just before a splice would sleep is not lost.
- * SPLICE_F_MOVE is kept, though the kernel treats it only as a hint.
+ * Differs from the printed listing:
+ *  - the book makes one round of at most 32 KB, so anything after the
+ *    first chunk is never echoed; this one loops until the client closes;
+ *  - each chunk is drained from the pipe in full (the second splice may
+ *    move less than the first);
+ *  - only the socket -> pipe splice is flagged SPLICE_F_MORE: on the way
+ *    out it means MSG_MORE, and TCP would hold back a short reply;
+ *  - splice() results are checked; the pipe is closed; the assert on a
+ *    stale variable after accept is gone.  SPLICE_F_MOVE is kept, though
+ *    the kernel treats it only as a hint.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
 
-#include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -46,12 +44,11 @@ static const char HELP[] =
 enum { LISTEN_BACKLOG = 5 };
 enum { PIPE_CHUNK = 65536 }; /* a pipe's default capacity: 16 pages */
 
-static volatile sig_atomic_t stop_signal;
-
 int
 main(int argc, char **argv)
 {
     struct sockaddr_in addr, peer;
+    socklen_t peer_len = sizeof peer;
     char addr_text[HP_ADDRSTRLEN], peer_text[HP_ADDRSTRLEN];
     long long echoed = 0;
     int pipefd[2], argi, fd, conn, calls_in = 0, calls_out = 0;
@@ -61,8 +58,6 @@ main(int argc, char **argv)
     argi = hp_positional(argc, argv, 2, 2);
     hp_parse_sockaddr(&addr, argv[argi], argv[argi + 1]);
     hp_addr_str((struct sockaddr *)&addr, addr_text, sizeof addr_text);
-    if (hp_catch_term(&stop_signal) < 0)
-        hp_die("sigaction");
     signal(SIGPIPE, SIG_IGN);
 
     fd = hp_tcp_listener(&addr, LISTEN_BACKLOG, 0);
@@ -70,52 +65,27 @@ main(int argc, char **argv)
         hp_die("listen on %s", addr_text);
     if (hp_announce_listener(fd) < 0)
         hp_die("getsockname");
-    conn = hp_accept_until(fd, &peer, &stop_signal);
-    if (conn < 0 && errno != EINTR)
+    conn = accept(fd, (struct sockaddr *)&peer, &peer_len);
+    if (conn < 0)
         hp_die("accept");
-    if (conn < 0) {
-        printf("stopped by signal %d\n", (int)stop_signal);
-        close(fd);
-        return 0;
-    }
     printf("accepted connection from %s\n",
            hp_addr_str((struct sockaddr *)&peer, peer_text, sizeof peer_text));
     if (pipe2(pipefd, O_CLOEXEC) < 0)
         hp_die("pipe2");
 
-    while (!stop_signal) {
-        ssize_t n;
-
-        /* Sleep in ppoll, not in splice: a SIGTERM that comes just after
-         * the test of the flag then ends the wait instead of being lost. */
-        if (hp_wait_until(conn, POLLIN, &stop_signal) < 0) {
-            if (errno == EINTR)
-                break; /* stopped */
-            hp_die("wait for the client");
-        }
+    for (;;) {
         /* socket -> pipe: whatever has arrived, up to a pipeful */
-        n = splice(conn, NULL, pipefd[1], NULL, PIPE_CHUNK,
-                   SPLICE_F_MORE | SPLICE_F_MOVE);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = splice(conn, NULL, pipefd[1], NULL, PIPE_CHUNK,
+                           SPLICE_F_MORE | SPLICE_F_MOVE);
         if (n < 0)
             hp_die("splice socket -> pipe");
         if (n == 0) /* the client shut down its sending side */
             break;
         calls_in++;
         /* pipe -> socket: all of it, however many calls that takes */
-        while (n > 0 && !stop_signal) {
-            ssize_t m;
-
-            /* a client that does not read: wait for room, not in splice */
-            if (hp_wait_until(conn, POLLOUT, &stop_signal) < 0) {
-                if (errno == EINTR)
-                    break;
-                hp_die("wait for the client");
-            }
-            m = splice(pipefd[0], NULL, conn, NULL, (size_t)n, SPLICE_F_MOVE);
-            if (m < 0 && errno == EINTR)
-                continue;
+        while (n > 0) {
+            ssize_t m =
+                splice(pipefd[0], NULL, conn, NULL, (size_t)n, SPLICE_F_MOVE);
             if (m < 0)
                 hp_die("splice pipe -> socket");
             calls_out++;
@@ -123,8 +93,6 @@ main(int argc, char **argv)
             echoed += m;
         }
     }
-    if (stop_signal)
-        printf("stopped by signal %d\n", (int)stop_signal);
     printf("echoed %lld bytes: %d splice calls socket -> pipe, %d pipe -> "
            "socket\n",
            echoed, calls_in, calls_out);

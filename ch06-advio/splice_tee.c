@@ -21,24 +21,22 @@
  *
  * Peer:    the shell: `printf 'hi\n' | splice_tee out.txt | cat`.
  *
- * Differs from the printed listing: the book makes one round of at most
- * 32 KB, so longer input is cut short; this one loops to end of input.  A
- * tee() or splice() may move less than asked, and tee() always copies
- * from the front of pipe A, so each round copies what tee() gave to FILE
- * and the same amount from A to stdout before the next tee().  Results are
- * checked and an unspliceable descriptor gets a clear message instead of a
- * bare EINVAL; open() is checked with < 0 (the book's "> 0" rejects fd 0);
- * both pipes and FILE are closed; SIGINT/SIGTERM stop it cleanly: it
- * waits for stdin and stdout in ppoll (hp_wait_until) before it splices,
- * so a stop signal that lands just before a splice would sleep is not
- * lost.
+ * Differs from the printed listing:
+ *  - the book makes one round of at most 32 KB, so longer input is cut
+ *    short; this one loops to end of input;
+ *  - a tee() or splice() may move less than asked, and tee() always copies
+ *    from the front of pipe A: each round moves what tee() gave to FILE,
+ *    and the same amount from A to stdout, before the next tee();
+ *  - results are checked, and an unspliceable descriptor gets a clear
+ *    message instead of a bare EINVAL;
+ *  - open() is checked with < 0 (the book's "> 0" rejects fd 0); both
+ *    pipes and FILE are closed.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -51,8 +49,6 @@ static const char HELP[] =
     "and regular files do; stdout in append mode (>>) does not.\n";
 
 enum { PIPE_CHUNK = 65536 }; /* a pipe's default capacity: 16 pages */
-
-static volatile sig_atomic_t stop_signal;
 
 /* "a pipe", "a character device" ... for the error messages. */
 static const char *
@@ -101,29 +97,17 @@ die_splice(const char *verb, const char *name, int fd)
 /*
  * Move exactly LEN bytes from pipe FROM to TO, named NAME in messages.
  * No SPLICE_F_MORE on the way out: to a socket it would mean MSG_MORE, and
- * TCP would hold back the last short chunk.  0, or -1 when a stop signal
- * interrupted it.  A TO that takes nothing (a full pipe nobody reads) is
- * waited for in hp_wait_until, where a stop signal cannot be lost.
+ * TCP would hold back the last short chunk.
  */
-static int
+static void
 splice_all(int from, int to, size_t len, const char *name)
 {
     while (len > 0) {
-        ssize_t n;
-
-        if (hp_wait_until(to, POLLOUT, &stop_signal) < 0) {
-            if (errno == EINTR)
-                return -1; /* stopped */
-            hp_die("wait for %s", name);
-        }
-        n = splice(from, NULL, to, NULL, len, SPLICE_F_MOVE);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = splice(from, NULL, to, NULL, len, SPLICE_F_MOVE);
         if (n < 0)
             die_splice("to", name, to);
         len -= (size_t)n;
     }
-    return 0;
 }
 
 int
@@ -136,8 +120,6 @@ main(int argc, char **argv)
     hp_set_usage(SYNOPSIS, HELP);
     argi = hp_positional(argc, argv, 1, 1);
     path = argv[argi];
-    if (hp_catch_term(&stop_signal) < 0)
-        hp_die("sigaction");
 
     /* Refuse >> before consuming any input (see die_splice). */
     flags = fcntl(STDOUT_FILENO, F_GETFL);
@@ -153,41 +135,25 @@ main(int argc, char **argv)
     if (pipe2(a, O_CLOEXEC) < 0 || pipe2(b, O_CLOEXEC) < 0)
         hp_die("pipe2");
 
-    while (!stop_signal) {
-        ssize_t n;
-
-        /* Sleep in ppoll, not in splice: a SIGTERM that comes just after
-         * the test of the flag then ends the wait instead of being lost. */
-        if (hp_wait_until(STDIN_FILENO, POLLIN, &stop_signal) < 0) {
-            if (errno == EINTR)
-                break; /* stopped */
-            hp_die("wait for stdin");
-        }
+    for (;;) {
         /* stdin -> A: whatever is there, up to a pipeful */
-        n = splice(STDIN_FILENO, NULL, a[1], NULL, PIPE_CHUNK,
-                   SPLICE_F_MORE | SPLICE_F_MOVE);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = splice(STDIN_FILENO, NULL, a[1], NULL, PIPE_CHUNK,
+                           SPLICE_F_MORE | SPLICE_F_MOVE);
         if (n < 0)
             die_splice("from", "stdin", STDIN_FILENO);
         if (n == 0)
             break; /* end of input */
-        while (n > 0 && !stop_signal) {
+        while (n > 0) {
             /* A -> B without consuming A: a copy of its first t bytes */
             ssize_t t = tee(a[0], b[1], (size_t)n, 0);
-            if (t < 0 && errno == EINTR)
-                continue;
             if (t < 0)
                 hp_die("tee");
             /* B -> FILE, then the same t bytes out of A -> stdout */
-            if (splice_all(b[0], filefd, (size_t)t, path) < 0 ||
-                splice_all(a[0], STDOUT_FILENO, (size_t)t, "stdout") < 0)
-                break;
+            splice_all(b[0], filefd, (size_t)t, path);
+            splice_all(a[0], STDOUT_FILENO, (size_t)t, "stdout");
             n -= t;
         }
     }
-    if (stop_signal)
-        hp_warnx("stopped by signal %d", (int)stop_signal);
     close(a[0]);
     close(a[1]);
     close(b[0]);

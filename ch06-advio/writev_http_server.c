@@ -19,22 +19,22 @@
  * Peer:    any client that reads to end of file, e.g.
  *          `curl -s -D - http://IP:PORT/` or `nc IP PORT`.
  *
- * Differs from the printed listing: writev() may send less than asked even
- * on a blocking socket (a signal such as ^Z then fg interrupts it once
- * something is sent), so the iovec is advanced past what went out and the
- * call repeated; the printed server sends a truncated file.  Also: the file
- * is read to its end (one read() may return less) and its descriptor
- * closed; the body length is printed as a size_t, not with %d; the error
- * path frees nothing it never allocated; <sys/uio.h> is included; SIGPIPE
- * is ignored, SIGINT/SIGTERM stop it cleanly, even while a client that
- * does not read holds up the reply (it waits for room in ppoll, with
- * hp_wait_until, before each writev).
+ * Differs from the printed listing:
+ *  - writev() may send less than asked even on a blocking socket (a stop
+ *    and continue, ^Z then fg, cuts it short once something is sent): the
+ *    iovec is advanced past what went out and the call repeated, where the
+ *    printed server sends a truncated file;
+ *  - the file is read to its end (one read() may return less) and its
+ *    descriptor closed;
+ *  - the body length is printed as a size_t, not with %d; the error path
+ *    frees nothing it never allocated; <sys/uio.h> is included;
+ *  - SIGPIPE is ignored.
  */
 #include "hpsp.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,8 +51,6 @@ static const char HELP[] =
 
 enum { LISTEN_BACKLOG = 5 };
 enum { HEADER_SIZE = 128 }; /* status line + Content-Length + blank line */
-
-static volatile sig_atomic_t stop_signal;
 
 /*
  * The contents of PATH if it may be served: a regular file whose mode lets
@@ -115,9 +113,7 @@ load_file(const char *path, size_t *len, char *why, size_t why_len)
  * signal interrupts it once some bytes are queued, a non-blocking socket
  * fills up.  Then drop the buffers it finished, move into the one it
  * stopped in, and call again.  Counts the calls and the short ones.
- * Returns 0, or -1 with errno (EINTR: a stop signal arrived).  A client
- * that does not read is waited for in hp_wait_until, where a stop signal
- * cannot be lost as it can just before a writev() that sleeps.
+ * Returns 0, or -1 with errno.
  */
 static int
 writev_all(int fd, struct iovec *iov, int cnt, int *calls, int *shorts)
@@ -126,13 +122,9 @@ writev_all(int fd, struct iovec *iov, int cnt, int *calls, int *shorts)
         size_t want = 0;
         ssize_t n;
 
-        if (hp_wait_until(fd, POLLOUT, &stop_signal) < 0)
-            return -1;
         for (int i = 0; i < cnt; i++)
             want += iov[i].iov_len;
         n = writev(fd, iov, cnt);
-        if (n < 0 && errno == EINTR)
-            continue;
         if (n < 0)
             return -1;
         ++*calls;
@@ -155,6 +147,7 @@ int
 main(int argc, char **argv)
 {
     struct sockaddr_in addr, peer;
+    socklen_t peer_len = sizeof peer;
     char addr_text[HP_ADDRSTRLEN], peer_text[HP_ADDRSTRLEN];
     char header[HEADER_SIZE], why[256];
     struct iovec iov[2];
@@ -169,8 +162,6 @@ main(int argc, char **argv)
     hp_parse_sockaddr(&addr, argv[argi], argv[argi + 1]);
     path = argv[argi + 2];
     hp_addr_str((struct sockaddr *)&addr, addr_text, sizeof addr_text);
-    if (hp_catch_term(&stop_signal) < 0)
-        hp_die("sigaction");
     signal(SIGPIPE, SIG_IGN);
 
     fd = hp_tcp_listener(&addr, LISTEN_BACKLOG, 0);
@@ -178,14 +169,9 @@ main(int argc, char **argv)
         hp_die("listen on %s", addr_text);
     if (hp_announce_listener(fd) < 0)
         hp_die("getsockname");
-    conn = hp_accept_until(fd, &peer, &stop_signal);
-    if (conn < 0 && errno != EINTR)
+    conn = accept(fd, (struct sockaddr *)&peer, &peer_len);
+    if (conn < 0)
         hp_die("accept");
-    if (conn < 0) {
-        printf("stopped by signal %d\n", (int)stop_signal);
-        close(fd);
-        return 0;
-    }
     printf("accepted connection from %s\n",
            hp_addr_str((struct sockaddr *)&peer, peer_text, sizeof peer_text));
 
@@ -210,14 +196,10 @@ main(int argc, char **argv)
     total = iov[0].iov_len + (cnt == 2 ? iov[1].iov_len : 0);
 
     /* The lesson: header and body leave in one gathering write. */
-    if (writev_all(conn, iov, cnt, &calls, &shorts) < 0) {
-        if (errno != EINTR)
-            hp_die("writev");
-        printf("stopped by signal %d\n", (int)stop_signal);
-    } else {
-        printf("sent %zu bytes with %d writev call%s, %d short\n", total, calls,
-               calls == 1 ? "" : "s", shorts);
-    }
+    if (writev_all(conn, iov, cnt, &calls, &shorts) < 0)
+        hp_die("writev");
+    printf("sent %zu bytes with %d writev call%s, %d short\n", total, calls,
+           calls == 1 ? "" : "s", shorts);
     free(body);
     close(conn);
     close(fd);

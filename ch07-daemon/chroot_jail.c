@@ -21,9 +21,10 @@
  *
  * Peer:    none.
  *
- * Differs from the printed chapter: the book only describes chroot(); this
- * is the experiment.  Not root, chroot() fails with EPERM, which is
- * reported with the capability it needs (CAP_SYS_CHROOT), exit 1.
+ * Differs from the printed chapter:
+ *  - the book only describes chroot(); this is the experiment;
+ *  - not root, chroot() fails with EPERM, reported with the capability it
+ *    needs (CAP_SYS_CHROOT), exit 1.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"

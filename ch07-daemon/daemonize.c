@@ -25,15 +25,19 @@
  *
  * Peer:    any TCP client (nc); the test connects and reads the line.
  *
- * Differs from the printed listing: the book's parent calls exit() after
- * fork, so whatever stdio had buffered is printed twice; here stdout is
- * flushed before fork and the parent leaves with _exit(), after closing
- * its copies of the socket and pidfile.  The reopening of 0-2 on /dev/null
- * is checked.  A program is built around the fragment: the listening
- * socket is made (and `listening on` printed) before the fork, so a client
- * can connect as soon as the foreground process returns; PIDFILE (absolute:
- * the daemon lives in "/") is locked with flock() for the daemon's life,
- * so a second instance refuses to start; SIGTERM removes it.
+ * Differs from the printed listing:
+ *  - the book's parent calls exit() after fork, so whatever stdio had
+ *    buffered is printed twice; here stdout is flushed before fork and the
+ *    parent leaves with _exit(), after closing its copies of the socket
+ *    and pidfile;
+ *  - the reopening of 0-2 on /dev/null is checked;
+ *  - a program is built around the fragment: the listening socket is made
+ *    (and `listening on` printed) before the fork, so a client can connect
+ *    as soon as the foreground process returns;
+ *  - PIDFILE (absolute: the daemon lives in "/") is locked with flock()
+ *    for the daemon's life, so a second instance refuses to start;
+ *  - the serving loop waits in ppoll with SIGTERM unblocked only there, so
+ *    SIGTERM always ends it cleanly and removes PIDFILE.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
@@ -41,6 +45,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -189,6 +194,7 @@ main(int argc, char **argv)
     struct sockaddr_in addr;
     socklen_t len = sizeof addr;
     char addr_text[HP_ADDRSTRLEN];
+    sigset_t term_set, wait_mask;
     int opt, lfd, pid_fd = -1, conn, status = 0;
 
     hp_init(argc, argv);
@@ -222,11 +228,26 @@ main(int argc, char **argv)
     hp_addr_str((struct sockaddr *)&addr, addr_text, sizeof addr_text);
 
     signal(SIGPIPE, SIG_IGN); /* a client that leaves must not kill us */
+    /*
+     * SIGINT and SIGTERM stay blocked, but for the wait in ppoll: one that
+     * comes while a client is answered is held until then, not lost between
+     * the test of the flag and the wait.  The mask survives fork and
+     * daemon(3).
+     */
+    sigemptyset(&term_set);
+    sigaddset(&term_set, SIGINT);
+    sigaddset(&term_set, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &term_set, &wait_mask) < 0)
+        hp_die("sigprocmask");
+    sigdelset(&wait_mask, SIGINT);
+    sigdelset(&wait_mask, SIGTERM);
     if (hp_catch_term(&stop_signal) < 0)
         hp_die("sigaction");
     if (pidfile != NULL)
         pid_fd = lock_pidfile(pidfile);
-    lfd = hp_tcp_listener(&addr, LISTEN_BACKLOG, SOCK_CLOEXEC);
+    /* non-blocking: a client gone between ppoll and accept costs EAGAIN,
+     * not a sleep in accept with SIGTERM blocked */
+    lfd = hp_tcp_listener(&addr, LISTEN_BACKLOG, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (lfd < 0)
         hp_die("listen on %s", addr_text);
     if (hp_announce_listener(lfd) < 0) /* the last line on the terminal */
@@ -252,14 +273,25 @@ main(int argc, char **argv)
         syslog(LOG_INFO, "serving on %s", addr_text);
 
     while (status == 0 && !stop_signal) {
-        conn = hp_accept_until(lfd, NULL, &stop_signal);
-        if (conn < 0 && !stop_signal && errno != ECONNABORTED) {
-            syslog(LOG_ERR, "accept: %m");
-            status = 1;
-        } else if (conn >= 0) {
-            answer(conn);
-            close(conn);
+        struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+
+        if (ppoll(&pfd, 1, NULL, &wait_mask) < 0) {
+            if (errno != EINTR) {
+                syslog(LOG_ERR, "ppoll: %m");
+                status = 1;
+            }
+            continue; /* EINTR: the handler has set stop_signal */
         }
+        conn = accept(lfd, NULL, NULL);
+        if (conn < 0) {
+            if (errno != EAGAIN && errno != ECONNABORTED) {
+                syslog(LOG_ERR, "accept: %m");
+                status = 1;
+            }
+            continue;
+        }
+        answer(conn);
+        close(conn);
     }
     if (stop_signal)
         syslog(LOG_INFO, "stopping on signal %d", (int)stop_signal);

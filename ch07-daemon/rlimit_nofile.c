@@ -21,9 +21,10 @@
  *
  * Peer:    none.
  *
- * Differs from the printed chapter: the book only describes the calls; this
- * is the experiment.  Without -n it uses the current soft limit, if that is
- * at most 1048576 descriptors.
+ * Differs from the printed chapter:
+ *  - the book only describes the calls; this is the experiment;
+ *  - without -n it uses the current soft limit, if that is at most 1048576
+ *    descriptors.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"

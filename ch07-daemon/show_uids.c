@@ -20,8 +20,9 @@
  *
  * Peer:    none.
  *
- * Differs from the printed listing: uid_t is unsigned and printed with %u,
- * not %d; the saved set-user-id (getresuid) is printed too.
+ * Differs from the printed listing:
+ *  - uid_t is unsigned and printed with %u, not %d;
+ *  - the saved set-user-id (getresuid) is printed too.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"

@@ -21,13 +21,14 @@
  *
  * Peer:    none.
  *
- * Differs from the printed listing: the book never drops the supplementary
- * groups, so root's group list (group 0 ...) survives the switch; here
- * setgroups/initgroups come first (-b shows the book's behaviour).  Every
- * call is checked, names are looked up, and the ids are printed before and
- * after.  As in the book the check for root looks at the real uid, so a
- * set-user-id-root copy of this program is refused: that is deliberate (it
- * is not a sudo).
+ * Differs from the printed listing:
+ *  - the book never drops the supplementary groups, so root's group list
+ *    (group 0 ...) survives; here setgroups/initgroups come first (-b shows
+ *    the book's way);
+ *  - every call is checked, names are looked up, the ids are printed
+ *    before and after;
+ *  - as in the book, "root?" looks at the real uid, so a set-user-id-root
+ *    copy is refused: deliberate, it is not a sudo.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"

@@ -661,13 +661,16 @@ HH_BAD_INPUT(bad_listen_backlog, "listen_backlog", HH_IP_PORT_ARG_CASES("5"),
              {{"127.0.0.1", "0", NULL}, 2, HH_USAGE})
 HH_BAD_INPUT(bad_accept_delayed, "accept_delayed", HH_IP_PORT_ARG_CASES(NULL),
              HH_SERVER_IN_USE(),
-             {{"-d", "soon", "127.0.0.1", "0", NULL}, 2, "soon"},
-             {{"-d", "-3", "127.0.0.1", "0", NULL}, 2, "-3"})
+             {{"-d", "soon", "127.0.0.1", "0", NULL}, 2,
+              "delay 'soon': not a duration"},
+             {{"-d", "-3", "127.0.0.1", "0", NULL}, 2,
+              "delay '-3': not a duration"})
 HH_BAD_INPUT(bad_oob_send, "oob_send", HH_IP_PORT_ARG_CASES(NULL),
              {{"127.0.0.1", "1", NULL}, 1, "\\(ECONNREFUSED\\)"})
 HH_BAD_INPUT(bad_oob_recv, "oob_recv", HH_IP_PORT_ARG_CASES(NULL),
              HH_SERVER_IN_USE(),
-             {{"-d", "x", "127.0.0.1", "0", NULL}, 2, "'x'"})
+             {{"-d", "x", "127.0.0.1", "0", NULL}, 2,
+              "delay 'x': not a duration"})
 HH_BAD_INPUT(bad_reuse_addr_server, "reuse_addr_server",
              HH_IP_PORT_ARG_CASES(NULL), HH_SERVER_IN_USE(),
              HH_SERVER_IN_USE("-n", ))
@@ -775,12 +778,15 @@ static const struct hh_scenario scenarios[] = {
 /* What TRACE=1 shows of each program: the calls its listing teaches. */
 static const struct hh_teach teaching[] = {
     {"listen_backlog", "trace=socket,bind,listen", 0},
-    {"accept_delayed", "trace=listen,accept,accept4,getsockopt,recvfrom", 0},
+    {"accept_delayed", "trace=listen,accept,accept4,getsockopt,recvfrom",
+     HH_PROG_DIES_OF_TERM},
     {"oob_send", "trace=connect,sendto", 0},
-    {"oob_recv", "trace=accept,accept4,recvfrom", 0},
-    {"reuse_addr_server", "trace=setsockopt,bind,accept,accept4,close", 0},
+    {"oob_recv", "trace=accept,accept4,recvfrom", HH_PROG_DIES_OF_TERM},
+    {"reuse_addr_server", "trace=setsockopt,bind,accept,accept4,close",
+     HH_PROG_DIES_OF_TERM},
     {"sndbuf_client", "trace=setsockopt,getsockopt,connect,sendto,write", 0},
-    {"rcvbuf_server", "trace=setsockopt,getsockopt,accept,accept4", 0},
+    {"rcvbuf_server", "trace=setsockopt,getsockopt,accept,accept4",
+     HH_PROG_DIES_OF_TERM},
     {"daytime_client", "trace=connect,read,recvfrom", 0},
 };
 

@@ -753,9 +753,11 @@ check_main_log(struct hh_proc *p, const char *path)
 }
 
 /* Logs of processes the program forked: their exit status is not ours
- * to see, so look for valgrind's error reports in the text. */
+ * to see, so look for valgrind's error reports in the text.  The same for
+ * the program's own log when a signal killed it: valgrind then dies of
+ * that signal too, and its status says nothing of the errors. */
 static void
-check_child_log(struct hh_proc *p, const char *path)
+check_child_log(struct hh_proc *p, const char *path, const char *whose)
 {
     static const char *const marks[] = {
         "Invalid read", "Invalid write", "Invalid free", "uninitialised",
@@ -768,15 +770,14 @@ check_child_log(struct hh_proc *p, const char *path)
         for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
             if (strstr(line, marks[i])) {
                 line[strcspn(line, "\n")] = '\0';
-                hh_note(p->ctx, "[valgrind] child of %s: %s", p->role, line);
+                hh_note(p->ctx, "[valgrind] %s%s: %s", whose, p->role, line);
                 bad = true;
             }
     }
     if (f)
         fclose(f);
     if (bad)
-        hh_fail(p->ctx, "valgrind reported errors in a process forked by %s",
-                p->role);
+        hh_fail(p->ctx, "valgrind reported errors in %s%s", whose, p->role);
 }
 
 static void
@@ -791,10 +792,12 @@ check_valgrind_logs(struct hh_proc *p)
     for (size_t i = 0; i < g.gl_pathc; i++) {
         if (strcmp(g.gl_pathv[i], mine) == 0)
             continue;
-        check_child_log(p, g.gl_pathv[i]);
+        check_child_log(p, g.gl_pathv[i], "a process forked by ");
     }
     globfree(&g);
     check_main_log(p, mine);
+    if (WIFSIGNALED(p->status))
+        check_child_log(p, mine, "");
 }
 
 /* After a program exits: its valgrind report and its strace lines. */
