@@ -316,6 +316,15 @@ struct sockaddr_in hh_full_listener(struct hh_ctx *c);
  * output is still read, up to the deadline.  Returns the state. */
 char hh_wait_state(struct hh_proc *p, const char *states, int timeout_ms);
 
+/* A socket (or any fd) of the test's own, closed at teardown like the
+ * harness's; fails the scenario (with errno) if FD is -1.  Returns FD. */
+int hh_track_fd(struct hh_ctx *c, int fd);
+
+/* Whether LINE matches the extended regex ERE; GROUPS (NULL: not wanted)
+ * gets the matched groups.  A bad ERE fails the scenario. */
+bool hh_match(struct hh_ctx *c, const char *ere, const char *line,
+              char groups[][HH_GROUP_LEN]);
+
 /* Escape bytes for the transcript: "ab\n" -> "ab\\n".  Returns OUT. */
 char *hh_escape(const void *data, size_t len, char *out, size_t cap);
 
