@@ -86,23 +86,133 @@ error_line_matching(struct hh_ctx *c, struct hh_proc *p, const char *usage,
     return false;
 }
 
-void
-hh_run_bad_cases_opt(struct hh_ctx *c, const struct hh_bad_opts *opt,
-                     const char *prog, const struct hh_bad_case *cases,
-                     size_t n)
+/* ---- the rows of a shape ---------------------------------------------- */
+
+#define IP "127.0.0.1"
+#define MAX_ROWS 64
+
+struct rows {
+    struct hh_bad_case r[MAX_ROWS];
+    size_t n;
+};
+
+/* Append a row: PRE (the options, NPRE of them), then the NULL-ended
+ * ARGS, then POST if not NULL. */
+static void
+add(struct hh_ctx *c, struct rows *t, const char *const *pre, int npre,
+    const char *const *args, const char *post, int status, const char *err)
 {
-    char busy[8] = "", closed[8] = "";
-    int lfd = -1;
+    HH_CHECK(c, t->n < MAX_ROWS, "test bug: more than %d bad-input rows",
+             MAX_ROWS);
+    struct hh_bad_case *r = &t->r[t->n++];
+    int k = 0;
+    memset(r, 0, sizeof *r);
+    for (int i = 0; i < npre; i++)
+        r->args[k++] = pre[i];
+    for (; *args; args++)
+        r->args[k++] = *args;
+    if (post)
+        r->args[k++] = post;
+    HH_CHECK(c, k < HH_BAD_MAX_ARGS, "test bug: a row of %d arguments", k);
+    r->status = status;
+    r->err = err;
+}
+
+/* Bad ports, then bad IPs; OPTS before IP PORT, ARG (or nothing) after. */
+static void
+add_bad_ip_port(struct hh_ctx *c, struct rows *t, const char *const *o,
+                int no, const char *arg)
+{
+    static const struct {
+        const char *ip, *port, *err;
+    } bad[] = {
+        {IP, "x", "port 'x': not a number"},
+        {IP, "70000", "port '70000'"},
+        {IP, "-1", "port '-1'"},
+        {IP, "", "port: empty"},
+        {"1.2.3", "0", "IP '1\\.2\\.3'"},
+        {"localhost", "0", "IP 'localhost'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        add(c, t, o, no, (const char *const[]){bad[i].ip, bad[i].port, NULL},
+            arg, 2, bad[i].err);
+}
+
+static void
+shape_rows(struct hh_ctx *c, const struct hh_program *p, struct rows *t)
+{
+    static const char *const none[] = {NULL};
+    int no = 0;
+    while (no < HH_MAX_OPTS && p->opts[no])
+        no++;
+    if (p->args != HH_ARGS_NONE)
+        add(c, t, NULL, 0, (const char *const[]){"-h", NULL}, NULL, 0, NULL);
+    if (p->args >= HH_ARGS_HELP)
+        add(c, t, NULL, 0, (const char *const[]){"--no-such-option", NULL},
+            NULL, 2, HH_USAGE);
+    if (p->args >= HH_ARGS_IP_PORT)
+        add(c, t, NULL, 0, none, NULL, 2, HH_USAGE);
+    if (p->args == HH_ARGS_IP_PORT) {
+        add(c, t, p->opts, no, (const char *const[]){IP, NULL}, NULL, 2,
+            HH_USAGE);
+        add(c, t, p->opts, no, (const char *const[]){IP, "0", "extra", NULL},
+            NULL, 2, HH_USAGE);
+        add_bad_ip_port(c, t, p->opts, no, NULL);
+    }
+    if (p->args == HH_ARGS_IP_PORT_ARG)
+        add_bad_ip_port(c, t, NULL, 0, p->arg);
+    if (p->flags & HH_PROG_SERVER)
+        add(c, t, NULL, 0, (const char *const[]){IP, HH_PORT_IN_USE, NULL},
+            p->args == HH_ARGS_IP_PORT_ARG ? p->arg : NULL, 1,
+            "\\(EADDRINUSE\\)");
+    for (size_t i = 0; i < p->nrows; i++) {
+        HH_CHECK(c, t->n < MAX_ROWS, "test bug: more than %d bad-input rows",
+                 MAX_ROWS);
+        t->r[t->n++] = p->rows[i];
+    }
+}
+
+/* ---- running the rows ------------------------------------------------- */
+
+struct value {
+    const char *name;
+    char text[256];
+};
+
+void
+hh_run_bad_input(struct hh_ctx *c, const struct hh_program *prog_row)
+{
+    const struct hh_chapter *ch = hhi_chapter();
+    const char *prog = prog_row->name;
+    struct rows *t = hh_alloc(c, sizeof *t);
+    t->n = 0;
+    shape_rows(c, prog_row, t);
+    const struct hh_bad_case *cases = t->r;
+    size_t n = t->n;
+
+    /* the placeholders the rows use, each made once */
+    struct value vals[16];
+    size_t nvals = 0;
     if (bad_cases_use(cases, n, HH_PORT_IN_USE)) {
         struct sockaddr_in held;
-        lfd = hh_listen(c, 0, &held, 1);
-        snprintf(busy, sizeof busy, "%u", ntohs(held.sin_port));
+        hh_listen(c, 0, &held, 1); /* held until teardown */
+        vals[nvals].name = HH_PORT_IN_USE;
+        snprintf(vals[nvals++].text, sizeof vals[0].text, "%u",
+                 ntohs(held.sin_port));
     }
-    if (bad_cases_use(cases, n, HH_PORT_CLOSED))
-        snprintf(closed, sizeof closed, "%u", hh_closed_port(c));
-    const struct hh_bad_subst builtin[] = {{HH_PORT_IN_USE, busy},
-                                           {HH_PORT_CLOSED, closed}};
-    int exit_ms = opt->exit_ms > 0 ? opt->exit_ms : 3000;
+    if (bad_cases_use(cases, n, HH_PORT_CLOSED)) {
+        vals[nvals].name = HH_PORT_CLOSED;
+        snprintf(vals[nvals++].text, sizeof vals[0].text, "%u",
+                 hh_closed_port(c));
+    }
+    for (size_t i = 0; ch && i < ch->nplaceholders && nvals < 16; i++)
+        if (bad_cases_use(cases, n, ch->placeholders[i].name)) {
+            vals[nvals].name = ch->placeholders[i].name;
+            ch->placeholders[i].make(c, vals[nvals].text,
+                                     sizeof vals[0].text);
+            nvals++;
+        }
+    int exit_ms = ch && ch->bad_exit_ms > 0 ? ch->bad_exit_ms : 3000;
     const char *usage = usage_text(c, prog);
 
     for (size_t i = 0; i < n; i++) {
@@ -110,12 +220,9 @@ hh_run_bad_cases_opt(struct hh_ctx *c, const struct hh_bad_opts *opt,
         int k = 0;
         for (; k < HH_BAD_MAX_ARGS && cases[i].args[k]; k++) {
             const char *a = cases[i].args[k];
-            for (size_t s = 0; s < 2; s++)
-                if (strcmp(a, builtin[s].from) == 0)
-                    a = builtin[s].to;
-            for (size_t s = 0; s < opt->nsubst; s++)
-                if (strcmp(a, opt->subst[s].from) == 0)
-                    a = opt->subst[s].to;
+            for (size_t s = 0; s < nvals; s++)
+                if (strcmp(a, vals[s].name) == 0)
+                    a = vals[s].text;
             args[k] = a;
         }
         args[k] = NULL;
@@ -143,15 +250,4 @@ hh_run_bad_cases_opt(struct hh_ctx *c, const struct hh_bad_opts *opt,
                  "no usage line on stderr");
         hhi_release(p); /* a table may be longer than HH_MAX_PROCS */
     }
-    if (lfd >= 0)
-        hh_close(c, lfd);
 }
-
-void
-hh_run_bad_cases(struct hh_ctx *c, const char *prog,
-                 const struct hh_bad_case *cases, size_t n)
-{
-    const struct hh_bad_opts none = {0};
-    hh_run_bad_cases_opt(c, &none, prog, cases, n);
-}
-

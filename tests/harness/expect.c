@@ -122,3 +122,31 @@ hh_wait_listening(struct hh_proc *p)
     snprintf(p->port, sizeof p->port, "%ld", port);
 }
 
+
+bool
+hh_next_line(struct hh_proc *p, size_t *pos, char *line, size_t cap)
+{
+    if (p->out.data == NULL || *pos >= p->out.len)
+        return false;
+    const char *s = p->out.data + *pos;
+    const char *nl = memchr(s, '\n', p->out.len - *pos);
+    /* a line still being written is not a line yet, unless nothing more
+     * can come */
+    if (nl == NULL && p->out_fd >= 0)
+        return false;
+    size_t n = nl ? (size_t)(nl - s) : p->out.len - *pos;
+    snprintf(line, cap, "%.*s", (int)n, s);
+    *pos += n + (nl != NULL);
+    return true;
+}
+
+int
+hh_count_lines(struct hh_proc *p, const char *ere)
+{
+    char line[HH_GROUP_LEN];
+    size_t pos = 0;
+    int n = 0;
+    while (hh_next_line(p, &pos, line, sizeof line))
+        n += hh_match(p->ctx, ere, line, NULL);
+    return n;
+}

@@ -33,7 +33,7 @@ void hhi_show_trace(struct hh_proc *p);
 /* net.c: free the echo buffers at exit */
 void hhi_net_free(void);
 
-/* runner.c: the chapter's entry for PROG, or NULL */
-const struct hh_teach *hhi_teach_entry(const char *prog);
+/* runner.c: the chapter being run (NULL before hh_run_chapter) */
+const struct hh_chapter *hhi_chapter(void);
 
 #endif

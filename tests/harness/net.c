@@ -35,6 +35,8 @@ hh_wait_fd(struct hh_ctx *c, int fd, short events, int timeout_ms)
 int
 hh_track_fd(struct hh_ctx *c, int fd)
 {
+    if (fd < 0)
+        hh_fail(c, "socket: %s", strerror(errno));
     if (c->nfds == HH_MAX_FDS) {
         close(fd);
         hh_fail(c, "too many sockets in one scenario");

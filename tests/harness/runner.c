@@ -1,5 +1,5 @@
 /*
- * runner.c - hh_main: a chapter's table as cmocka tests, as the demo,
+ * runner.c - hh_run_chapter: a chapter's table as cmocka tests, as the demo,
  * or as a list; the setup and teardown of each scenario.
  */
 #define _GNU_SOURCE
@@ -21,23 +21,21 @@
 extern char **environ;
 
 static struct hh_ctx *live; /* for the fatal-signal cleanup */
-static const struct hh_teach *teaching;
-static size_t n_teaching;
+static const struct hh_chapter *chapter;
 
-void
-hh_set_teaching(const struct hh_teach *teach, size_t n)
+const struct hh_program *
+hh_program(const char *prog)
 {
-    teaching = teach;
-    n_teaching = n;
+    for (size_t i = 0; chapter && i < chapter->nprograms; i++)
+        if (strcmp(chapter->programs[i].name, prog) == 0)
+            return &chapter->programs[i];
+    return NULL;
 }
 
-const struct hh_teach *
-hhi_teach_entry(const char *prog)
+const struct hh_chapter *
+hhi_chapter(void)
 {
-    for (size_t i = 0; i < n_teaching; i++)
-        if (strcmp(teaching[i].prog, prog) == 0)
-            return &teaching[i];
-    return NULL;
+    return chapter;
 }
 
 /* ---- running scenarios ------------------------------------------------ */
@@ -213,46 +211,180 @@ cmocka_scenario(void **state)
     }
 }
 
+/* One block of the demo: the scenario's transcript, then its verdict.
+ * Returns 1 if it failed. */
 static int
-run_demo(const char *chapter, const struct hh_scenario *t, size_t n)
+demo_one(const struct hh_scenario *sc)
 {
     static struct hh_ctx c;
+    printf("\n== %s  %s%s\n", sc->listing, sc->title,
+           sc->needs & HH_DEMO_ONLY ? "  (the kernel's behaviour: "
+                                      "shown, not graded)"
+                                    : "");
+    fflush(stdout);
+    long long t0 = hh_now_ms();
+    run_one(&c, sc, true);
+    double secs = (hh_now_ms() - t0) / 1000.0;
     int failed = 0;
-    printf("hpsp demo: %s%s%s\n", chapter, show_trace ? "  (TRACE=1)" : "",
-           show_capture ? "  (CAPTURE=1)" : "");
+    if (c.result == HH_PASS) {
+        if (sc->look_at)
+            printf("  look at: %s\n", sc->look_at);
+        printf("-- ok (%.2f s)\n", secs);
+    } else if (c.result == HH_SKIP) {
+        printf("-- skipped: %s\n", c.why);
+    } else {
+        printf("-- FAILED: %s (%.2f s)\n", c.why, secs);
+        failed = 1;
+    }
+    hhi_buf_free(&c.transcript);
+    fflush(stdout);
+    return failed;
+}
+
+/* The parts of the demo, in the order a reader meets them. */
+enum part { LESSONS, REGRESSIONS, FAILURE_PATHS };
+
+static enum part
+part_of(const struct hh_scenario *sc)
+{
+    if (sc->needs & HH_FAILURE_PATH)
+        return FAILURE_PATHS;
+    if (sc->needs & HH_REGRESSION)
+        return REGRESSIONS;
+    return LESSONS;
+}
+
+/* The lessons in listing order (the table's), then the regressions, then
+ * (ALL=1) the failure paths: what the book teaches comes first. */
+static int
+run_demo(const char *name, const struct hh_scenario *t, size_t n)
+{
+    static const char *const heading[] = {
+        NULL,
+        "what the printed version gets wrong (and the tests prove fixed)",
+        "failure paths: what the programs do when a system call fails",
+    };
+    bool all = env_on("ALL");
+    int failed = 0;
+    size_t hidden = 0;
+    printf("hpsp demo: %s%s%s%s\n", name, show_trace ? "  (TRACE=1)" : "",
+           show_capture ? "  (CAPTURE=1)" : "", all ? "  (ALL=1)" : "");
     if (!show_trace || !show_capture)
         printf("(TRACE=1 shows the system calls, CAPTURE=1 the packets)\n");
-    for (size_t i = 0; i < n; i++) {
-        if (t[i].needs & HH_TEST_ONLY)
-            continue;
-        printf("\n== %s  %s%s\n", t[i].listing, t[i].title,
-               t[i].needs & HH_DEMO_ONLY ? "  (the kernel's behaviour: "
-                                           "shown, not graded)"
-                                         : "");
-        fflush(stdout);
-        long long t0 = hh_now_ms();
-        run_one(&c, &t[i], true);
-        double secs = (hh_now_ms() - t0) / 1000.0;
-        if (c.result == HH_PASS) {
-            if (t[i].look_at)
-                printf("  look at: %s\n", t[i].look_at);
-            printf("-- ok (%.2f s)\n", secs);
-        } else if (c.result == HH_SKIP) {
-            printf("-- skipped: %s\n", c.why);
-        } else {
-            printf("-- FAILED: %s (%.2f s)\n", c.why, secs);
-            failed++;
+    for (int part = LESSONS; part <= FAILURE_PATHS; part++) {
+        bool headed = false;
+        for (size_t i = 0; i < n; i++) {
+            if ((t[i].needs & HH_TEST_ONLY) || (int)part_of(&t[i]) != part)
+                continue;
+            if (part == FAILURE_PATHS && !all) {
+                hidden++;
+                continue;
+            }
+            if (heading[part] && !headed) {
+                printf("\n\n======== %s ========\n", heading[part]);
+                headed = true;
+            }
+            failed += demo_one(&t[i]);
         }
-        hhi_buf_free(&c.transcript);
-        fflush(stdout);
     }
-    printf("\n%s: %d scenario(s) failed\n", chapter, failed);
+    if (hidden)
+        printf("\n(%zu failure-path scenario(s) not shown: ALL=1 shows "
+               "them)\n", hidden);
+    printf("\n%s: %d scenario(s) failed\n", name, failed);
     return failed ? 1 : 0;
 }
 
+/* ---- the chapter's table ---------------------------------------------- */
+
+/* The bad-input scenarios made from the programs, and their programs. */
+static struct hh_scenario *generated;
+static const struct hh_program **generated_prog;
+static size_t n_generated;
+
+static void
+bad_input_scenario(struct hh_ctx *c)
+{
+    size_t k = (size_t)(c->sc - generated);
+    HH_CHECK(c, k < n_generated, "test bug: not a generated scenario");
+    hh_run_bad_input(c, generated_prog[k]);
+}
+
+/* The chapter's scenarios and, after them, a bad_input_<prog> for every
+ * program with a shape or rows of its own. */
+static struct hh_scenario *
+whole_table(const struct hh_chapter *ch, size_t *n)
+{
+    size_t ng = 0;
+    for (size_t i = 0; i < ch->nprograms; i++)
+        if (ch->programs[i].args != HH_ARGS_NONE || ch->programs[i].nrows)
+            ng++;
+    struct hh_scenario *t = calloc(ch->nscenarios + ng, sizeof *t);
+    generated_prog = calloc(ng ? ng : 1, sizeof *generated_prog);
+    if (!t || !generated_prog) {
+        fprintf(stderr, "harness: out of memory\n");
+        exit(1);
+    }
+    memcpy(t, ch->scenarios, ch->nscenarios * sizeof *t);
+    generated = t + ch->nscenarios;
+    for (size_t i = 0; i < ch->nprograms; i++) {
+        const struct hh_program *p = &ch->programs[i];
+        if (p->args == HH_ARGS_NONE && !p->nrows)
+            continue;
+        char *name = NULL, *title = NULL;
+        if (asprintf(&name, "bad_input_%s", p->name) < 0 ||
+            asprintf(&title, "%s: bad command lines", p->name) < 0) {
+            fprintf(stderr, "harness: out of memory\n");
+            exit(1);
+        }
+        generated[n_generated] = (struct hh_scenario){
+            name, p->listing ? p->listing : "", title, NULL, HH_TEST_ONLY,
+            bad_input_scenario};
+        generated_prog[n_generated++] = p;
+    }
+    *n = ch->nscenarios + n_generated;
+    return t;
+}
+
+static void
+free_table(struct hh_scenario *t)
+{
+    for (size_t i = 0; i < n_generated; i++) {
+        free((char *)generated[i].name);
+        free((char *)generated[i].title);
+    }
+    free(generated_prog);
+    free(t);
+}
+
+static const char *
+list_note(unsigned needs)
+{
+    if (needs & HH_DEMO_ONLY)
+        return " (demo only)";
+    if (needs & HH_FAILURE_PATH)
+        return " (failure path)";
+    if (needs & HH_REGRESSION)
+        return " (regression)";
+    return "";
+}
+
+static int run_table(int argc, char **argv, const char *name,
+                     const struct hh_scenario *table, size_t n);
+
 int
-hh_main(int argc, char **argv, const char *chapter,
-        const struct hh_scenario *table, size_t n)
+hh_run_chapter(int argc, char **argv, const struct hh_chapter *ch)
+{
+    size_t n;
+    chapter = ch;
+    struct hh_scenario *t = whole_table(ch, &n);
+    int rc = run_table(argc, argv, ch->name, t, n);
+    free_table(t);
+    return rc;
+}
+
+static int
+run_table(int argc, char **argv, const char *name,
+          const struct hh_scenario *table, size_t n)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -277,8 +409,7 @@ hh_main(int argc, char **argv, const char *chapter,
         else if (strcmp(argv[i], "--list") == 0) {
             for (size_t k = 0; k < n; k++)
                 printf("%-28s %-8s %s%s\n", table[k].name, table[k].listing,
-                       table[k].title,
-                       table[k].needs & HH_DEMO_ONLY ? " (demo only)" : "");
+                       table[k].title, list_note(table[k].needs));
             return 0;
         } else if (argv[i][0] != '-')
             only = argv[i];
@@ -289,7 +420,7 @@ hh_main(int argc, char **argv, const char *chapter,
         }
     }
     if (demo_mode)
-        return run_demo(chapter, table, n);
+        return run_demo(name, table, n);
 
     struct CMUnitTest *tests = calloc(n, sizeof *tests);
     size_t nt = 0;
@@ -308,19 +439,19 @@ hh_main(int argc, char **argv, const char *chapter,
         free(tests);
         return 2;
     }
-    int failed = _cmocka_run_group_tests(chapter, tests, nt, NULL, NULL);
+    int failed = _cmocka_run_group_tests(name, tests, nt, NULL, NULL);
     free(tests);
     int passed = (int)nt - failed - n_skipped;
-    printf("score: %d/%zu (%s%s)\n", passed, nt, chapter,
+    printf("score: %d/%zu (%s%s)\n", passed, nt, name,
            n_skipped ? ", skipped tests count as not passed" : "");
     if (n_skipped) {
-        printf("%s: %d scenario(s) skipped, not passed:\n%s", chapter,
+        printf("%s: %d scenario(s) skipped, not passed:\n%s", name,
                n_skipped, skipped);
         /* make test gathers these into its own summary */
         const char *log = getenv("HPSP_SKIP_LOG");
         FILE *f = log && *log ? fopen(log, "a") : NULL;
         if (f) {
-            fprintf(f, "%s: %d skipped\n%s", chapter, n_skipped, skipped);
+            fprintf(f, "%s: %d skipped\n%s", name, n_skipped, skipped);
             fclose(f);
         }
     }

@@ -25,7 +25,7 @@ extern char **environ;
 static const char *
 teaching_of(const char *prog)
 {
-    const struct hh_teach *t = hhi_teach_entry(prog);
+    const struct hh_program *t = hh_program(prog);
     return t ? t->syscalls : NULL;
 }
 
@@ -217,8 +217,11 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
     int an = 0;
     const char *spec = opt->trace ? opt->trace : teaching_of(prog);
     bool trace = spec && (opt->must_trace || c->show_trace);
-    bool valgrind = !trace && getenv("HPSP_VALGRIND") &&
-                    strcmp(prog, "tcpdump") != 0 && strcmp(prog, "ss") != 0;
+    const struct hh_program *row = hh_program(prog);
+    /* a system tool comes from PATH, as it is: only suite programs are
+     * looked for in HPSP_BIN, replaced by PROG_ and run under valgrind */
+    bool tool = opt->tool || (row && (row->flags & HH_PROG_TOOL));
+    bool valgrind = !trace && !tool && getenv("HPSP_VALGRIND");
 
     if (c->nprocs == HH_MAX_PROCS)
         hh_fail(c, "too many processes in one scenario");
@@ -230,13 +233,11 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
     snprintf(p->prog, sizeof p->prog, "%s", prog);
     snprintf(p->role, sizeof p->role, "%s", opt->role ? opt->role : prog);
 
-    if (prog[0] == '/' || strcmp(prog, "tcpdump") == 0 ||
-        strcmp(prog, "ss") == 0)
+    if (prog[0] == '/' || tool)
         snprintf(path, sizeof path, "%s", prog);
     else
         hh_prog_path(prog, path, sizeof path);
-    if (prog[0] != '/' && strcmp(prog, "tcpdump") != 0 &&
-        strcmp(prog, "ss") != 0 && access(path, X_OK) != 0)
+    if (prog[0] != '/' && !tool && access(path, X_OK) != 0)
         hh_fail(c, "program %s not found at %s (build it with make, or "
                    "set PROG_%s)", prog, path, prog);
 
@@ -290,11 +291,11 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
         fprintf(cl, " %s %s", opt->stdout_append ? ">>" : ">",
                 opt->stdout_path);
     fclose(cl);
-    if (!p->quiet && strcmp(prog, "tcpdump") != 0) {
+    if (!opt->hide_command) {
         char line[1200];
         snprintf(line, sizeof line, "%-44s (%s%s%s)", cmdline, p->role,
                  trace ? ", under strace" : valgrind ? ", under valgrind" : "",
-                 hhi_is_overridden(prog) ? ", PROG_ override" : "");
+                 !tool && hhi_is_overridden(prog) ? ", PROG_ override" : "");
         hhi_transcribe(c, line);
     }
     free(cmdline);
@@ -626,7 +627,7 @@ hh_stop(struct hh_proc *p)
 {
     int st = hh_stop_status(p);
     char buf[128];
-    const struct hh_teach *t = hhi_teach_entry(p->prog);
+    const struct hh_program *t = hh_program(p->prog);
     bool may_die = t && (t->flags & HH_PROG_DIES_OF_TERM);
     describe_status(st, buf, sizeof buf);
     HH_CHECK(p->ctx,
@@ -663,11 +664,28 @@ hh_write_stdin(struct hh_proc *p, const void *buf, size_t len, int timeout_ms)
     }
 }
 
-void
+bool
 hh_track_pid(struct hh_ctx *c, pid_t pid)
 {
+    for (int i = 0; i < c->nextra; i++)
+        if (c->extra[i] == pid)
+            return false;
+    for (int i = 0; i < c->nprocs; i++)
+        if (c->procs[i].pid == pid)
+            return false;
     if (c->nextra < HH_MAX_PROCS)
         c->extra[c->nextra++] = pid;
+    return true;
+}
+
+void
+hh_untrack_pid(struct hh_ctx *c, pid_t pid)
+{
+    for (int i = 0; i < c->nextra; i++)
+        if (c->extra[i] == pid) {
+            c->extra[i] = c->extra[--c->nextra];
+            return;
+        }
 }
 
 bool
@@ -682,9 +700,7 @@ hh_wait_gone(struct hh_ctx *c, pid_t pid, int timeout_ms)
     if (gone) { /* our child or orphan (we are the subreaper): reap it */
         waitpid(pid, NULL, WNOHANG);
         /* and forget it: teardown must not signal a reused pid */
-        for (int i = 0; i < c->nextra; i++)
-            if (c->extra[i] == pid)
-                c->extra[i] = c->extra[--c->nextra];
+        hh_untrack_pid(c, pid);
     }
     return gone;
 }

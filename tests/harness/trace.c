@@ -30,6 +30,23 @@ hh_trace_count(struct hh_proc *p, const char *ere)
     return n;
 }
 
+int
+hh_epoll_ctl_count(struct hh_proc *p, const char *op, int fd,
+                   const char *flag)
+{
+    char re[256], fdre[16], flagre[64] = "";
+    if (fd >= 0)
+        snprintf(fdre, sizeof fdre, "%d", fd);
+    else
+        snprintf(fdre, sizeof fdre, "[0-9]+");
+    if (flag)
+        snprintf(flagre, sizeof flagre, "([A-Z]+\\|)*%s[|,}]", flag);
+    snprintf(re, sizeof re,
+             "epoll_ctl\\([0-9]+, EPOLL_CTL_%s, %s, \\{events=%s", op, fdre,
+             flagre);
+    return hh_trace_count(p, re);
+}
+
 /* ---- tcpdump ---------------------------------------------------------- */
 
 struct hh_proc *
@@ -41,7 +58,9 @@ hh_capture_start(struct hh_ctx *c, in_port_t port)
     snprintf(filter, sizeof filter, "tcp port %u", (unsigned)port);
     const char *args[] = {"-i", "lo", "-n", "-l", "-U", "--immediate-mode",
                           "-t", filter, NULL};
-    struct hh_spawn opt = {.role = "tcpdump"};
+    /* its command line would only repeat the [wire] lines' source */
+    struct hh_spawn opt = {.role = "tcpdump", .tool = true,
+                           .hide_command = true};
     struct hh_proc *cap = hh_startv(c, &opt, "tcpdump", args);
     cap->is_capture = true;
     cap->quiet = c->demo && !c->show_capture &&
@@ -70,9 +89,19 @@ hh_capture_expect(struct hh_proc *cap, const char *ere, int timeout_ms)
     return hh_expect_line(cap, ere, timeout_ms);
 }
 
+struct hh_proc *
+hh_maybe_capture(struct hh_ctx *c, in_port_t port)
+{
+    if (!(c->sc->needs & HH_NEED_TCPDUMP) && !c->show_capture)
+        return NULL;
+    return hh_capture_start(c, port);
+}
+
 void
 hh_capture_stop(struct hh_proc *cap)
 {
+    if (!cap)
+        return;
     if (!cap->exited)
         kill(cap->pid, SIGINT);
     int st = hh_wait_exit(cap, HHI_GRACE_MS);

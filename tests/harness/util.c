@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- small utilities -------------------------------------------------- */
@@ -241,3 +242,41 @@ hh_alloc(struct hh_ctx *c, size_t n)
     return p;
 }
 
+
+void
+hh_write_text(struct hh_ctx *c, const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    HH_CHECK(c, fd >= 0, "create %s: %s", path, strerror(errno));
+    size_t len = strlen(text);
+    ssize_t n = write(fd, text, len);
+    int e = errno;
+    /* 0644 whatever the umask: a program under test may read it as
+     * another user */
+    if (n == (ssize_t)len && fchmod(fd, 0644) < 0)
+        e = errno, n = -1;
+    close(fd);
+    HH_CHECK(c, n == (ssize_t)len, "write %s: %s", path,
+             n < 0 ? strerror(e) : "short");
+}
+
+void
+hh_make_text_file(struct hh_ctx *c, const char *stem, const char *text,
+                  char *path, size_t len)
+{
+    hh_tmpfile(c, stem, path, len);
+    hh_write_text(c, path, text);
+}
+
+long
+hh_read_long(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long v = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = -1;
+        fclose(f);
+    }
+    return v;
+}
