@@ -254,8 +254,22 @@ part_of(const struct hh_scenario *sc)
     return LESSONS;
 }
 
-/* The lessons in listing order (the table's), then the regressions, then
- * (ALL=1) the failure paths: what the book teaches comes first. */
+/* Where LISTING ("9-6/9-7", "7.4", "10.3.3") stands in the book: its
+ * first chapter and number; what is not a listing ("mux") comes last. */
+static long
+listing_key(const char *listing)
+{
+    char *end;
+    long chap = strtol(listing, &end, 10);
+    if (end == listing || (*end != '-' && *end != '.'))
+        return 1L << 30;
+    long num = strtol(end + 1, NULL, 10);
+    return chap * 1000 + num;
+}
+
+/* The lessons in listing order, then the regressions, then (ALL=1) the
+ * failure paths: what the book teaches comes first.  Within a part the
+ * order is the table's where the listings are the same. */
 static int
 run_demo(const char *name, const struct hh_scenario *t, size_t n)
 {
@@ -271,9 +285,23 @@ run_demo(const char *name, const struct hh_scenario *t, size_t n)
            show_capture ? "  (CAPTURE=1)" : "", all ? "  (ALL=1)" : "");
     if (!show_trace || !show_capture)
         printf("(TRACE=1 shows the system calls, CAPTURE=1 the packets)\n");
+    size_t *order = calloc(n ? n : 1, sizeof *order);
+    if (!order) {
+        fprintf(stderr, "harness: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) { /* a stable insertion sort */
+        size_t k = i;
+        for (; k > 0 && listing_key(t[order[k - 1]].listing) >
+                            listing_key(t[i].listing);
+             k--)
+            order[k] = order[k - 1];
+        order[k] = i;
+    }
     for (int part = LESSONS; part <= FAILURE_PATHS; part++) {
         bool headed = false;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t o = 0; o < n; o++) {
+            size_t i = order[o];
             if ((t[i].needs & HH_TEST_ONLY) || (int)part_of(&t[i]) != part)
                 continue;
             if (part == FAILURE_PATHS && !all) {
@@ -287,6 +315,7 @@ run_demo(const char *name, const struct hh_scenario *t, size_t n)
             failed += demo_one(&t[i]);
         }
     }
+    free(order);
     if (hidden)
         printf("\n(%zu failure-path scenario(s) not shown: ALL=1 shows "
                "them)\n", hidden);

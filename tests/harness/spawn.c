@@ -349,13 +349,14 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
      * keeps the rest of its checks and drops only the leak check */
     char **envp = environ;
     char *env_copy[512], asan[512];
-    if (trace && getenv("ASAN_OPTIONS")) {
+    if (trace) { /* ASan's default is detect_leaks=1: set it either way */
+        const char *old = getenv("ASAN_OPTIONS");
         int k = 0;
         for (char **e = environ; *e && k < 510; e++)
             if (strncmp(*e, "ASAN_OPTIONS=", 13) != 0)
                 env_copy[k++] = *e;
-        snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s:detect_leaks=0",
-                 getenv("ASAN_OPTIONS"));
+        snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%sdetect_leaks=0",
+                 old ? old : "", old && *old ? ":" : "");
         env_copy[k++] = asan;
         env_copy[k] = NULL;
         envp = env_copy;
