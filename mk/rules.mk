@@ -25,13 +25,22 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CMOCKA_CFLAGS)
 
-$(LIB): $(LIB_OBJS)
+# An archive is rebuilt from scratch when a member changes or when the
+# list of members does (a source split in two, or removed): NAME.members
+# holds the list and is rewritten only when it differs.
+.PHONY: FORCE
+$(BUILD)/lib/%.members: FORCE
 	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
+	@echo '$(sort $(MEMBERS_$*))' | cmp -s - $@ 2>/dev/null || \
+		echo '$(sort $(MEMBERS_$*))' > $@
+MEMBERS_libhpsp := $(LIB_OBJS)
+MEMBERS_libharness := $(HARNESS_OBJS)
 
-$(HARNESS): $(HARNESS_OBJS)
-	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
+$(LIB): $(LIB_OBJS) $(BUILD)/lib/libhpsp.members
+	rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
+
+$(HARNESS): $(HARNESS_OBJS) $(BUILD)/lib/libharness.members
+	rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
 
 chapter_key = $(firstword $(subst -, ,$(1)))
 space := $(subst ,, )

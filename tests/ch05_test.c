@@ -388,19 +388,6 @@ reuse_addr(struct hh_ctx *c)
 
 /* ---- 5-10 / 5-11 buffer sizes ------------------------------------------ */
 
-static long
-read_sysctl(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    long v = -1;
-    if (f) {
-        if (fscanf(f, "%ld", &v) != 1)
-            v = -1;
-        fclose(f);
-    }
-    return v;
-}
-
 /* What this kernel does to a request of 0: the floor of the option. */
 static int
 measure_floor(struct hh_ctx *c, int opt)
@@ -478,8 +465,8 @@ ss_buffers(struct hh_ctx *c, in_port_t lport, long *rb, in_port_t full,
 static void
 buffer_sizes(struct hh_ctx *c)
 {
-    long wmax = read_sysctl("/proc/sys/net/core/wmem_max");
-    long rmax = read_sysctl("/proc/sys/net/core/rmem_max");
+    long wmax = hh_read_long("/proc/sys/net/core/wmem_max");
+    long rmax = hh_read_long("/proc/sys/net/core/rmem_max");
     if (wmax < 0 || rmax < 0)
         hh_skip(c, "cannot read net.core.wmem_max / rmem_max");
     int sfloor = measure_floor(c, SO_SNDBUF);
@@ -554,7 +541,7 @@ rcvbuf_window(struct hh_ctx *c)
                                    "0", "50", NULL);
     hh_wait_listening(srv);
     /* the size the kernel gives a request of 50, as buffer_sizes checks */
-    long rmax = read_sysctl("/proc/sys/net/core/rmem_max");
+    long rmax = hh_read_long("/proc/sys/net/core/rmem_max");
     long set = expected_size(50, rmax, measure_floor(c, SO_RCVBUF));
     struct hh_proc *cap = hh_capture_start(c, ntohs(srv->addr.sin_port));
     struct hh_proc *cli = hh_start(c, "client", "sndbuf_client", "127.0.0.1",
@@ -650,43 +637,6 @@ daytime_errors(struct hh_ctx *c)
     hh_expect_exit(p, 1, 3000);
 }
 
-/* ---- bad input, for every program -------------------------------------- */
-
-HH_BAD_INPUT(bad_byte_order, "byte_order", {{"-h", NULL}, 0, NULL},
-             {{"extra", NULL}, 2, HH_USAGE}, {{"-x", NULL}, 2, HH_USAGE})
-HH_BAD_INPUT(bad_listen_backlog, "listen_backlog", HH_IP_PORT_ARG_CASES("5"),
-             HH_SERVER_IN_USE_ARG("5"),
-             {{"127.0.0.1", "0", "-1", NULL}, 2, "backlog '-1'"},
-             {{"127.0.0.1", "0", "5x", NULL}, 2, "backlog '5x'"},
-             {{"127.0.0.1", "0", NULL}, 2, HH_USAGE})
-HH_BAD_INPUT(bad_accept_delayed, "accept_delayed", HH_IP_PORT_ARG_CASES(NULL),
-             HH_SERVER_IN_USE(),
-             {{"-d", "soon", "127.0.0.1", "0", NULL}, 2,
-              "delay 'soon': not a duration"},
-             {{"-d", "-3", "127.0.0.1", "0", NULL}, 2,
-              "delay '-3': not a duration"})
-HH_BAD_INPUT(bad_oob_send, "oob_send", HH_IP_PORT_ARG_CASES(NULL),
-             {{"127.0.0.1", "1", NULL}, 1, "\\(ECONNREFUSED\\)"})
-HH_BAD_INPUT(bad_oob_recv, "oob_recv", HH_IP_PORT_ARG_CASES(NULL),
-             HH_SERVER_IN_USE(),
-             {{"-d", "x", "127.0.0.1", "0", NULL}, 2,
-              "delay 'x': not a duration"})
-HH_BAD_INPUT(bad_reuse_addr_server, "reuse_addr_server",
-             HH_IP_PORT_ARG_CASES(NULL), HH_SERVER_IN_USE(),
-             HH_SERVER_IN_USE("-n", ))
-HH_BAD_INPUT(bad_sndbuf_client, "sndbuf_client", HH_IP_PORT_ARG_CASES("2000"),
-             {{"127.0.0.1", "1", "-5", NULL}, 2, "size '-5'"},
-             {{"127.0.0.1", "1", "99999999999999999999", NULL}, 2, "size"},
-             {{"127.0.0.1", "1", "2000", NULL}, 1, "\\(ECONNREFUSED\\)"})
-HH_BAD_INPUT(bad_rcvbuf_server, "rcvbuf_server", HH_IP_PORT_ARG_CASES("2000"),
-             HH_SERVER_IN_USE_ARG("2000"),
-             {{"127.0.0.1", "0", "2k", NULL}, 2, "size '2k'"})
-HH_BAD_INPUT(bad_daytime_client, "daytime_client", {{"-h", NULL}, 0, NULL},
-             {{NULL}, 2, HH_USAGE}, {{"a", "b", NULL}, 2, HH_USAGE},
-             {{"-p", "x", "127.0.0.1", NULL}, 2, "'x'"},
-             {{"-p", "70000", "127.0.0.1", NULL}, 2, "'70000'"},
-             {{"-p", "0", "127.0.0.1", NULL}, 2, "'0'"})
-
 /* ---- the table --------------------------------------------------------- */
 
 static const struct hh_scenario scenarios[] = {
@@ -753,47 +703,73 @@ static const struct hh_scenario scenarios[] = {
      HH_NEED_ROOT, daytime_port13},
     {"daytime_errors", "5-12",
      "daytime client: unknown host and refused connection are clear errors",
-     "each failure names its cause and exits 1.", 0, daytime_errors},
-    {"bad_input_byte_order", "5-1", "byte_order: bad command lines", NULL,
-     HH_TEST_ONLY, bad_byte_order},
-    {"bad_input_listen_backlog", "5-3", "listen_backlog: bad command lines",
-     NULL, HH_TEST_ONLY, bad_listen_backlog},
-    {"bad_input_accept_delayed", "5-5", "accept_delayed: bad command lines",
-     NULL, HH_TEST_ONLY, bad_accept_delayed},
-    {"bad_input_oob_send", "5-6", "oob_send: bad command lines", NULL,
-     HH_TEST_ONLY, bad_oob_send},
-    {"bad_input_oob_recv", "5-7", "oob_recv: bad command lines", NULL,
-     HH_TEST_ONLY, bad_oob_recv},
-    {"bad_input_reuse_addr_server", "5-9",
-     "reuse_addr_server: bad command lines", NULL, HH_TEST_ONLY,
-     bad_reuse_addr_server},
-    {"bad_input_sndbuf_client", "5-10", "sndbuf_client: bad command lines",
-     NULL, HH_TEST_ONLY, bad_sndbuf_client},
-    {"bad_input_rcvbuf_server", "5-11", "rcvbuf_server: bad command lines",
-     NULL, HH_TEST_ONLY, bad_rcvbuf_server},
-    {"bad_input_daytime_client", "5-12", "daytime_client: bad command lines",
-     NULL, HH_TEST_ONLY, bad_daytime_client},
+     "each failure names its cause and exits 1.",
+     HH_FAILURE_PATH, daytime_errors},
 };
 
-/* What TRACE=1 shows of each program: the calls its listing teaches. */
-static const struct hh_teach teaching[] = {
-    {"listen_backlog", "trace=socket,bind,listen", 0},
-    {"accept_delayed", "trace=listen,accept,accept4,getsockopt,recvfrom",
-     HH_PROG_DIES_OF_TERM},
-    {"oob_send", "trace=connect,sendto", 0},
-    {"oob_recv", "trace=accept,accept4,recvfrom", HH_PROG_DIES_OF_TERM},
-    {"reuse_addr_server", "trace=setsockopt,bind,accept,accept4,close",
-     HH_PROG_DIES_OF_TERM},
-    {"sndbuf_client", "trace=setsockopt,getsockopt,connect,sendto,write", 0},
-    {"rcvbuf_server", "trace=setsockopt,getsockopt,accept,accept4",
-     HH_PROG_DIES_OF_TERM},
-    {"daytime_client", "trace=connect,read,recvfrom", 0},
+/*
+ * The programs: what TRACE=1 shows of each (the calls its listing
+ * teaches), and its bad command lines (a bad_input_<name> scenario each).
+ */
+static const struct hh_program programs[] = {
+    {.name = "byte_order", .listing = "5-1", .args = HH_ARGS_H,
+     HH_ROWS({{"extra", NULL}, 2, HH_USAGE}, {{"-x", NULL}, 2, HH_USAGE})},
+    {.name = "listen_backlog", .listing = "5-3",
+     .syscalls = "trace=socket,bind,listen", .flags = HH_PROG_SERVER,
+     .args = HH_ARGS_IP_PORT_ARG, .arg = "5",
+     HH_ROWS({{"127.0.0.1", "0", "-1", NULL}, 2, "backlog '-1'"},
+             {{"127.0.0.1", "0", "5x", NULL}, 2, "backlog '5x'"},
+             {{"127.0.0.1", "0", NULL}, 2, HH_USAGE})},
+    {.name = "accept_delayed", .listing = "5-5",
+     .syscalls = "trace=listen,accept,accept4,getsockopt,recvfrom",
+     .flags = HH_PROG_SERVER | HH_PROG_DIES_OF_TERM,
+     .args = HH_ARGS_IP_PORT_ARG,
+     HH_ROWS({{"-d", "soon", "127.0.0.1", "0", NULL}, 2,
+              "delay 'soon': not a duration"},
+             {{"-d", "-3", "127.0.0.1", "0", NULL}, 2,
+              "delay '-3': not a duration"})},
+    {.name = "oob_send", .listing = "5-6", .syscalls = "trace=connect,sendto",
+     .args = HH_ARGS_IP_PORT_ARG,
+     HH_ROWS({{"127.0.0.1", "1", NULL}, 1, "\\(ECONNREFUSED\\)"})},
+    {.name = "oob_recv", .listing = "5-7",
+     .syscalls = "trace=accept,accept4,recvfrom",
+     .flags = HH_PROG_SERVER | HH_PROG_DIES_OF_TERM,
+     .args = HH_ARGS_IP_PORT_ARG,
+     HH_ROWS({{"-d", "x", "127.0.0.1", "0", NULL}, 2,
+              "delay 'x': not a duration"})},
+    {.name = "reuse_addr_server", .listing = "5-9",
+     .syscalls = "trace=setsockopt,bind,accept,accept4,close",
+     .flags = HH_PROG_SERVER | HH_PROG_DIES_OF_TERM, .args = HH_ARGS_IP_PORT_ARG,
+     HH_ROWS(HH_SERVER_IN_USE("-n", ))},
+    {.name = "sndbuf_client", .listing = "5-10",
+     .syscalls = "trace=setsockopt,getsockopt,connect,sendto,write",
+     .args = HH_ARGS_IP_PORT_ARG, .arg = "2000",
+     HH_ROWS({{"127.0.0.1", "1", "-5", NULL}, 2, "size '-5'"},
+             {{"127.0.0.1", "1", "99999999999999999999", NULL}, 2, "size"},
+             {{"127.0.0.1", "1", "2000", NULL}, 1, "\\(ECONNREFUSED\\)"})},
+    {.name = "rcvbuf_server", .listing = "5-11",
+     .syscalls = "trace=setsockopt,getsockopt,accept,accept4",
+     .flags = HH_PROG_SERVER | HH_PROG_DIES_OF_TERM, .args = HH_ARGS_IP_PORT_ARG, .arg = "2000",
+     HH_ROWS({{"127.0.0.1", "0", "2k", NULL}, 2, "size '2k'"})},
+    {.name = "daytime_client", .listing = "5-12",
+     .syscalls = "trace=connect,read,recvfrom", .args = HH_ARGS_H,
+     HH_ROWS({{NULL}, 2, HH_USAGE}, {{"a", "b", NULL}, 2, HH_USAGE},
+             {{"-p", "x", "127.0.0.1", NULL}, 2, "'x'"},
+             {{"-p", "70000", "127.0.0.1", NULL}, 2, "'70000'"},
+             {{"-p", "0", "127.0.0.1", NULL}, 2, "'0'"})},
+    {.name = "ss", .flags = HH_PROG_TOOL},
+};
+
+static const struct hh_chapter chapter = {
+    .name = "ch05-api",
+    .programs = programs,
+    .nprograms = HH_LEN(programs),
+    .scenarios = scenarios,
+    .nscenarios = HH_LEN(scenarios),
 };
 
 int
 main(int argc, char **argv)
 {
-    hh_set_teaching(teaching, sizeof teaching / sizeof teaching[0]);
-    return hh_main(argc, argv, "ch05-api", scenarios,
-                   sizeof scenarios / sizeof scenarios[0]);
+    return hh_run_chapter(argc, argv, &chapter);
 }

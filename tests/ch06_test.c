@@ -36,22 +36,6 @@ scratch(struct hh_ctx *c, size_t n)
     return hh_alloc(c, n);
 }
 
-/* A temp file holding TEXT, mode 0644 whatever the umask; path in PATH. */
-static void
-make_text_file(struct hh_ctx *c, const char *stem, const char *text,
-               char *path, size_t len)
-{
-    hh_tmpfile(c, stem, path, len);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    HH_CHECK(c, fd >= 0, "create %s: %s", path, strerror(errno));
-    ssize_t n = write(fd, text, strlen(text));
-    int e = errno;
-    close(fd);
-    HH_CHECK(c, n == (ssize_t)strlen(text), "write %s: %s", path,
-             strerror(e));
-    HH_CHECK(c, chmod(path, 0644) == 0, "chmod %s: %s", path, strerror(errno));
-}
-
 /* Fail unless GOT (GLEN bytes) equals WANT (WLEN), naming the first
  * difference. */
 static void
@@ -146,16 +130,6 @@ stop_mid_send(struct hh_ctx *c, struct hh_proc *srv, int fd, const char *call)
 
 /* ---- 6-1 dup: a socket as stdout --------------------------------------- */
 
-/* Capture the server's port on lo when the scenario needs it or the
- * reader asked for packets (CAPTURE=1); NULL otherwise. */
-static struct hh_proc *
-maybe_capture(struct hh_ctx *c, struct hh_proc *srv)
-{
-    if (!(c->sc->needs & HH_NEED_TCPDUMP) && !c->show_capture)
-        return NULL;
-    return hh_capture_start(c, ntohs(srv->addr.sin_port));
-}
-
 /* Wait for the server's FIN on the wire, then stop tcpdump. */
 static void
 finish_capture(struct hh_proc *cap, struct hh_proc *srv)
@@ -176,7 +150,7 @@ dup_cgi(struct hh_ctx *c)
     struct hh_spawn opt = {.role = "server", .must_trace = trace};
     struct hh_proc *srv = hh_startv(c, &opt, "dup_stdout_server", args);
     hh_wait_listening(srv);
-    struct hh_proc *cap = maybe_capture(c, srv);
+    struct hh_proc *cap = hh_maybe_capture(c, ntohs(srv->addr.sin_port));
     char want_out[64];
     snprintf(want_out, sizeof want_out, "listening on 127.0.0.1:%s\n",
              srv->port);
@@ -270,7 +244,8 @@ fetch(struct hh_ctx *c, struct hh_proc **srvp, struct hh_proc **capture,
     struct hh_spawn opt = {.role = "server", .must_trace = trace};
     struct hh_proc *srv = hh_startv(c, &opt, "writev_http_server", args);
     hh_wait_listening(srv);
-    struct hh_proc *cap = capture ? maybe_capture(c, srv) : NULL;
+    struct hh_proc *cap =
+        capture ? hh_maybe_capture(c, ntohs(srv->addr.sin_port)) : NULL;
     int fd = hh_connect(c, &srv->addr, 2000);
     char *reply = scratch(c, 4 * KB);
     *n = hh_recv_all(c, fd, reply, 4 * KB, 5000);
@@ -291,7 +266,7 @@ writev_reply(struct hh_ctx *c)
     size_t n;
     struct hh_proc *srv, *cap;
 
-    make_text_file(c, "page", page, path, sizeof path);
+    hh_make_text_file(c, "page", page, path, sizeof path);
     char *reply = fetch(c, &srv, &cap, path, &n);
     check_http_200(c, reply, n, page, strlen(page));
     hh_expect_line(srv, "^reply: 200 OK, Content-Length ([0-9]+)$", 3000);
@@ -341,7 +316,7 @@ writev_reply(struct hh_ctx *c)
     }
 
     /* an empty file: a header with Content-Length 0, and nothing else */
-    make_text_file(c, "empty", "", path, sizeof path);
+    hh_make_text_file(c, "empty", "", path, sizeof path);
     reply = fetch(c, &srv, NULL, path, &n);
     check_http_200(c, reply, n, "", 0);
     hh_expect_line(srv, "^reply: 200 OK, Content-Length 0$", 3000);
@@ -355,7 +330,7 @@ writev_refused(struct hh_ctx *c)
     hh_tmpfile(c, "missing", missing, sizeof missing);
     hh_tmpfile(c, "dir", dir, sizeof dir);
     HH_CHECK(c, mkdir(dir, 0755) == 0, "mkdir: %s", strerror(errno));
-    make_text_file(c, "secret", "not for others\n", secret, sizeof secret);
+    hh_make_text_file(c, "secret", "not for others\n", secret, sizeof secret);
     HH_CHECK(c, chmod(secret, 0600) == 0, "chmod: %s", strerror(errno));
     hh_note(c, "harness: a missing file, a directory, and a file with mode "
                "0600 (the harness runs as uid %d)",
@@ -1042,42 +1017,18 @@ stop_cleanly(struct hh_ctx *c)
 #define A_FILE "@FILE@" /* a small regular file */
 #define A_DIR "@DIR@"   /* a directory */
 
-/* hh_run_bad_cases, with A_FILE and A_DIR made for the rows */
 static void
-run_cases(struct hh_ctx *c, const char *prog, const struct hh_bad_case *cases,
-          size_t n)
+make_a_file(struct hh_ctx *c, char *out, size_t cap)
 {
-    char file[256], dir[256];
-    make_text_file(c, "file", "data\n", file, sizeof file);
-    hh_tmpfile(c, "dir", dir, sizeof dir);
-    HH_CHECK(c, mkdir(dir, 0755) == 0, "mkdir: %s", strerror(errno));
-    const struct hh_bad_subst subst[] = {{A_FILE, file}, {A_DIR, dir}};
-    const struct hh_bad_opts opt = {subst, 2, 0};
-    hh_run_bad_cases_opt(c, &opt, prog, cases, n);
+    hh_make_text_file(c, "file", "data\n", out, cap);
 }
 
-#define BAD_INPUT(name, prog, ...)                                             \
-    HH_BAD_INPUT_RUN(run_cases, name, prog, __VA_ARGS__)
-
-BAD_INPUT(bad_dup_stdout_server, "dup_stdout_server",
-          HH_IP_PORT_ARG_CASES(NULL), HH_SERVER_IN_USE(),
-          {{"127.0.0.1", "0", "extra", NULL}, 2, HH_USAGE})
-BAD_INPUT(bad_writev_http_server, "writev_http_server",
-          HH_IP_PORT_ARG_CASES(A_FILE), HH_SERVER_IN_USE_ARG(A_FILE),
-          {{"127.0.0.1", "0", NULL}, 2, HH_USAGE},
-          {{"127.0.0.1", "0", A_FILE, "x", NULL}, 2, HH_USAGE})
-BAD_INPUT(bad_sendfile_server, "sendfile_server",
-          HH_IP_PORT_ARG_CASES(A_FILE), HH_SERVER_IN_USE_ARG(A_FILE),
-          {{"127.0.0.1", "0", NULL}, 2, HH_USAGE},
-          {{"127.0.0.1", "0", "/nonexistent/file", NULL}, 1,
-           "open /nonexistent/file: .*\\(ENOENT\\)"},
-          {{"127.0.0.1", "0", A_DIR, NULL}, 1, "not a regular file"})
-BAD_INPUT(bad_splice_echo, "splice_echo", HH_IP_PORT_ARG_CASES(NULL),
-          HH_SERVER_IN_USE(), {{"127.0.0.1", "0", "extra", NULL}, 2, HH_USAGE})
-BAD_INPUT(bad_splice_tee, "splice_tee", HH_HELP_CASES, {{NULL}, 2, HH_USAGE},
-          {{"a", "b", NULL}, 2, HH_USAGE},
-          {{"/nonexistent/file", NULL}, 1, "open .*\\(ENOENT\\)"},
-          {{A_DIR, NULL}, 1, "open .*\\(EISDIR\\)"})
+static void
+make_a_dir(struct hh_ctx *c, char *out, size_t cap)
+{
+    hh_tmpfile(c, "dir", out, cap);
+    HH_CHECK(c, mkdir(out, 0755) == 0, "mkdir: %s", strerror(errno));
+}
 
 /* ---- the table --------------------------------------------------------- */
 
@@ -1115,7 +1066,7 @@ static const struct hh_scenario scenarios[] = {
      "a blocked writev returns the bytes sent so far when a signal (here "
      "SIGSTOP/SIGCONT, i.e. ^Z and fg) arrives; the printed server would "
      "send a truncated file.",
-     0, writev_partial},
+     HH_REGRESSION, writev_partial},
     {"sendfile_sizes", "6-3",
      "sendfile(): 0-byte, 1-byte and 10 MB files arrive intact",
      "each file arrives byte for byte; the empty one needs no sendfile "
@@ -1130,7 +1081,7 @@ static const struct hh_scenario scenarios[] = {
      "sendfile(): a stop signal cuts it short; the loop sends the rest",
      "the printed server calls sendfile once; here a short count is "
      "followed by another call.",
-     0, sendfile_partial},
+     HH_REGRESSION, sendfile_partial},
     {"echo_big", "6-4",
      "splice() echo: 10 MB through a pipe, sent and echoed concurrently",
      "the book echoes one round of at most 32 KB; the port loops until the "
@@ -1166,38 +1117,62 @@ static const struct hh_scenario scenarios[] = {
      "spliced",
      "a clear message naming the side and the kind of file, exit 1; no "
      "fallback to read/write.",
-     0, tee_unspliceable},
+     HH_FAILURE_PATH, tee_unspliceable},
     {"stop_cleanly", "6-1..6-5",
      "every program: SIGTERM's default action stops it",
      NULL, HH_TEST_ONLY, stop_cleanly},
-    {"bad_input_dup_stdout_server", "6-1",
-     "dup_stdout_server: bad command lines", NULL, HH_TEST_ONLY,
-     bad_dup_stdout_server},
-    {"bad_input_writev_http_server", "6-2",
-     "writev_http_server: bad command lines", NULL, HH_TEST_ONLY,
-     bad_writev_http_server},
-    {"bad_input_sendfile_server", "6-3", "sendfile_server: bad command lines",
-     NULL, HH_TEST_ONLY, bad_sendfile_server},
-    {"bad_input_splice_echo", "6-4", "splice_echo: bad command lines", NULL,
-     HH_TEST_ONLY, bad_splice_echo},
-    {"bad_input_splice_tee", "6-5", "splice_tee: bad command lines", NULL,
-     HH_TEST_ONLY, bad_splice_tee},
 };
 
-/* What TRACE=1 shows of each program: the calls its listing teaches. */
-static const struct hh_teach teaching[] = {
-    {"dup_stdout_server", "trace=dup,dup2,dup3,write", HH_PROG_DIES_OF_TERM},
-    {"writev_http_server", "trace=writev", HH_PROG_DIES_OF_TERM},
-    {"sendfile_server", "trace=sendfile,read,pread64", HH_PROG_DIES_OF_TERM},
-    {"splice_echo", "trace=splice,read,recvfrom,write,sendto",
-     HH_PROG_DIES_OF_TERM},
-    {"splice_tee", "trace=tee,splice", HH_PROG_DIES_OF_TERM},
+/*
+ * The programs: what TRACE=1 shows of each (the calls its listing
+ * teaches), and its bad command lines (a bad_input_<name> scenario each).
+ */
+static const struct hh_program programs[] = {
+    {.name = "dup_stdout_server", .listing = "6-1",
+     .syscalls = "trace=dup,dup2,dup3,write", .flags = HH_PROG_SERVER | HH_PROG_DIES_OF_TERM,
+     .args = HH_ARGS_IP_PORT_ARG,
+     HH_ROWS({{"127.0.0.1", "0", "extra", NULL}, 2, HH_USAGE})},
+    {.name = "writev_http_server", .listing = "6-2",
+     .syscalls = "trace=writev", .flags = HH_PROG_SERVER | HH_PROG_DIES_OF_TERM,
+     .args = HH_ARGS_IP_PORT_ARG, .arg = A_FILE,
+     HH_ROWS({{"127.0.0.1", "0", NULL}, 2, HH_USAGE},
+             {{"127.0.0.1", "0", A_FILE, "x", NULL}, 2, HH_USAGE})},
+    {.name = "sendfile_server", .listing = "6-3",
+     .syscalls = "trace=sendfile,read,pread64", .flags = HH_PROG_SERVER | HH_PROG_DIES_OF_TERM,
+     .args = HH_ARGS_IP_PORT_ARG, .arg = A_FILE,
+     HH_ROWS({{"127.0.0.1", "0", NULL}, 2, HH_USAGE},
+             {{"127.0.0.1", "0", "/nonexistent/file", NULL}, 1,
+              "open /nonexistent/file: .*\\(ENOENT\\)"},
+             {{"127.0.0.1", "0", A_DIR, NULL}, 1, "not a regular file"})},
+    {.name = "splice_echo", .listing = "6-4",
+     .syscalls = "trace=splice,read,recvfrom,write,sendto",
+     .flags = HH_PROG_SERVER | HH_PROG_DIES_OF_TERM, .args = HH_ARGS_IP_PORT_ARG,
+     HH_ROWS({{"127.0.0.1", "0", "extra", NULL}, 2, HH_USAGE})},
+    {.name = "splice_tee", .listing = "6-5", .syscalls = "trace=tee,splice",
+     .flags = HH_PROG_DIES_OF_TERM, .args = HH_ARGS_HELP,
+     HH_ROWS({{NULL}, 2, HH_USAGE}, {{"a", "b", NULL}, 2, HH_USAGE},
+             {{"/nonexistent/file", NULL}, 1, "open .*\\(ENOENT\\)"},
+             {{A_DIR, NULL}, 1, "open .*\\(EISDIR\\)"})},
+};
+
+/* the files the rows name */
+static const struct hh_placeholder placeholders[] = {
+    {A_FILE, make_a_file},
+    {A_DIR, make_a_dir},
+};
+
+static const struct hh_chapter chapter = {
+    .name = "ch06-advio",
+    .programs = programs,
+    .nprograms = HH_LEN(programs),
+    .scenarios = scenarios,
+    .nscenarios = HH_LEN(scenarios),
+    .placeholders = placeholders,
+    .nplaceholders = HH_LEN(placeholders),
 };
 
 int
 main(int argc, char **argv)
 {
-    hh_set_teaching(teaching, sizeof teaching / sizeof teaching[0]);
-    return hh_main(argc, argv, "ch06-advio", scenarios,
-                   sizeof scenarios / sizeof scenarios[0]);
+    return hh_run_chapter(argc, argv, &chapter);
 }

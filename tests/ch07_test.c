@@ -196,31 +196,6 @@ number(struct hh_proc *p, int group)
     return strtol(p->groups[group], NULL, 10);
 }
 
-static bool
-track_once(struct hh_ctx *c, pid_t pid)
-{
-    for (int i = 0; i < c->nextra; i++)
-        if (c->extra[i] == pid)
-            return false;
-    for (int i = 0; i < c->nprocs; i++)
-        if (c->procs[i].pid == pid)
-            return false;
-    hh_track_pid(c, pid);
-    return true;
-}
-
-/* Forget a tracked pid once it has been reaped, so teardown never
- * signals a pid the kernel may have handed to someone else since. */
-static void
-untrack(struct hh_ctx *c, pid_t pid)
-{
-    for (int i = 0; i < c->nextra; i++)
-        if (c->extra[i] == pid) {
-            c->extra[i] = c->extra[--c->nextra];
-            return;
-        }
-}
-
 /* Track every child of ours the harness did not start: a daemon that
  * re-parented to us (the subreaper).  Teardown then kills it. */
 static void
@@ -233,7 +208,7 @@ track_strays(struct hh_ctx *c)
     if (!f)
         return;
     while (fscanf(f, "%ld", &pid) == 1)
-        track_once(c, (pid_t)pid);
+        hh_track_pid(c, (pid_t)pid);
     fclose(f);
 }
 
@@ -311,7 +286,7 @@ reap_daemon(struct hh_ctx *c, pid_t pid, int timeout_ms)
         int status;
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid) {
-            untrack(c, pid);
+            hh_untrack_pid(c, pid);
             return status;
         }
         HH_CHECK(c, r == 0, "waitpid(%d): %s: the daemon's exit status is "
@@ -765,7 +740,7 @@ daemon_run(struct hh_ctx *c, enum daemon_way way, bool must_trace)
     /* 1. it serves: the answer is its pid, and the pidfile agrees */
     struct served s;
     ask_daemon(c, &p->addr, &s, cap);
-    track_once(c, (pid_t)s.pid);
+    hh_track_pid(c, (pid_t)s.pid);
     size_t len;
     char *text = hh_read_file(c, pidfile, &len);
     long filed = strtol(text, NULL, 10);
@@ -781,7 +756,7 @@ daemon_run(struct hh_ctx *c, enum daemon_way way, bool must_trace)
         /* its parent (the foreground, or the middle process of -2) may
          * still be on its way out: then it re-parents to us */
         if (hh_wait_gone(c, (pid_t)atol(ppid), 2000))
-            untrack(c, (pid_t)atol(ppid));
+            hh_untrack_pid(c, (pid_t)atol(ppid));
         status_field(c, s.pid, "PPid", ppid, sizeof ppid);
     }
     struct proc_stat st;
@@ -804,7 +779,7 @@ daemon_run(struct hh_ctx *c, enum daemon_way way, bool must_trace)
         HH_CHECK(c, hh_wait_gone(c, (pid_t)st.session, 2000),
                  "the session leader %ld (the middle process) is still "
                  "running", st.session);
-        untrack(c, (pid_t)st.session); /* reaped by hh_wait_gone */
+        hh_untrack_pid(c, (pid_t)st.session); /* reaped by hh_wait_gone */
         hh_note(c, "harness: session leader %ld has exited: no process of "
                    "the session can acquire a terminal", st.session);
     } else {
@@ -989,19 +964,6 @@ have_cap(int cap)
     return (eff >> cap) & 1;
 }
 
-static long
-read_long(const char *path)
-{
-    long v = -1;
-    FILE *f = fopen(path, "r");
-    if (f) {
-        if (fscanf(f, "%ld", &v) != 1)
-            v = -1;
-        fclose(f);
-    }
-    return v;
-}
-
 /* Above the hard limit: CAP_SYS_RESOURCE (and fs.nr_open) decide. */
 static void
 rlimit_hard(struct hh_ctx *c)
@@ -1017,7 +979,7 @@ rlimit_hard(struct hh_ctx *c)
     snprintf(want, sizeof want, "%ld", n);
     const char *args[] = {"-n", want, NULL};
     bool can = have_cap(CAP_SYS_RESOURCE_BIT) &&
-               n <= read_long("/proc/sys/fs/nr_open");
+               n <= hh_read_long("/proc/sys/fs/nr_open");
     hh_note(c, "harness: hard limit %llu; this test %s CAP_SYS_RESOURCE",
             (unsigned long long)lim.rlim_max,
             have_cap(CAP_SYS_RESOURCE_BIT) ? "has" : "lacks");
@@ -1043,18 +1005,6 @@ rlimit_hard(struct hh_ctx *c)
 }
 
 /* ---- 7.5 chroot --------------------------------------------------------- */
-
-static void
-write_text(struct hh_ctx *c, const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    HH_CHECK(c, fd >= 0, "create %s: %s", path, strerror(errno));
-    ssize_t n = write(fd, text, strlen(text));
-    int e = errno;
-    close(fd);
-    HH_CHECK(c, n == (ssize_t)strlen(text), "write %s: %s", path,
-             strerror(e));
-}
 
 static void
 expect_open(struct hh_proc *p, const char *when, const char *path,
@@ -1086,10 +1036,10 @@ chroot_jail(struct hh_ctx *c)
     HH_CHECK(c, mkdir(jail, 0755) == 0, "mkdir %s: %s", jail,
              strerror(errno));
     snprintf(inside, sizeof inside, "%s/inside.txt", jail);
-    write_text(c, inside, "inside the jail\n");
+    hh_write_text(c, inside, "inside the jail\n");
     /* beside the jail: ../outside.txt seen from the jail's root */
     snprintf(outside, sizeof outside, "%s/outside.txt", c->tmpdir);
-    write_text(c, outside, "outside the jail\n");
+    hh_write_text(c, outside, "outside the jail\n");
     hh_note(c, "harness: %s holds inside.txt; outside.txt is beside it",
             jail);
 
@@ -1121,41 +1071,6 @@ chroot_refused(struct hh_ctx *c)
     hh_expect_exit(p, 1, 3000);
 }
 
-/* ---- bad input, for every program -------------------------------------- */
-
-#define COMMON_CASES HH_HELP_CASES, {{"-Z", NULL}, 2, HH_USAGE}
-
-HH_BAD_INPUT(bad_show_uids, "show_uids", COMMON_CASES,
-             {{"extra", NULL}, 2, HH_USAGE})
-HH_BAD_INPUT(bad_switch_user, "switch_user", COMMON_CASES,
-             {{NULL}, 2, HH_USAGE},
-             {{"65534", NULL}, 2, HH_USAGE},
-             {{"65534", "65534", "65534", NULL}, 2, HH_USAGE},
-             {{"12x", "65534", NULL}, 2, "USER '12x'"},
-             {{"65534", "4294967295", NULL}, 2, "GROUP '4294967295'"},
-             {{"-1", "65534", NULL}, 2, HH_USAGE},
-             {{"no-such-user-hpsp", "65534", NULL}, 1, "no such user"})
-HH_BAD_INPUT(bad_daemonize, "daemonize", COMMON_CASES,
-             {{NULL}, 2, HH_USAGE},
-             {{"127.0.0.1", NULL}, 2, HH_USAGE},
-             {{"127.0.0.1", "x", NULL}, 2, "port 'x'"},
-             {{"127.0.0.1", "70000", NULL}, 2, "port '70000'"},
-             {{"1.2.3", "0", NULL}, 2, "IP '1\\.2\\.3'"},
-             {{"-p", "relative.pid", "127.0.0.1", "0", NULL}, 2,
-              "must be an absolute path"},
-             {{"-d", "-2", "127.0.0.1", "0", NULL}, 2, "exclude each other"},
-             HH_SERVER_IN_USE(),
-             {{"-p", "/nonexistent-hpsp/d.pid", "127.0.0.1", "0", NULL}, 1,
-              "open pidfile .*\\(ENOENT\\)"})
-HH_BAD_INPUT(bad_rlimit_nofile, "rlimit_nofile", COMMON_CASES,
-             {{"extra", NULL}, 2, HH_USAGE}, {{"-n", "0", NULL}, 2, "N '0'"},
-             {{"-n", "x", NULL}, 2, "N 'x'"},
-             {{"-n", "2000000", NULL}, 2, "N '2000000'"},
-             {{"-n", NULL}, 2, HH_USAGE})
-HH_BAD_INPUT(bad_chroot_jail, "chroot_jail", COMMON_CASES,
-             {{NULL}, 2, HH_USAGE},
-             {{"/nonexistent-hpsp", NULL}, 1, "chroot .*\\(ENOENT\\)"})
-
 /* ---- the table --------------------------------------------------------- */
 
 static const struct hh_scenario scenarios[] = {
@@ -1182,7 +1097,7 @@ static const struct hh_scenario scenarios[] = {
      "the printed listing's switch (-b): no setgroups, group 0 survives",
      "uid and gid are 65534, yet the process is still in group 0: the "
      "printed version's bug.",
-     HH_NEED_ROOT, switch_user_book_bug},
+     HH_NEED_ROOT | HH_REGRESSION, switch_user_book_bug},
     {"switch_user_by_name", "7-2",
      "switching to a user by name: initgroups gives the user's own groups",
      "after initgroups the groups are exactly those /etc/group lists for "
@@ -1245,31 +1160,64 @@ static const struct hh_scenario scenarios[] = {
      HH_NEED_ROOT, chroot_jail},
     {"chroot_refused", "7.5", "chroot without root: EPERM, stated clearly",
      "chroot(2) needs CAP_SYS_CHROOT.", 0, chroot_refused},
-    {"bad_input_show_uids", "7-1", "show_uids: bad command lines", NULL,
-     HH_TEST_ONLY, bad_show_uids},
-    {"bad_input_switch_user", "7-2", "switch_user: bad command lines", NULL,
-     HH_TEST_ONLY, bad_switch_user},
-    {"bad_input_daemonize", "7-3", "daemonize: bad command lines", NULL,
-     HH_TEST_ONLY, bad_daemonize},
-    {"bad_input_rlimit_nofile", "7.4", "rlimit_nofile: bad command lines",
-     NULL, HH_TEST_ONLY, bad_rlimit_nofile},
-    {"bad_input_chroot_jail", "7.5", "chroot_jail: bad command lines", NULL,
-     HH_TEST_ONLY, bad_chroot_jail},
 };
 
-/* What TRACE=1 shows of each program: the calls its lesson is about. */
-static const struct hh_teach teaching[] = {
-    {"show_uids", "trace=getuid,geteuid,getresuid", 0},
-    {"switch_user", "trace=setgroups,setgid,setuid,setresuid", 0},
-    {"daemonize", "trace=clone,fork,setsid,umask,chdir,dup2,openat,flock", 0},
-    {"rlimit_nofile", "trace=prlimit64,setrlimit,getrlimit", 0},
-    {"chroot_jail", "trace=chroot,chdir,openat", 0},
+/* Every program refuses an unknown short option too. */
+#define BAD_OPTION {{"-Z", NULL}, 2, HH_USAGE}
+
+/*
+ * The programs: what TRACE=1 shows of each (the calls its lesson is
+ * about), and its bad command lines (a bad_input_<name> scenario each).
+ */
+static const struct hh_program programs[] = {
+    {.name = "show_uids", .listing = "7-1",
+     .syscalls = "trace=getuid,geteuid,getresuid", .args = HH_ARGS_HELP,
+     HH_ROWS(BAD_OPTION, {{"extra", NULL}, 2, HH_USAGE})},
+    {.name = "switch_user", .listing = "7-2",
+     .syscalls = "trace=setgroups,setgid,setuid,setresuid",
+     .args = HH_ARGS_HELP,
+     HH_ROWS(BAD_OPTION, {{NULL}, 2, HH_USAGE},
+             {{"65534", NULL}, 2, HH_USAGE},
+             {{"65534", "65534", "65534", NULL}, 2, HH_USAGE},
+             {{"12x", "65534", NULL}, 2, "USER '12x'"},
+             {{"65534", "4294967295", NULL}, 2, "GROUP '4294967295'"},
+             {{"-1", "65534", NULL}, 2, HH_USAGE},
+             {{"no-such-user-hpsp", "65534", NULL}, 1, "no such user"})},
+    {.name = "daemonize", .listing = "7-3",
+     .syscalls = "trace=clone,fork,setsid,umask,chdir,dup2,openat,flock",
+     .flags = HH_PROG_SERVER, .args = HH_ARGS_HELP,
+     HH_ROWS(BAD_OPTION, {{NULL}, 2, HH_USAGE},
+             {{"127.0.0.1", NULL}, 2, HH_USAGE},
+             {{"127.0.0.1", "x", NULL}, 2, "port 'x'"},
+             {{"127.0.0.1", "70000", NULL}, 2, "port '70000'"},
+             {{"1.2.3", "0", NULL}, 2, "IP '1\\.2\\.3'"},
+             {{"-p", "relative.pid", "127.0.0.1", "0", NULL}, 2,
+              "must be an absolute path"},
+             {{"-d", "-2", "127.0.0.1", "0", NULL}, 2, "exclude each other"},
+             {{"-p", "/nonexistent-hpsp/d.pid", "127.0.0.1", "0", NULL}, 1,
+              "open pidfile .*\\(ENOENT\\)"})},
+    {.name = "rlimit_nofile", .listing = "7.4",
+     .syscalls = "trace=prlimit64,setrlimit,getrlimit", .args = HH_ARGS_HELP,
+     HH_ROWS(BAD_OPTION, {{"extra", NULL}, 2, HH_USAGE},
+             {{"-n", "0", NULL}, 2, "N '0'"}, {{"-n", "x", NULL}, 2, "N 'x'"},
+             {{"-n", "2000000", NULL}, 2, "N '2000000'"},
+             {{"-n", NULL}, 2, HH_USAGE})},
+    {.name = "chroot_jail", .listing = "7.5",
+     .syscalls = "trace=chroot,chdir,openat", .args = HH_ARGS_HELP,
+     HH_ROWS(BAD_OPTION, {{NULL}, 2, HH_USAGE},
+             {{"/nonexistent-hpsp", NULL}, 1, "chroot .*\\(ENOENT\\)"})},
+};
+
+static const struct hh_chapter chapter = {
+    .name = "ch07-daemon",
+    .programs = programs,
+    .nprograms = HH_LEN(programs),
+    .scenarios = scenarios,
+    .nscenarios = HH_LEN(scenarios),
 };
 
 int
 main(int argc, char **argv)
 {
-    hh_set_teaching(teaching, sizeof teaching / sizeof teaching[0]);
-    return hh_main(argc, argv, "ch07-daemon", scenarios,
-                   sizeof scenarios / sizeof scenarios[0]);
+    return hh_run_chapter(argc, argv, &chapter);
 }

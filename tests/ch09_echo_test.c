@@ -650,19 +650,6 @@ syscalls_per_backend(struct hh_ctx *c)
 
 /* ---- what the two epoll backends asked the kernel ----------------------- */
 
-/* epoll_ctl calls of OP ("ADD", "MOD") in P's trace, all of them, or
- * (FLAG) those with FLAG among the events. */
-static int
-ctl_count(struct hh_proc *p, const char *op, const char *flag)
-{
-    char re[160];
-    snprintf(re, sizeof re,
-             "epoll_ctl\\([0-9]+, EPOLL_CTL_%s, [0-9]+, \\{events=%s%s%s", op,
-             flag ? "([A-Z]+\\|)*" : "", flag ? flag : "",
-             flag ? "[|,}]" : "");
-    return hh_trace_count(p, re);
-}
-
 /*
  * -m epoll-lt and -m epoll-et echo the same bytes either way: both drain
  * every event to EAGAIN.  What sets them apart is the flag the kernel was
@@ -684,10 +671,10 @@ epoll_flags_per_backend(struct hh_ctx *c)
         int b = hh_connect(c, &srv->addr, 3000);
         hh_echo_stalled(c, b, 16 << 20, hh_ms(c, 300), 15000);
         stop_server(srv);
-        int adds = ctl_count(srv, "ADD", NULL);
-        int mods = ctl_count(srv, "MOD", NULL);
-        int adds_et = ctl_count(srv, "ADD", "EPOLLET");
-        int mods_et = ctl_count(srv, "MOD", "EPOLLET");
+        int adds = hh_epoll_ctl_count(srv, "ADD", -1, NULL);
+        int mods = hh_epoll_ctl_count(srv, "MOD", -1, NULL);
+        int adds_et = hh_epoll_ctl_count(srv, "ADD", -1, "EPOLLET");
+        int mods_et = hh_epoll_ctl_count(srv, "MOD", -1, "EPOLLET");
         hh_note(c, "strace, %s: %d epoll_ctl ADD, %d of them with EPOLLET; "
                    "%d MOD, %d with EPOLLET", modes[et], adds, adds_et, mods,
                 mods_et);
@@ -843,42 +830,6 @@ c10k(struct hh_ctx *c)
              k.peak, k.accepted);
 }
 
-/* ---- bad input, for every program -------------------------------------- */
-
-/* hh_run_bad_cases, with 5 s for each exit (loadgen's connects) */
-static void
-run_cases(struct hh_ctx *c, const char *prog, const struct hh_bad_case *cases,
-          size_t n)
-{
-    const struct hh_bad_opts opt = {NULL, 0, 5000};
-    hh_run_bad_cases_opt(c, &opt, prog, cases, n);
-}
-
-#define BAD_INPUT(name, prog, ...)                                             \
-    HH_BAD_INPUT_RUN(run_cases, name, prog, __VA_ARGS__)
-
-BAD_INPUT(bad_echo_server, "echo_server", HH_IP_PORT_CASES(),
-          {{"-m", "kqueue", "127.0.0.1", "0", NULL}, 2, "backend 'kqueue'"},
-          {{"-m", NULL}, 2, HH_USAGE}, HH_SERVER_IN_USE("-m", "select", ),
-          HH_SERVER_IN_USE())
-BAD_INPUT(bad_libevent_echo, "libevent_echo", HH_IP_PORT_CASES(),
-          HH_SERVER_IN_USE())
-BAD_INPUT(bad_loadgen, "loadgen", HH_HELP_CASES, {{NULL}, 2, HH_USAGE},
-          {{"127.0.0.1", "x", NULL}, 2, "port 'x'"},
-          {{"10.0.0.1", "80", NULL}, 2, "only loopback"},
-          {{"192.168.1.1", "80", NULL}, 2, "only loopback"},
-          {{"127.0.0.1", "0", NULL}, 2, "PORT 0"},
-          {{"-d", "1", "-n", "5", "127.0.0.1", "9", NULL}, 2, "exclude"},
-          {{"-a", "0", "127.0.0.1", "9", NULL}, 2, "ACTIVE '0'"},
-          {{"-i", "-1", "127.0.0.1", "9", NULL}, 2, "IDLE '-1'"},
-          {{"-s", "0", "127.0.0.1", "9", NULL}, 2, "SIZE '0'"},
-          {{"-d", "soon", "127.0.0.1", "9", NULL}, 2, "SECONDS 'soon'"},
-          {{"-d", "0", "127.0.0.1", "9", NULL}, 2, "SECONDS '0'"},
-          {{"-w", "-1", "127.0.0.1", "9", NULL}, 2, "WARMUP_S '-1'"},
-          {{"-n", "x", "127.0.0.1", "9", NULL}, 2, "COUNT 'x'"},
-          {{"-a", "2", "-n", "5", "127.0.0.1", HH_PORT_CLOSED, NULL}, 1,
-           "connect.*\\(ECONNREFUSED\\)"})
-
 /* ---- the table --------------------------------------------------------- */
 
 static const struct hh_scenario scenarios[] = {
@@ -948,31 +899,59 @@ static const struct hh_scenario scenarios[] = {
      "one process, one thread: 10,000 sockets connected before the first "
      "request, every one echoed once; the server's peak is 10,000.",
      0, c10k},
-    {"bad_input_echo_server", "mux", "echo_server: bad command lines", NULL,
-     HH_TEST_ONLY, bad_echo_server},
-    {"bad_input_libevent_echo", "mux", "libevent_echo: bad command lines", NULL,
-     HH_TEST_ONLY, bad_libevent_echo},
-    {"bad_input_loadgen", "mux", "loadgen: bad command lines", NULL,
-     HH_TEST_ONLY, bad_loadgen},
 };
 
-/* What TRACE=1 shows: the setup each program makes (the wait calls are
- * counted by syscalls_per_backend; listing thousands of them would bury
- * the transcript). */
-static const struct hh_teach teaching[] = {
-    {"echo_server",
-     "trace=prlimit64,setrlimit,signalfd4,epoll_create1,io_uring_setup,"
-     "listen", 0},
-    {"libevent_echo", "trace=prlimit64,setrlimit,epoll_create1,listen", 0},
-    {"loadgen", "trace=prlimit64,setrlimit,epoll_create1", 0},
+/*
+ * The programs: what TRACE=1 shows of each, the setup it makes (the wait
+ * calls are counted by syscalls_per_backend; listing thousands of them
+ * would bury the transcript), and its bad command lines (a
+ * bad_input_<name> scenario each).
+ */
+static const struct hh_program programs[] = {
+    {.name = "echo_server", .listing = "mux",
+     .syscalls = "trace=prlimit64,setrlimit,signalfd4,epoll_create1,"
+                 "io_uring_setup,listen",
+     .flags = HH_PROG_SERVER, .args = HH_ARGS_IP_PORT,
+     HH_ROWS({{"-m", "kqueue", "127.0.0.1", "0", NULL}, 2,
+              "backend 'kqueue'"},
+             {{"-m", NULL}, 2, HH_USAGE},
+             HH_SERVER_IN_USE("-m", "select", ))},
+    {.name = "libevent_echo", .listing = "mux",
+     .syscalls = "trace=prlimit64,setrlimit,epoll_create1,listen",
+     .flags = HH_PROG_SERVER, .args = HH_ARGS_IP_PORT},
+    {.name = "loadgen", .listing = "mux",
+     .syscalls = "trace=prlimit64,setrlimit,epoll_create1",
+     .args = HH_ARGS_HELP,
+     HH_ROWS({{NULL}, 2, HH_USAGE},
+             {{"127.0.0.1", "x", NULL}, 2, "port 'x'"},
+             {{"10.0.0.1", "80", NULL}, 2, "only loopback"},
+             {{"192.168.1.1", "80", NULL}, 2, "only loopback"},
+             {{"127.0.0.1", "0", NULL}, 2, "PORT 0"},
+             {{"-d", "1", "-n", "5", "127.0.0.1", "9", NULL}, 2, "exclude"},
+             {{"-a", "0", "127.0.0.1", "9", NULL}, 2, "ACTIVE '0'"},
+             {{"-i", "-1", "127.0.0.1", "9", NULL}, 2, "IDLE '-1'"},
+             {{"-s", "0", "127.0.0.1", "9", NULL}, 2, "SIZE '0'"},
+             {{"-d", "soon", "127.0.0.1", "9", NULL}, 2, "SECONDS 'soon'"},
+             {{"-d", "0", "127.0.0.1", "9", NULL}, 2, "SECONDS '0'"},
+             {{"-w", "-1", "127.0.0.1", "9", NULL}, 2, "WARMUP_S '-1'"},
+             {{"-n", "x", "127.0.0.1", "9", NULL}, 2, "COUNT 'x'"},
+             {{"-a", "2", "-n", "5", "127.0.0.1", HH_PORT_CLOSED, NULL}, 1,
+              "connect.*\\(ECONNREFUSED\\)"})},
+};
+
+static const struct hh_chapter chapter = {
+    .name = "ch09-multiplex (echo comparison)",
+    .programs = programs,
+    .nprograms = HH_LEN(programs),
+    .scenarios = scenarios,
+    .nscenarios = HH_LEN(scenarios),
+    .bad_exit_ms = 5000, /* loadgen's connects */
 };
 
 int
 main(int argc, char **argv)
 {
-    hh_set_teaching(teaching, sizeof teaching / sizeof teaching[0]);
-    int rc = hh_main(argc, argv, "ch09-multiplex (echo comparison)", scenarios,
-                     sizeof scenarios / sizeof scenarios[0]);
+    int rc = hh_run_chapter(argc, argv, &chapter);
     bulk_close();
     return rc;
 }

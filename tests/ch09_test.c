@@ -47,57 +47,6 @@
 
 /* ---- small tools --------------------------------------------------------- */
 
-static bool
-line_matches(struct hh_ctx *c, const char *ere, const char *line,
-         char groups[][HH_GROUP_LEN])
-{
-    regex_t re;
-    regmatch_t m[HH_MAX_GROUPS];
-
-    if (regcomp(&re, ere, REG_EXTENDED) != 0)
-        hh_fail(c, "bad regex in the test: %s", ere);
-    bool ok = regexec(&re, line, HH_MAX_GROUPS, m, 0) == 0;
-    if (ok && groups) {
-        for (int i = 0; i < HH_MAX_GROUPS; i++) {
-            groups[i][0] = '\0';
-            if (m[i].rm_so >= 0)
-                snprintf(groups[i], HH_GROUP_LEN, "%.*s",
-                         (int)(m[i].rm_eo - m[i].rm_so), line + m[i].rm_so);
-        }
-    }
-    regfree(&re);
-    return ok;
-}
-
-/* The next complete stdout line of P from *POS; false when there is none. */
-static bool
-next_line(struct hh_proc *p, size_t *pos, char *line, size_t cap)
-{
-    if (p->out.data == NULL || *pos >= p->out.len)
-        return false;
-    const char *s = p->out.data + *pos;
-    const char *nl = memchr(s, '\n', p->out.len - *pos);
-    if (nl == NULL)
-        return false;
-    size_t n = (size_t)(nl - s);
-    snprintf(line, cap, "%.*s", (int)n, s);
-    *pos += n + 1;
-    return true;
-}
-
-/* How many stdout lines of P so far match ERE. */
-static int
-count_lines(struct hh_proc *p, const char *ere)
-{
-    char line[HH_GROUP_LEN];
-    size_t pos = 0;
-    int n = 0;
-
-    while (next_line(p, &pos, line, sizeof line))
-        n += line_matches(p->ctx, ere, line, NULL);
-    return n;
-}
-
 /* The first strace line of P matching ERE, groups into G, after the first
  * line matching AFTER (unless NULL); false if none. */
 static bool
@@ -115,36 +64,12 @@ trace_find(struct hh_proc *p, const char *after, const char *ere,
     while (!found && fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
         if (started)
-            found = line_matches(c, ere, line, g);
+            found = hh_match(c, ere, line, g);
         else
-            started = line_matches(c, after, line, NULL);
+            started = hh_match(c, after, line, NULL);
     }
     fclose(f);
     return found;
-}
-
-/*
- * How many epoll_ctl calls of OP (an ERE: "ADD", "MOD", "(ADD|MOD)") in
- * P's trace were about FD (-1: any) with FLAG among the events (NULL: any
- * events).  What the kernel was asked, not what the program says: the one
- * difference between a level- and an edge-triggered registration.  The
- * arguments are on the call's first line even when strace splits it
- * ("<unfinished ...>") because another thread made a call meanwhile.
- */
-static int
-ctl_count(struct hh_proc *p, const char *op, int fd, const char *flag)
-{
-    char re[256], fdre[16], flagre[64] = "";
-    if (fd >= 0)
-        snprintf(fdre, sizeof fdre, "%d", fd);
-    else
-        snprintf(fdre, sizeof fdre, "[0-9]+");
-    if (flag)
-        snprintf(flagre, sizeof flagre, "([A-Z]+\\|)*%s[|,}]", flag);
-    snprintf(re, sizeof re,
-             "epoll_ctl\\([0-9]+, EPOLL_CTL_%s, %s, \\{events=%s", op, fdre,
-             flagre);
-    return hh_trace_count(p, re);
 }
 
 /* strcat into DST of CAP bytes, cut to fit. */
@@ -156,20 +81,6 @@ append(char *dst, size_t cap, const char *src)
         n = cap - d - 1;
     memcpy(dst + d, src, n);
     dst[d + n] = '\0';
-}
-
-/* A socket of the test's own, closed at teardown like the harness's. */
-static int
-track_fd(struct hh_ctx *c, int fd)
-{
-    if (fd < 0)
-        hh_fail(c, "socket: %s", strerror(errno));
-    if (c->nfds == HH_MAX_FDS) {
-        close(fd);
-        hh_fail(c, "too many sockets in one scenario");
-    }
-    c->fds[c->nfds++] = fd;
-    return fd;
 }
 
 /* utime + stime of PID, in milliseconds. */
@@ -202,23 +113,6 @@ idle_cpu_ms(struct hh_proc *p, int ms)
     long before = cpu_ms(p->ctx, pid);
     hh_observe(p->ctx, ms);
     return cpu_ms(p->ctx, pid) - before;
-}
-
-/* tcpdump on PORT when the demo asks for packets (CAPTURE=1) or the
- * scenario needs them; NULL otherwise. */
-static struct hh_proc *
-maybe_capture(struct hh_ctx *c, in_port_t port)
-{
-    if (!c->show_capture && !(c->sc->needs & HH_NEED_TCPDUMP))
-        return NULL;
-    return hh_capture_start(c, port);
-}
-
-static void
-capture_done(struct hh_proc *cap)
-{
-    if (cap)
-        hh_capture_stop(cap);
 }
 
 /* This test binary, to run as the launcher: /proc/PID/exe works even if
@@ -317,7 +211,7 @@ listener_burst(struct hh_ctx *c, const char *prog, const char *const *args,
         char re[96];
         snprintf(re, sizeof re, "^(tcp: )?accepted fd [0-9]+ from " LOCAL_RE
                                 ":%u$", (unsigned)ports[i]);
-        HH_CHECK(c, count_lines(srv, re) == 1,
+        HH_CHECK(c, hh_count_lines(srv, re) == 1,
                  "the client on port %u was not accepted", ports[i]);
     }
     hh_stop(srv);
@@ -340,7 +234,7 @@ oob_exchange(struct hh_ctx *c, bool inline_oob, bool freeze)
     struct hh_spawn opt = {.role = "server"};
     struct hh_proc *rcv = hh_startv(c, &opt, "select_oob_recv", args);
     hh_wait_listening(rcv);
-    maybe_capture(c, ntohs(rcv->addr.sin_port)); /* stopped at teardown */
+    hh_maybe_capture(c, ntohs(rcv->addr.sin_port)); /* stopped at teardown */
     if (freeze) {
         hh_note(c, "harness: SIGSTOP the receiver, so everything is queued "
                    "before its first select");
@@ -381,9 +275,9 @@ oob_totals(struct hh_proc *p, char *normal, char *urgent, size_t cap,
 
     normal[0] = urgent[0] = '\0';
     *nurgent = 0;
-    while (next_line(p, &pos, line, sizeof line)) {
-        if (!line_matches(p->ctx, "^(normal|urgent) data: \"(.*)\" \\(", line,
-                          g))
+    while (hh_next_line(p, &pos, line, sizeof line)) {
+        if (!hh_match(p->ctx, "^(normal|urgent) data: \"(.*)\" \\(", line,
+                      g))
             continue;
         char *to = strcmp(g[1], "normal") == 0 ? normal : urgent;
         *nurgent += to == urgent;
@@ -431,11 +325,14 @@ select_oob_inline(struct hh_ctx *c)
     char normal[64], urgent[64];
     int nurgent;
     oob_totals(rcv, normal, urgent, sizeof normal, &nurgent);
-    int einval = count_lines(rcv, "^urgent data: recv failed: .*\\(EINVAL\\)$");
+    int einval =
+        hh_count_lines(rcv, "^urgent data: recv failed: .*\\(EINVAL\\)$");
     HH_CHECK(c, strcmp(normal, "123abc123") == 0 && nurgent == 0,
              "with SO_OOBINLINE expected all of \"123abc123\" as normal data "
              "and nothing urgent, got \"%s\" and \"%s\"", normal, urgent);
-    HH_CHECK(c, count_lines(rcv, "^normal data: \"c123\" \\(4 bytes\\)$") == 1,
+    HH_CHECK(c,
+             hh_count_lines(rcv, "^normal data: \"c123\" \\(4 bytes\\)$") ==
+                 1,
              "expected the urgent byte to start a normal read \"c123\"");
     HH_CHECK(c, einval >= 1, "expected MSG_OOB to fail with EINVAL");
     hh_note(c, "the urgent byte stayed in the stream; select still "
@@ -516,7 +413,7 @@ forty_bytes(struct hh_proc *srv, bool et, int *fd, int *conn)
 
     *fd = connect_accepted(srv, "", conn);
     snprintf(re, sizeof re, "^triggered: fd %d$", *conn);
-    int before = count_lines(srv, re); /* an earlier client on this fd */
+    int before = hh_count_lines(srv, re); /* an earlier client on this fd */
     hh_send(c, *fd, FORTY, 40, 2000);
     snprintf(re, sizeof re, "^(triggered: fd %d|fd %d: read ([0-9]+) bytes: "
                             "\"(.*)\")$", *conn, *conn);
@@ -544,7 +441,7 @@ forty_bytes(struct hh_proc *srv, bool et, int *fd, int *conn)
     /* no more wake-ups come for data that has been read */
     hh_observe(c, 200);
     snprintf(re, sizeof re, "^triggered: fd %d$", *conn);
-    int total = count_lines(srv, re) - before;
+    int total = hh_count_lines(srv, re) - before;
     HH_CHECK(c, total == triggers, "%d more wake-up(s) after all was read",
              total - triggers);
     hh_note(c, "%s: %d wake-up(s) for one 40-byte arrival; reads of %s "
@@ -557,7 +454,7 @@ lt_et_run(struct hh_ctx *c, bool et)
 {
     int fd, conn;
     struct hh_proc *srv = start_lt_et(c, et, false);
-    struct hh_proc *cap = maybe_capture(c, ntohs(srv->addr.sin_port));
+    struct hh_proc *cap = hh_maybe_capture(c, ntohs(srv->addr.sin_port));
     int triggers = forty_bytes(srv, et, &fd, &conn);
     HH_CHECK(c, triggers == (et ? 1 : 5),
              "%s: %d wake-ups for the 40 bytes, expected %d",
@@ -567,7 +464,7 @@ lt_et_run(struct hh_ctx *c, bool et)
     snprintf(re, sizeof re, "^fd %d: peer closed, closing$", conn);
     hh_expect_line(srv, re, 3000);
     hh_stop(srv);
-    capture_done(cap);
+    hh_capture_stop(cap);
 }
 
 static void
@@ -599,10 +496,10 @@ epoll_lt_et_syscalls(struct hh_ctx *c)
             hh_trace_count(srv, "epoll_p?wait\\(.*\\) += [1-9][0-9]*$");
         /* the two modes print the same when the reads drain to EAGAIN
          * either way: only the registration tells them apart */
-        int adds = ctl_count(srv, "ADD", -1, NULL);
-        int conn_adds = ctl_count(srv, "ADD", conn, NULL);
-        int conn_et = ctl_count(srv, "ADD", conn, "EPOLLET");
-        int any_et = ctl_count(srv, "(ADD|MOD)", -1, "EPOLLET");
+        int adds = hh_epoll_ctl_count(srv, "ADD", -1, NULL);
+        int conn_adds = hh_epoll_ctl_count(srv, "ADD", conn, NULL);
+        int conn_et = hh_epoll_ctl_count(srv, "ADD", conn, "EPOLLET");
+        int any_et = hh_epoll_ctl_count(srv, "(ADD|MOD)", -1, "EPOLLET");
         hh_note(c, "strace, %s: %d epoll_ctl ADD (listener, connection fd "
                    "%d); EPOLLET on the connection %d time(s), on any fd %d",
                 et ? "-e" : "no -e", adds, conn, conn_et, any_et);
@@ -708,8 +605,8 @@ oneshot_analyze(struct hh_proc *srv, struct oneshot_view *v)
         cv->active = cv->workers = cv->overlaps = 0;
     }
     v->max_concurrent = v->starts = v->ends = 0;
-    while (next_line(srv, &pos, line, sizeof line)) {
-        if (line_matches(c, "^worker [0-9]+: start on fd ([0-9]+)$", line, g)) {
+    while (hh_next_line(srv, &pos, line, sizeof line)) {
+        if (hh_match(c, "^worker [0-9]+: start on fd ([0-9]+)$", line, g)) {
             struct conn_view *cv = view_of(c, v, atoi(g[1]));
             cv->overlaps += cv->active > 0;
             cv->active++;
@@ -717,11 +614,12 @@ oneshot_analyze(struct hh_proc *srv, struct oneshot_view *v)
             v->starts++;
             if (++active > v->max_concurrent)
                 v->max_concurrent = active;
-        } else if (line_matches(c, "^worker [0-9]+: fd ([0-9]+): read [0-9]+ "
-                               "bytes: \"(.*)\"$", line, g)) {
+        } else if (hh_match(c, "^worker [0-9]+: fd ([0-9]+): read [0-9]+ "
+                               "bytes: \"(.*)\"$",
+                            line, g)) {
             struct conn_view *cv = view_of(c, v, atoi(g[1]));
             append(cv->data, sizeof cv->data, g[2]);
-        } else if (line_matches(c, "^worker [0-9]+: end on fd ([0-9]+) ", line,
+        } else if (hh_match(c, "^worker [0-9]+: end on fd ([0-9]+) ", line,
                             g)) {
             view_of(c, v, atoi(g[1]))->active--;
             active--;
@@ -894,14 +792,14 @@ epoll_oneshot_flags(struct hh_ctx *c)
         oneshot_two_clients(c, srv, &v);
         oneshot_settle(srv, &v, !os);
         hh_stop(srv); /* joins the workers: every re-arm is in the trace */
-        int jobs = count_lines(srv, "^worker [0-9]+: end on fd [0-9]+ "
+        int jobs = hh_count_lines(srv, "^worker [0-9]+: end on fd [0-9]+ "
                                     "\\(read later\\)$");
-        int adds = ctl_count(srv, "ADD", -1, NULL);
-        int mods = ctl_count(srv, "MOD", -1, NULL);
-        int mods_os = ctl_count(srv, "MOD", -1, "EPOLLONESHOT");
-        int mods_et = ctl_count(srv, "MOD", -1, "EPOLLET");
-        int any_os = ctl_count(srv, "ADD", -1, "EPOLLONESHOT");
-        int any_et = ctl_count(srv, "ADD", -1, "EPOLLET");
+        int adds = hh_epoll_ctl_count(srv, "ADD", -1, NULL);
+        int mods = hh_epoll_ctl_count(srv, "MOD", -1, NULL);
+        int mods_os = hh_epoll_ctl_count(srv, "MOD", -1, "EPOLLONESHOT");
+        int mods_et = hh_epoll_ctl_count(srv, "MOD", -1, "EPOLLET");
+        int any_os = hh_epoll_ctl_count(srv, "ADD", -1, "EPOLLONESHOT");
+        int any_et = hh_epoll_ctl_count(srv, "ADD", -1, "EPOLLET");
         hh_note(c, "strace, %s: %d ADD (%d with EPOLLET, %d with "
                    "EPOLLONESHOT); %d MOD (%d with EPOLLONESHOT) for %d "
                    "finished worker job(s)",
@@ -911,11 +809,12 @@ epoll_oneshot_flags(struct hh_ctx *c)
                                "and two connections)", adds);
         for (int i = 0; i < v.n; i++) {
             int fd = v.conn[i].fd;
-            HH_CHECK(c, ctl_count(srv, "ADD", fd, NULL) == 1 &&
-                            ctl_count(srv, "ADD", fd, "EPOLLET") == 1,
+            HH_CHECK(c, hh_epoll_ctl_count(srv, "ADD", fd, NULL) == 1 &&
+                            hh_epoll_ctl_count(srv, "ADD", fd, "EPOLLET") == 1,
                      "connection fd %d was not registered once, "
                      "edge-triggered", fd);
-            HH_CHECK(c, ctl_count(srv, "ADD", fd, "EPOLLONESHOT") == os,
+            HH_CHECK(c,
+                     hh_epoll_ctl_count(srv, "ADD", fd, "EPOLLONESHOT") == os,
                      "%s: connection fd %d registered %s EPOLLONESHOT",
                      os ? "ONESHOT" : "-n", fd, os ? "without" : "with");
         }
@@ -1078,7 +977,7 @@ connect_ok(struct hh_ctx *c, const char *trace, struct hh_proc **out)
 {
     struct sockaddr_in sa;
     int lfd = hh_listen(c, 0, &sa, 5);
-    struct hh_proc *cap = maybe_capture(c, ntohs(sa.sin_port));
+    struct hh_proc *cap = hh_maybe_capture(c, ntohs(sa.sin_port));
     struct hh_proc *p = start_connect(c, "2", LOCAL, ntohs(sa.sin_port),
                                       trace);
     /* even on loopback: the book's "connected at once" branch is dead */
@@ -1088,7 +987,7 @@ connect_ok(struct hh_ctx *c, const char *trace, struct hh_proc **out)
                    3000);
     hh_expect_exit(p, 0, 3000);
     hh_accept(c, lfd, 2000); /* it was a real connection */
-    capture_done(cap);
+    hh_capture_stop(cap);
     *out = p;
 }
 
@@ -1104,7 +1003,7 @@ nonblock_connect_refused(struct hh_ctx *c)
 {
     in_port_t port = hh_closed_port(c);
     hh_note(c, "harness: port %u is closed", port);
-    struct hh_proc *cap = maybe_capture(c, port);
+    struct hh_proc *cap = hh_maybe_capture(c, port);
     struct hh_proc *p = start_connect(c, "2", LOCAL, port, NULL);
     hh_expect_line(p, "^connection failed after ([0-9.]+) s: .* "
                       "\\(ECONNREFUSED\\)$", 3000);
@@ -1112,7 +1011,7 @@ nonblock_connect_refused(struct hh_ctx *c)
     HH_CHECK(c, t < hh_ms(c, 200) / 1000.0,
              "the refusal took %.3f s; the RST comes back at once", t);
     hh_expect_exit(p, 1, 3000);
-    capture_done(cap);
+    hh_capture_stop(cap);
 }
 
 static void
@@ -1120,7 +1019,7 @@ nonblock_connect_timeout(struct hh_ctx *c)
 {
     struct sockaddr_in sa = hh_full_listener(c);
     in_port_t port = ntohs(sa.sin_port);
-    struct hh_proc *cap = maybe_capture(c, port);
+    struct hh_proc *cap = hh_maybe_capture(c, port);
     long long t0 = hh_now_ms();
     struct hh_proc *p = start_connect(c, "1", LOCAL, port, NULL);
     hh_expect_line(p, "^connect: in progress", 3000);
@@ -1142,7 +1041,7 @@ nonblock_connect_timeout(struct hh_ctx *c)
     HH_CHECK(c, t >= 0.7 && t <= 1.3, "timed out after %.3f s, expected "
                                       "1 s +- 0.3 s", t);
     HH_CHECK(c, wall >= 700, "the client ended after %lld ms", wall);
-    capture_done(cap);
+    hh_capture_stop(cap);
     if (cap && (c->sc->needs & HH_NEED_TCPDUMP)) {
         int syn = hh_capture_count(cap, "Flags \\[S\\]");
         int answers = hh_capture_count(cap, "Flags \\[(S\\.|R)");
@@ -1359,7 +1258,7 @@ chat_join(struct hh_proc *srv, struct chatter *h, int rcvbuf)
     memset(h, 0, sizeof *h);
     if (rcvbuf > 0) {
         /* set before connect, so the window is small from the start */
-        h->fd = track_fd(c, socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        h->fd = hh_track_fd(c, socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
         HH_CHECK(c, setsockopt(h->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
                                sizeof rcvbuf) == 0 &&
                         connect(h->fd, (struct sockaddr *)&srv->addr,
@@ -1625,7 +1524,7 @@ regress_9_7_slow_user(struct hh_ctx *c)
     char re[96];
     snprintf(re, sizeof re, "^user left: " LOCAL_RE ":%u,",
              (unsigned)slow->port);
-    HH_CHECK(c, count_lines(srv, re) == 0, "the slow user was dropped");
+    HH_CHECK(c, hh_count_lines(srv, re) == 0, "the slow user was dropped");
     hh_note(c, "the %d fast users got all %zu bytes each while the slow "
                "one read nothing; now it reads", FAST, ch[0].rx_want);
     chat_pump(c, slow, 1, 10000);
@@ -1987,9 +1886,9 @@ tcp_udp_echo(struct hh_ctx *c)
 {
     char reply[64], filter[32];
     struct hh_proc *srv = start_echo(c, NULL);
-    struct hh_proc *cap = maybe_capture(c, ntohs(srv->addr.sin_port));
+    struct hh_proc *cap = hh_maybe_capture(c, ntohs(srv->addr.sin_port));
     tcp_ping(c, hh_connect(c, &srv->addr, 2000));
-    int u = track_fd(c, socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    int u = hh_track_fd(c, socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     size_t n = udp_echo(c, u, &srv->addr, "ping", 4, reply, sizeof reply);
     HH_CHECK(c, n == 4 && memcmp(reply, "ping", 4) == 0,
              "UDP echo of \"ping\" came back as %zu bytes", n);
@@ -2022,7 +1921,7 @@ tcp_udp_echo(struct hh_ctx *c)
                "are both fds of pid %d", tcp_ino, udp_ino, (unsigned)port,
             (int)hh_pid(srv));
     hh_stop(srv);
-    capture_done(cap);
+    hh_capture_stop(cap);
 }
 
 /*
@@ -2083,7 +1982,7 @@ regress_9_8_udp_reply_length(struct hh_ctx *c)
     static char data[9000], reply[16384];
     const size_t sizes[] = {1, 4, 1500, 9000};
     struct hh_proc *srv = start_echo(c, NULL);
-    int u = track_fd(c, socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    int u = hh_track_fd(c, socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (char)('A' + i % 26);
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -2108,9 +2007,9 @@ regress_9_8_tcp_close_once(struct hh_ctx *c)
     hh_stop(srv);
     /* the read loop to EAGAIN is there because the connection is
      * edge-triggered: the listener and the UDP socket are not */
-    int adds = ctl_count(srv, "ADD", -1, NULL);
-    int conn_et = ctl_count(srv, "ADD", conn, "EPOLLET");
-    int any_et = ctl_count(srv, "(ADD|MOD)", -1, "EPOLLET");
+    int adds = hh_epoll_ctl_count(srv, "ADD", -1, NULL);
+    int conn_et = hh_epoll_ctl_count(srv, "ADD", conn, "EPOLLET");
+    int any_et = hh_epoll_ctl_count(srv, "(ADD|MOD)", -1, "EPOLLET");
     hh_note(c, "strace: %d epoll_ctl ADD; EPOLLET on connection fd %d: %d, "
                "on any fd: %d", adds, conn, conn_et, any_et);
     HH_CHECK(c, adds == 3 && conn_et == 1 && any_et == 1,
@@ -2170,7 +2069,7 @@ socket_in_netns(struct hh_ctx *c, pid_t pid, int type, in_port_t port)
     close(ns);
     close(home);
     errno = e;
-    track_fd(c, fd);
+    hh_track_fd(c, fd);
     HH_CHECK(c, bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0,
              "bind %u in the namespace: %s", port, strerror(errno));
     return fd;
@@ -2234,11 +2133,11 @@ hold_udp_only(struct hh_ctx *c)
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t len = sizeof sa;
         int one = 1;
-        int u = track_fd(c, socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        int u = hh_track_fd(c, socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
         HH_CHECK(c, bind(u, (struct sockaddr *)&sa, sizeof sa) == 0 &&
                         getsockname(u, (struct sockaddr *)&sa, &len) == 0,
                  "udp bind: %s", strerror(errno));
-        int t = track_fd(c, socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        int t = hh_track_fd(c, socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
         setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (bind(t, (struct sockaddr *)&sa, sizeof sa) == 0)
             return ntohs(sa.sin_port);
@@ -2248,51 +2147,12 @@ hold_udp_only(struct hh_ctx *c)
     hh_fail(c, "no UDP port with a free TCP twin in 20 tries");
 }
 
-/* hh_run_bad_cases, with UDP_BUSY held for the rows */
+/* UDP_BUSY in a row: a UDP port held as above */
 static void
-run_cases(struct hh_ctx *c, const char *prog, const struct hh_bad_case *cases,
-          size_t n)
+make_udp_busy(struct hh_ctx *c, char *out, size_t cap)
 {
-    char udp_port[8];
-    snprintf(udp_port, sizeof udp_port, "%u", hold_udp_only(c));
-    const struct hh_bad_subst subst[] = {{UDP_BUSY, udp_port}};
-    const struct hh_bad_opts opt = {subst, 1, 0};
-    hh_run_bad_cases_opt(c, &opt, prog, cases, n);
+    snprintf(out, cap, "%u", hold_udp_only(c));
 }
-
-#define BAD_INPUT(name, prog, ...)                                             \
-    HH_BAD_INPUT_RUN(run_cases, name, prog, __VA_ARGS__)
-
-BAD_INPUT(bad_select_oob_recv, "select_oob_recv", HH_IP_PORT_CASES(),
-          HH_SERVER_IN_USE(), HH_SERVER_IN_USE("-i", ),
-          {{"-i", LOCAL, "x", NULL}, 2, "port 'x'"},
-          {{"-i", "localhost", "0", NULL}, 2, "IP 'localhost'"})
-BAD_INPUT(bad_epoll_lt_et, "epoll_lt_et", HH_IP_PORT_CASES(),
-          HH_SERVER_IN_USE("-e", ), {{"-x", LOCAL, "0", NULL}, 2, HH_USAGE},
-          {{"-e", LOCAL, "x", NULL}, 2, "port 'x'"})
-BAD_INPUT(bad_epoll_oneshot, "epoll_oneshot", HH_IP_PORT_CASES(),
-          HH_SERVER_IN_USE("-n", "-w", "0", ),
-          {{"-w", "soon", LOCAL, "0", NULL}, 2, "'soon'"},
-          {{"-w", "-1", LOCAL, "0", NULL}, 2, "'-1'"},
-          {{"-w", "99999999999", LOCAL, "0", NULL}, 2, "'99999999999'"},
-          {{"-w", NULL}, 2, HH_USAGE})
-BAD_INPUT(bad_nonblock_connect, "nonblock_connect", HH_IP_PORT_CASES(),
-          {{"-t", "1.5", LOCAL, "1", NULL}, 2, "'1\\.5'"},
-          {{"-t", "-1", LOCAL, "1", NULL}, 2, "'-1'"},
-          {{"-t", "x", LOCAL, "1", NULL}, 2, "'x'"},
-          {{"-t", "1", LOCAL, "x", NULL}, 2, "port 'x'"})
-BAD_INPUT(bad_poll_chat_client, "poll_chat_client", HH_IP_PORT_CASES(),
-          {{LOCAL, "1", NULL}, 1, "connect.*\\(ECONNREFUSED\\)"},
-          {{"-x", LOCAL, "1", NULL}, 2, HH_USAGE})
-BAD_INPUT(bad_poll_chat_server, "poll_chat_server", HH_IP_PORT_CASES(),
-          HH_SERVER_IN_USE("-q", ),
-          {{"-u", "0", LOCAL, "0", NULL}, 2, "users '0'"},
-          {{"-u", "x", LOCAL, "0", NULL}, 2, "users 'x'"},
-          {{"-u", "5000", LOCAL, "0", NULL}, 2, "users '5000'"})
-BAD_INPUT(bad_tcp_udp_echo, "tcp_udp_echo", HH_IP_PORT_CASES(),
-          HH_SERVER_IN_USE(),
-          {{LOCAL, UDP_BUSY, NULL}, 1, "bind udp .*\\(EADDRINUSE\\)"},
-          {{"-u", LOCAL, "0", NULL}, 2, HH_USAGE})
 
 /* ---- the table ----------------------------------------------------------- */
 
@@ -2309,7 +2169,7 @@ static const struct hh_scenario scenarios[] = {
      "everything was queued before the first select(): 'c' comes out "
      "first; the book's read-set-first order would step over it and lose "
      "it.",
-     0, regress_9_1_exception_set_first},
+     HH_REGRESSION, regress_9_1_exception_set_first},
     {"select_oob_inline", "9-1",
      "select with SO_OOBINLINE (-i): the urgent byte stays in the stream",
      "\"123ab\" then \"c123\": the read still stops at the mark, but 'c' is "
@@ -2319,12 +2179,12 @@ static const struct hh_scenario scenarios[] = {
      "a connection on fd >= FD_SETSIZE is refused before FD_SET",
      "FD_SET(1025) would write past the fd_set: the program says so and "
      "exits 1 without calling select.",
-     HH_NEED_STRACE, regress_9_1_fd_setsize_refused},
+     HH_NEED_STRACE | HH_FAILURE_PATH, regress_9_1_fd_setsize_refused},
     {"regress_9_1_accept_failure", "9-1",
      "a failed accept() ends the program with the reason",
      "out of descriptors, accept fails with EMFILE: reported and exit 1, "
      "where the book went on with fd -1.",
-     HH_NEED_STRACE, regress_9_1_accept_failure},
+     HH_NEED_STRACE | HH_FAILURE_PATH, regress_9_1_accept_failure},
     /* 9-3 */
     {"epoll_lt", "9-3",
      "level-triggered epoll: one arrival, a wake-up for every read",
@@ -2345,15 +2205,16 @@ static const struct hh_scenario scenarios[] = {
      "ET read loop: a 0-byte read closes the fd once and leaves the loop",
      "one close per connection, no call on a closed fd (EBADF); the book "
      "read the closed fd and closed it again.",
-     HH_NEED_STRACE, regress_9_3_et_close_breaks},
+     HH_NEED_STRACE | HH_REGRESSION, regress_9_3_et_close_breaks},
     {"regress_9_3_listener_burst", "9-3",
      "connections that arrive together are all accepted",
      "the listener stays level-triggered: 4 queued connections, 4 accepts; "
      "the book's ET listener with one accept per wake-up left 3 waiting.",
-     0, regress_9_3_listener_burst},
+     HH_REGRESSION, regress_9_3_listener_burst},
     {"regress_9_3_accept_failure", "9-3",
      "epoll_lt_et: a failed accept() is reported, not registered",
-     "accept fails with EMFILE: reported, exit 1.", HH_NEED_STRACE,
+     "accept fails with EMFILE: reported, exit 1.",
+     HH_NEED_STRACE | HH_FAILURE_PATH,
      regress_9_3_accept_failure},
     /* 9-4 */
     {"epoll_oneshot_one_worker", "9-4",
@@ -2379,25 +2240,26 @@ static const struct hh_scenario scenarios[] = {
      "8 connections at once: each worker gets its own copy of its fd",
      "every connection's bytes were read by workers on that connection, "
      "never two at once; the book passed a pointer into the loop.",
-     0, regress_9_4_thread_arg_copied},
+     HH_REGRESSION, regress_9_4_thread_arg_copied},
     {"regress_9_4_workers_joined", "9-4",
      "SIGTERM during work: the workers are woken, joined, exit 0",
      "the worker left its 60 s of work at once; the main thread joined it "
      "and closed everything.",
-     0, regress_9_4_workers_joined},
+     HH_REGRESSION, regress_9_4_workers_joined},
     {"regress_9_4_recv_error_closes", "9-4",
      "a recv() error ends the worker and closes the connection",
      "ECONNRESET is reported and the fd closed; the book looped on any "
      "error other than EAGAIN.",
-     0, regress_9_4_recv_error_closes},
+     HH_REGRESSION, regress_9_4_recv_error_closes},
     {"regress_9_4_next_read_is_clean", "9-4",
      "re-armed with EPOLL_CTL_MOD: the next message is read, and only it",
      "after \"abcdefgh\" the re-armed fd delivered \"y\", printed as 1 "
      "byte, with nothing left over from the first read.",
-     0, regress_9_4_next_read_is_clean},
+     HH_REGRESSION, regress_9_4_next_read_is_clean},
     {"regress_9_4_listener_burst", "9-4",
      "epoll_oneshot: connections that arrive together are all accepted",
-     "level-triggered listener: 4 queued connections, 4 accepts.", 0,
+     "level-triggered listener: 4 queued connections, 4 accepts.",
+     HH_REGRESSION,
      regress_9_4_listener_burst},
     /* 9-5 */
     {"nonblock_connect_ok", "9-5",
@@ -2424,15 +2286,16 @@ static const struct hh_scenario scenarios[] = {
      "FD_ZERO clears the write set that select() uses",
      "strace shows the write set holding just the socket; the book cleared "
      "the read set and passed garbage.",
-     HH_NEED_STRACE, regress_9_5_write_set_initialised},
+     HH_NEED_STRACE | HH_REGRESSION, regress_9_5_write_set_initialised},
     {"regress_9_5_immediate_failure", "9-5",
      "connect() failing at once is reported, and the socket closed",
      "ENETUNREACH from connect itself; the book called it 'not supported' "
      "and leaked the socket.",
-     HH_NEED_STRACE, regress_9_5_immediate_failure},
+     HH_NEED_STRACE | HH_FAILURE_PATH, regress_9_5_immediate_failure},
     {"regress_9_5_fd_setsize_refused", "9-5",
      "a socket on fd >= FD_SETSIZE is refused before FD_SET",
-     "fd 1024: refused with a message, no select call.", HH_NEED_STRACE,
+     "fd 1024: refused with a message, no select call.",
+     HH_NEED_STRACE | HH_FAILURE_PATH,
      regress_9_5_fd_setsize_refused},
     /* 9-6 / 9-7 */
     {"chat_relay", "9-7", "the poll chat room: a line reaches every other user",
@@ -2457,50 +2320,51 @@ static const struct hh_scenario scenarios[] = {
      "at the end of its input the client half-closes and sleeps",
      "the server saw EOF; the client used almost no CPU afterwards and "
      "still printed what the server sent.",
-     0, regress_9_6_stdin_eof_no_spin},
+     HH_REGRESSION, regress_9_6_stdin_eof_no_spin},
     {"regress_9_6_large_input_whole", "9-6",
      "1 MiB of stdin reaches the server whole (partial splices continued)",
      "every byte arrived in order; the book left what a short splice did "
      "not move in the pipe.",
-     0, regress_9_6_large_input_whole},
+     HH_REGRESSION, regress_9_6_large_input_whole},
     {"regress_9_7_no_busy_loop", "9-7",
      "POLLOUT cleared with &= ~: the idle server sleeps",
      "under 50 ms of CPU in 1 s after traffic; the book's |= ~POLLOUT set "
      "every bit and spun.",
-     0, regress_9_7_no_busy_loop},
+     HH_REGRESSION, regress_9_7_no_busy_loop},
     {"regress_9_7_broadcast_not_overwritten", "9-7",
      "three lines back to back reach every other user, in order",
      "each user has its own output queue; the book's single buffer per "
      "sender was overwritten by the next line.",
-     0, regress_9_7_broadcast_not_overwritten},
+     HH_REGRESSION, regress_9_7_broadcast_not_overwritten},
     {"regress_9_7_many_users", "9-7",
      "24 users talking at once: every line delivered once, in order, whole",
      "each user received all 230 lines of the others and none of its own, "
      "no line mixed with another.",
-     0, regress_9_7_many_users},
+     HH_REGRESSION, regress_9_7_many_users},
     {"regress_9_7_slow_user", "9-7",
      "a user who does not read does not hold up the others",
      "the fast users got everything while the slow one's queue grew; then "
      "the slow one got all of it, in order.",
-     0, regress_9_7_slow_user},
+     HH_REGRESSION, regress_9_7_slow_user},
     {"regress_9_7_user_limit_option", "9-7",
-     "-u 2: the room size is an option", "the 3rd user was refused.", 0,
+     "-u 2: the room size is an option", "the 3rd user was refused.",
+     HH_REGRESSION,
      regress_9_7_user_limit_option},
     {"regress_9_7_vanished_user", "9-7",
      "a user who vanishes mid-line (RST) is removed; the server goes on",
      "the half line was dropped with its sender; the others still talk.",
-     0, regress_9_7_vanished_user},
+     HH_REGRESSION, regress_9_7_vanished_user},
     {"regress_9_7_message_before_leaving", "9-7",
      "a line sent just before closing is still relayed",
      "data and FIN in one poll round: the line went out before the user "
      "was removed.",
-     0, regress_9_7_message_before_leaving},
+     HH_REGRESSION, regress_9_7_message_before_leaving},
     {"regress_9_7_reset_peers", "9-7",
      "users who reset their connection do not take the server with them",
      "a reset user with output queued is dropped; a refusal sent to a "
      "connection already reset fails with EPIPE, an error return, not "
      "SIGPIPE: the server goes on relaying.",
-     0, regress_9_7_reset_peers},
+     HH_REGRESSION, regress_9_7_reset_peers},
     /* 9-8 */
     {"tcp_udp_echo", "9-8", "TCP and UDP echoed on one port by one epoll loop",
      "\"ping\" came back on both; ss shows tcp LISTEN and udp UNCONN on the "
@@ -2518,49 +2382,91 @@ static const struct hh_scenario scenarios[] = {
      "a UDP reply is exactly the datagram received",
      "1, 4, 1500 and 9000 bytes came back as 1, 4, 1500 and 9000; the book "
      "always sent 1023.",
-     0, regress_9_8_udp_reply_length},
+     HH_REGRESSION, regress_9_8_udp_reply_length},
     {"regress_9_8_tcp_close_once", "9-8",
      "TCP read loop: a 0-byte read closes the fd once",
-     "one close, no EBADF.", HH_NEED_STRACE, regress_9_8_tcp_close_once},
+     "one close, no EBADF.",
+     HH_NEED_STRACE | HH_REGRESSION, regress_9_8_tcp_close_once},
     {"regress_9_8_port0_retry", "9-8",
      "port 0: when UDP has the TCP port, another port is tried",
      "with ports 40000-40001 and UDP 40001 taken the server ends up on "
      "40000; with no pair at all it says so and exits 1.",
-     HH_NEED_ROOT, regress_9_8_port0_retry},
+     HH_NEED_ROOT | HH_FAILURE_PATH, regress_9_8_port0_retry},
     {"regress_9_8_accept_failure", "9-8",
      "tcp_udp_echo: a failed accept() is reported",
-     "accept fails with EMFILE: reported, exit 1.", HH_NEED_STRACE,
+     "accept fails with EMFILE: reported, exit 1.",
+     HH_NEED_STRACE | HH_FAILURE_PATH,
      regress_9_8_accept_failure},
-    /* bad input */
-    {"bad_input_select_oob_recv", "9-1", "select_oob_recv: bad command lines",
-     NULL, HH_TEST_ONLY, bad_select_oob_recv},
-    {"bad_input_epoll_lt_et", "9-3", "epoll_lt_et: bad command lines", NULL,
-     HH_TEST_ONLY, bad_epoll_lt_et},
-    {"bad_input_epoll_oneshot", "9-4", "epoll_oneshot: bad command lines",
-     NULL, HH_TEST_ONLY, bad_epoll_oneshot},
-    {"bad_input_nonblock_connect", "9-5", "nonblock_connect: bad command lines",
-     NULL, HH_TEST_ONLY, bad_nonblock_connect},
-    {"bad_input_poll_chat_client", "9-6", "poll_chat_client: bad command lines",
-     NULL, HH_TEST_ONLY, bad_poll_chat_client},
-    {"bad_input_poll_chat_server", "9-7", "poll_chat_server: bad command lines",
-     NULL, HH_TEST_ONLY, bad_poll_chat_server},
-    {"bad_input_tcp_udp_echo", "9-8", "tcp_udp_echo: bad command lines", NULL,
-     HH_TEST_ONLY, bad_tcp_udp_echo},
 };
 
-/* What TRACE=1 shows of each program: the calls its listing teaches. */
-static const struct hh_teach teaching[] = {
-    {"select_oob_recv", "trace=select,pselect6,recvfrom,setsockopt", 0},
-    {"oob_send", "trace=connect,sendto", 0},
-    {"epoll_lt_et", "trace=epoll_create1,epoll_ctl,epoll_wait,epoll_pwait,"
-                    "accept,recvfrom,close", 0},
-    {"epoll_oneshot", "trace=epoll_ctl,epoll_wait,epoll_pwait,recvfrom,"
-                      "clone,clone3", 0},
-    {"nonblock_connect", "trace=fcntl,connect,select,pselect6,getsockopt", 0},
-    {"poll_chat_client", "trace=poll,ppoll,splice,shutdown", 0},
-    {"poll_chat_server", "trace=poll,ppoll,accept,recvfrom,sendto", 0},
-    {"tcp_udp_echo", "trace=bind,epoll_ctl,epoll_wait,epoll_pwait,recvfrom,"
-                     "sendto", 0},
+/*
+ * The programs: what TRACE=1 shows of each (the calls its listing
+ * teaches), and its bad command lines (a bad_input_<name> scenario each).
+ */
+static const struct hh_program programs[] = {
+    {.name = "select_oob_recv", .listing = "9-1",
+     .syscalls = "trace=select,pselect6,recvfrom,setsockopt",
+     .flags = HH_PROG_SERVER, .args = HH_ARGS_IP_PORT,
+     HH_ROWS(HH_SERVER_IN_USE("-i", ),
+             {{"-i", LOCAL, "x", NULL}, 2, "port 'x'"},
+             {{"-i", "localhost", "0", NULL}, 2, "IP 'localhost'"})},
+    /* chapter 5's client, the peer of 9-1 */
+    {.name = "oob_send", .syscalls = "trace=connect,sendto"},
+    {.name = "epoll_lt_et", .listing = "9-3",
+     .syscalls = "trace=epoll_create1,epoll_ctl,epoll_wait,epoll_pwait,"
+                 "accept,recvfrom,close",
+     .flags = HH_PROG_SERVER, .args = HH_ARGS_IP_PORT,
+     HH_ROWS(HH_SERVER_IN_USE("-e", ),
+             {{"-x", LOCAL, "0", NULL}, 2, HH_USAGE},
+             {{"-e", LOCAL, "x", NULL}, 2, "port 'x'"})},
+    {.name = "epoll_oneshot", .listing = "9-4",
+     .syscalls = "trace=epoll_ctl,epoll_wait,epoll_pwait,recvfrom,"
+                 "clone,clone3",
+     .flags = HH_PROG_SERVER, .args = HH_ARGS_IP_PORT,
+     HH_ROWS(HH_SERVER_IN_USE("-n", "-w", "0", ),
+             {{"-w", "soon", LOCAL, "0", NULL}, 2, "'soon'"},
+             {{"-w", "-1", LOCAL, "0", NULL}, 2, "'-1'"},
+             {{"-w", "99999999999", LOCAL, "0", NULL}, 2, "'99999999999'"},
+             {{"-w", NULL}, 2, HH_USAGE})},
+    {.name = "nonblock_connect", .listing = "9-5",
+     .syscalls = "trace=fcntl,connect,select,pselect6,getsockopt",
+     .args = HH_ARGS_IP_PORT,
+     HH_ROWS({{"-t", "1.5", LOCAL, "1", NULL}, 2, "'1\\.5'"},
+             {{"-t", "-1", LOCAL, "1", NULL}, 2, "'-1'"},
+             {{"-t", "x", LOCAL, "1", NULL}, 2, "'x'"},
+             {{"-t", "1", LOCAL, "x", NULL}, 2, "port 'x'"})},
+    {.name = "poll_chat_client", .listing = "9-6",
+     .syscalls = "trace=poll,ppoll,splice,shutdown", .args = HH_ARGS_IP_PORT,
+     HH_ROWS({{LOCAL, "1", NULL}, 1, "connect.*\\(ECONNREFUSED\\)"},
+             {{"-x", LOCAL, "1", NULL}, 2, HH_USAGE})},
+    {.name = "poll_chat_server", .listing = "9-7",
+     .syscalls = "trace=poll,ppoll,accept,recvfrom,sendto",
+     .flags = HH_PROG_SERVER, .args = HH_ARGS_IP_PORT,
+     HH_ROWS(HH_SERVER_IN_USE("-q", ),
+             {{"-u", "0", LOCAL, "0", NULL}, 2, "users '0'"},
+             {{"-u", "x", LOCAL, "0", NULL}, 2, "users 'x'"},
+             {{"-u", "5000", LOCAL, "0", NULL}, 2, "users '5000'"})},
+    {.name = "tcp_udp_echo", .listing = "9-8",
+     .syscalls = "trace=bind,epoll_ctl,epoll_wait,epoll_pwait,recvfrom,"
+                 "sendto",
+     .flags = HH_PROG_SERVER, .args = HH_ARGS_IP_PORT,
+     HH_ROWS({{LOCAL, UDP_BUSY, NULL}, 1, "bind udp .*\\(EADDRINUSE\\)"},
+             {{"-u", LOCAL, "0", NULL}, 2, HH_USAGE})},
+    {.name = "ss", .flags = HH_PROG_TOOL},
+};
+
+static const struct hh_placeholder placeholders[] = {
+    {UDP_BUSY, make_udp_busy},
+};
+
+static const struct hh_chapter chapter = {
+    .name = "ch09-multiplex",
+    .programs = programs,
+    .nprograms = HH_LEN(programs),
+    .scenarios = scenarios,
+    .nscenarios = HH_LEN(scenarios),
+    .placeholders = placeholders,
+    .nplaceholders = HH_LEN(placeholders),
 };
 
 /* ---- the launcher -------------------------------------------------------- */
@@ -2642,7 +2548,5 @@ main(int argc, char **argv)
         exec_with_fds(argv + 2);
     if (argc > 5 && strcmp(argv[1], "--exec-netns") == 0)
         exec_in_netns(argv + 2);
-    hh_set_teaching(teaching, sizeof teaching / sizeof teaching[0]);
-    return hh_main(argc, argv, "ch09-multiplex", scenarios,
-                   sizeof scenarios / sizeof scenarios[0]);
+    return hh_run_chapter(argc, argv, &chapter);
 }

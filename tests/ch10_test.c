@@ -31,29 +31,6 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
-/* Count the program's stdout lines so far that match ERE. */
-static int
-count_lines(struct hh_proc *p, const char *ere)
-{
-    regex_t re;
-    int n = 0;
-    HH_CHECK(p->ctx, regcomp(&re, ere, REG_EXTENDED | REG_NOSUB) == 0,
-             "bad regex /%s/", ere);
-    size_t pos = 0;
-    while (pos < p->out.len) {
-        const char *start = p->out.data + pos;
-        const char *nl = memchr(start, '\n', p->out.len - pos);
-        size_t len = nl ? (size_t)(nl - start) : p->out.len - pos;
-        char *line = strndup(start, len);
-        if (line && regexec(&re, line, 0, NULL, 0) == 0)
-            n++;
-        free(line);
-        pos += len + 1;
-    }
-    regfree(&re);
-    return n;
-}
-
 /* ---- 10-1 unified event source, over both servers ---------------------- */
 
 struct server_kind {
@@ -235,7 +212,7 @@ coalesce(struct hh_ctx *c, const struct server_kind *k)
     /* the echo comes after every signal byte the loop will ever see for
      * those three: they were all delivered before the loop ran again */
     echo(c, a, "after three SIGHUPs\n");
-    int n = count_lines(srv, "^signal 1 \\(SIGHUP\\)");
+    int n = hh_count_lines(srv, "^signal 1 \\(SIGHUP\\)");
     hh_note(c, "the server reported SIGHUP %d time(s) for 3 kills", n);
     HH_CHECK(c, n == 1, "expected one SIGHUP line for 3 coalesced signals, "
                         "got %d", n);
@@ -251,17 +228,6 @@ trace_body(const char *line)
     while (*line == ' ')
         line++;
     return line;
-}
-
-static bool
-matches(const char *ere, const char *s)
-{
-    regex_t re;
-    if (regcomp(&re, ere, REG_EXTENDED | REG_NOSUB) != 0)
-        return false;
-    bool ok = regexec(&re, s, 0, NULL, 0) == 0;
-    regfree(&re);
-    return ok;
 }
 
 /*
@@ -293,14 +259,14 @@ check_handler_writes(struct hh_ctx *c, struct hh_proc *srv, int w)
             /* strace prints the byte as an octal escape: "\1", "\21" */
             snprintf(want, sizeof want,
                      "^write\\(%d, \"\\\\%o\", 1\\) += 1$", w, pending);
-            if (!matches(want, s)) {
+            if (!hh_match(c, want, s, NULL)) {
                 fclose(f);
                 hh_fail(c, "after SIG%s the handler did not write one byte "
                            "to fd %d: %s", sigabbrev_np(pending), w, s);
             }
             after = 1;
         } else {
-            if (!matches("^rt_sigreturn\\(", s)) {
+            if (!hh_match(c, "^rt_sigreturn\\(", s, NULL)) {
                 fclose(f);
                 hh_fail(c, "after its one write the handler for SIG%s did "
                            "more: %s", sigabbrev_np(pending), s);
@@ -753,30 +719,6 @@ sigpipe_syscalls(struct hh_ctx *c)
              "%d, %d", epipe, sig);
 }
 
-/* ---- bad input, for every program -------------------------------------- */
-
-HH_BAD_INPUT(bad_signal_pipe_server, "signal_pipe_server", HH_IP_PORT_CASES(),
-             {{"-r", "127.0.0.1", "x", NULL}, 2, "port 'x'"},
-             {{"-r", "::1", "0", NULL}, 2, "IP '::1'"},
-             HH_SERVER_IN_USE())
-HH_BAD_INPUT(bad_signalfd_server, "signalfd_server", HH_IP_PORT_CASES(),
-             {{"-r", "127.0.0.1", "x", NULL}, 2, "port 'x'"},
-             {{"-r", "::1", "0", NULL}, 2, "IP '::1'"},
-             HH_SERVER_IN_USE())
-HH_BAD_INPUT(bad_sigurg_recv, "sigurg_recv", HH_IP_PORT_CASES(),
-             HH_SERVER_IN_USE(),
-             {{"-r", "127.0.0.1", "0", NULL}, 2, HH_USAGE})
-/* the options in a table of their own */
-HH_BAD_INPUT(bad_sigpipe_demo, "sigpipe_demo", HH_IP_PORT_CASES())
-HH_BAD_INPUT(bad_sigpipe_demo_options, "sigpipe_demo",
-             {{"-m", "127.0.0.1", "x", NULL}, 2, "port 'x'"},
-             {{"127.0.0.1", HH_PORT_CLOSED, NULL}, 1, "\\(ECONNREFUSED\\)"},
-             {{"-i", "-m", "127.0.0.1", "1", NULL}, 2, "exclude each other"},
-             {{"-m", "-i", "127.0.0.1", "1", NULL}, 2, "exclude each other"},
-             {{"-t", "x", "127.0.0.1", "1", NULL}, 2, "'x': not a number"},
-             {{"-t", "-1", "127.0.0.1", "1", NULL}, 2, "'-1'"},
-             {{"-t", NULL}, 2, HH_USAGE})
-
 /* ---- the table --------------------------------------------------------- */
 
 #define SERVER_SCENARIOS(suffix, how, syscalls_look_at)                        \
@@ -868,32 +810,48 @@ static const struct hh_scenario scenarios[] = {
      "by default strace shows write() = -1 EPIPE, --- SIGPIPE ---, +++ "
      "killed by SIGPIPE +++; with MSG_NOSIGNAL only the error.",
      HH_NEED_STRACE, sigpipe_syscalls},
-    {"bad_input_signal_pipe_server", "10-1",
-     "signal_pipe_server: bad command lines", NULL, HH_TEST_ONLY,
-     bad_signal_pipe_server},
-    {"bad_input_signalfd_server", "10-1", "signalfd_server: bad command lines",
-     NULL, HH_TEST_ONLY, bad_signalfd_server},
-    {"bad_input_sigurg_recv", "10-3", "sigurg_recv: bad command lines", NULL,
-     HH_TEST_ONLY, bad_sigurg_recv},
-    {"bad_input_sigpipe_demo", "10.3.3", "sigpipe_demo: bad command lines",
-     NULL, HH_TEST_ONLY, bad_sigpipe_demo},
-    {"bad_input_sigpipe_demo_options", "10.3.3",
-     "sigpipe_demo: bad options and a refused connection", NULL, HH_TEST_ONLY,
-     bad_sigpipe_demo_options},
 };
 
-/* What TRACE=1 shows of each program: the calls its listing teaches. */
-static const struct hh_teach teaching[] = {
-    {"signal_pipe_server", PIPE_TRACE, 0},
-    {"signalfd_server", SIGNALFD_TRACE, 0},
-    {"sigurg_recv", "trace=fcntl,recvfrom", 0},
-    {"sigpipe_demo", "trace=connect,read,write,sendto,poll", 0},
+/*
+ * The programs: what TRACE=1 shows of each (the calls its listing
+ * teaches), and its bad command lines (a bad_input_<name> scenario each).
+ */
+static const struct hh_program programs[] = {
+    {.name = "signal_pipe_server", .listing = "10-1", .syscalls = PIPE_TRACE,
+     .flags = HH_PROG_SERVER, .args = HH_ARGS_IP_PORT,
+     HH_ROWS({{"-r", "127.0.0.1", "x", NULL}, 2, "port 'x'"},
+             {{"-r", "::1", "0", NULL}, 2, "IP '::1'"})},
+    {.name = "signalfd_server", .listing = "10-1",
+     .syscalls = SIGNALFD_TRACE, .flags = HH_PROG_SERVER,
+     .args = HH_ARGS_IP_PORT,
+     HH_ROWS({{"-r", "127.0.0.1", "x", NULL}, 2, "port 'x'"},
+             {{"-r", "::1", "0", NULL}, 2, "IP '::1'"})},
+    {.name = "sigurg_recv", .listing = "10-3",
+     .syscalls = "trace=fcntl,recvfrom", .flags = HH_PROG_SERVER,
+     .args = HH_ARGS_IP_PORT,
+     HH_ROWS({{"-r", "127.0.0.1", "0", NULL}, 2, HH_USAGE})},
+    {.name = "sigpipe_demo", .listing = "10.3.3",
+     .syscalls = "trace=connect,read,write,sendto,poll",
+     .args = HH_ARGS_IP_PORT,
+     HH_ROWS({{"-m", "127.0.0.1", "x", NULL}, 2, "port 'x'"},
+             {{"127.0.0.1", HH_PORT_CLOSED, NULL}, 1, "\\(ECONNREFUSED\\)"},
+             {{"-i", "-m", "127.0.0.1", "1", NULL}, 2, "exclude each other"},
+             {{"-m", "-i", "127.0.0.1", "1", NULL}, 2, "exclude each other"},
+             {{"-t", "x", "127.0.0.1", "1", NULL}, 2, "'x': not a number"},
+             {{"-t", "-1", "127.0.0.1", "1", NULL}, 2, "'-1'"},
+             {{"-t", NULL}, 2, HH_USAGE})},
+};
+
+static const struct hh_chapter chapter = {
+    .name = "ch10-signal",
+    .programs = programs,
+    .nprograms = HH_LEN(programs),
+    .scenarios = scenarios,
+    .nscenarios = HH_LEN(scenarios),
 };
 
 int
 main(int argc, char **argv)
 {
-    hh_set_teaching(teaching, sizeof teaching / sizeof teaching[0]);
-    return hh_main(argc, argv, "ch10-signal", scenarios,
-                   sizeof scenarios / sizeof scenarios[0]);
+    return hh_run_chapter(argc, argv, &chapter);
 }

@@ -959,39 +959,6 @@ timer_bench_smoke(struct hh_ctx *c)
              rows);
 }
 
-/* ---- bad input, for every program --------------------------------------- */
-
-HH_BAD_INPUT(bad_connect_timeout, "connect_timeout",
-             HH_IP_PORT_CASES("-t", "1", ),
-             {{"-t", "x", "127.0.0.1", "1", NULL}, 2, "timeout.*'x': not a number"},
-             {{"-t", "0", "127.0.0.1", "1", NULL}, 2, "timeout.*'0': out of range"},
-             {{"-t", "0ms", "127.0.0.1", "1", NULL}, 2, "timeout.*'0': out of range"},
-             {{"-t", "3601", "127.0.0.1", "1", NULL}, 2, "timeout.*'3601': out of range"},
-             {{"-t", "1s", "127.0.0.1", "1", NULL}, 2, "timeout.*'1s': not a number"})
-HH_BAD_INPUT(bad_idle_conn_server, "idle_conn_server",
-             HH_IP_PORT_CASES("-b", "wheel", ), HH_SERVER_IN_USE(),
-             {{"-b", "tree", "127.0.0.1", "0", NULL}, 2, "'tree'"},
-             {{"-s", "0", "127.0.0.1", "0", NULL}, 2, "slot.*'0': out of range"},
-             {{"-s", "5ms", "127.0.0.1", "0", NULL}, 2, "slot.*'5': out of range"},
-             {{"-s", "x", "127.0.0.1", "0", NULL}, 2, "slot.*'x': not a number"},
-             {{"-s", "3601", "127.0.0.1", "0", NULL}, 2, "slot.*'3601': out of range"},
-             {{"-i", "0", "127.0.0.1", "0", NULL}, 2, "idle.*'0': out of range"},
-             {{"-i", "x", "127.0.0.1", "0", NULL}, 2, "idle.*'x': not a number"},
-             {{"-i", "100001", "127.0.0.1", "0", NULL}, 2, "idle.*'100001': out of range"})
-HH_BAD_INPUT(bad_epoll_timeout_loop, "epoll_timeout_loop",
-             HH_IP_PORT_CASES("-t", "100", ), HH_SERVER_IN_USE(),
-             {{"-t", "5", "127.0.0.1", "0", NULL}, 2, "period.*'5': out of range"},
-             {{"-t", "x", "127.0.0.1", "0", NULL}, 2, "period.*'x': not a number"},
-             {{"-t", "1s", "127.0.0.1", "0", NULL}, 2, "period.*'1s': not a number"})
-HH_BAD_INPUT(bad_timer_bench, "timer_bench", HH_HELP_CASES,
-             {{"extra", NULL}, 2, HH_USAGE},
-             {{"-n", "x", NULL}, 2, "N 'x'"},
-             {{"-n", "5", NULL}, 2, "N '5'"},
-             {{"-n", "100,,x", NULL}, 2, "N 'x'"},
-             {{"-r", "0", NULL}, 2, "repetitions '0': out of range"},
-             {{"-b", "tree", NULL}, 2, "'tree'"},
-             {{"-c", "0", NULL}, 2, "cap.*'0': out of range"})
-
 /* ---- the table ---------------------------------------------------------- */
 
 static const struct hh_scenario scenarios[] = {
@@ -1050,7 +1017,7 @@ static const struct hh_scenario scenarios[] = {
      "edge-triggered reads drain the socket: 300 bytes as 64-byte reads",
      "the book read 63 bytes once per edge and stranded the rest; here "
      "every byte is printed, in order, over several reads.",
-     0, idle_et_drain},
+     HH_REGRESSION, idle_et_drain},
     {"idle_sigalrm_trace", "11-3",
      "strace: SIGALRM -> EINTR -> one byte (14) on the signal pipe",
      "each SIGALRM interrupts epoll_wait; its handler sends one byte "
@@ -1076,31 +1043,74 @@ static const struct hh_scenario scenarios[] = {
                                    "operations at N = 10 and 20",
      "make bench runs it at N = 10^2 .. 10^6; see bench/results.md.",
      HH_TEST_ONLY, timer_bench_smoke},
-    {"bad_input_connect_timeout", "11-1", "connect_timeout: bad command "
-                                          "lines",
-     NULL, HH_TEST_ONLY, bad_connect_timeout},
-    {"bad_input_idle_conn_server", "11-3",
-     "idle_conn_server: bad command lines", NULL, HH_TEST_ONLY,
-     bad_idle_conn_server},
-    {"bad_input_epoll_timeout_loop", "11-4",
-     "epoll_timeout_loop: bad command lines", NULL, HH_TEST_ONLY,
-     bad_epoll_timeout_loop},
-    {"bad_input_timer_bench", "bench", "timer_bench: bad command lines",
-     NULL, HH_TEST_ONLY, bad_timer_bench},
 };
 
-/* What TRACE=1 shows of each program: the calls its listing teaches. */
-static const struct hh_teach teaching[] = {
-    {"connect_timeout", "trace=setsockopt,connect,close", 0},
-    {"idle_conn_server",
-     "trace=setitimer,timerfd_settime,epoll_wait,sendto,recvfrom", 0},
-    {"epoll_timeout_loop", "trace=epoll_wait", 0},
+/*
+ * The programs: what TRACE=1 shows of each (the calls its listing
+ * teaches), and its bad command lines (a bad_input_<name> scenario each).
+ */
+static const struct hh_program programs[] = {
+    {.name = "connect_timeout", .listing = "11-1",
+     .syscalls = "trace=setsockopt,connect,close", .args = HH_ARGS_IP_PORT,
+     .opts = {"-t", "1"},
+     HH_ROWS({{"-t", "x", "127.0.0.1", "1", NULL}, 2,
+              "timeout.*'x': not a number"},
+             {{"-t", "0", "127.0.0.1", "1", NULL}, 2,
+              "timeout.*'0': out of range"},
+             {{"-t", "0ms", "127.0.0.1", "1", NULL}, 2,
+              "timeout.*'0': out of range"},
+             {{"-t", "3601", "127.0.0.1", "1", NULL}, 2,
+              "timeout.*'3601': out of range"},
+             {{"-t", "1s", "127.0.0.1", "1", NULL}, 2,
+              "timeout.*'1s': not a number"})},
+    {.name = "idle_conn_server", .listing = "11-3",
+     .syscalls = "trace=setitimer,timerfd_settime,epoll_wait,sendto,"
+                 "recvfrom",
+     .flags = HH_PROG_SERVER, .args = HH_ARGS_IP_PORT,
+     .opts = {"-b", "wheel"},
+     HH_ROWS({{"-b", "tree", "127.0.0.1", "0", NULL}, 2, "'tree'"},
+             {{"-s", "0", "127.0.0.1", "0", NULL}, 2,
+              "slot.*'0': out of range"},
+             {{"-s", "5ms", "127.0.0.1", "0", NULL}, 2,
+              "slot.*'5': out of range"},
+             {{"-s", "x", "127.0.0.1", "0", NULL}, 2,
+              "slot.*'x': not a number"},
+             {{"-s", "3601", "127.0.0.1", "0", NULL}, 2,
+              "slot.*'3601': out of range"},
+             {{"-i", "0", "127.0.0.1", "0", NULL}, 2,
+              "idle.*'0': out of range"},
+             {{"-i", "x", "127.0.0.1", "0", NULL}, 2,
+              "idle.*'x': not a number"},
+             {{"-i", "100001", "127.0.0.1", "0", NULL}, 2,
+              "idle.*'100001': out of range"})},
+    {.name = "epoll_timeout_loop", .listing = "11-4",
+     .syscalls = "trace=epoll_wait", .flags = HH_PROG_SERVER,
+     .args = HH_ARGS_IP_PORT, .opts = {"-t", "100"},
+     HH_ROWS({{"-t", "5", "127.0.0.1", "0", NULL}, 2,
+              "period.*'5': out of range"},
+             {{"-t", "x", "127.0.0.1", "0", NULL}, 2,
+              "period.*'x': not a number"},
+             {{"-t", "1s", "127.0.0.1", "0", NULL}, 2,
+              "period.*'1s': not a number"})},
+    {.name = "timer_bench", .listing = "bench", .args = HH_ARGS_HELP,
+     HH_ROWS({{"extra", NULL}, 2, HH_USAGE}, {{"-n", "x", NULL}, 2, "N 'x'"},
+             {{"-n", "5", NULL}, 2, "N '5'"},
+             {{"-n", "100,,x", NULL}, 2, "N 'x'"},
+             {{"-r", "0", NULL}, 2, "repetitions '0': out of range"},
+             {{"-b", "tree", NULL}, 2, "'tree'"},
+             {{"-c", "0", NULL}, 2, "cap.*'0': out of range"})},
+};
+
+static const struct hh_chapter chapter = {
+    .name = "ch11-timer",
+    .programs = programs,
+    .nprograms = HH_LEN(programs),
+    .scenarios = scenarios,
+    .nscenarios = HH_LEN(scenarios),
 };
 
 int
 main(int argc, char **argv)
 {
-    hh_set_teaching(teaching, sizeof teaching / sizeof teaching[0]);
-    return hh_main(argc, argv, "ch11-timer", scenarios,
-                   sizeof scenarios / sizeof scenarios[0]);
+    return hh_run_chapter(argc, argv, &chapter);
 }

@@ -1,13 +1,22 @@
 /*
  * harness.h - run hpsp programs against loopback peers, with deadlines.
  *
- * One scenario = one lesson of the book.  A chapter's test file holds a
- * table of scenarios (struct hh_scenario); hh_main() runs that table three
- * ways from one binary:
+ * One scenario = one lesson of the book.  A chapter's test file declares
+ * one struct hh_chapter: its programs (struct hh_program: listing, the
+ * system calls TRACE=1 shows, how it stops, its bad-argument shape) and
+ * its scenarios (struct hh_scenario).  From the programs the harness
+ * makes a bad_input_<prog> scenario each and the strace filters of
+ * TRACE=1, so the test file holds its scenarios and little else.
+ * hh_run_chapter() runs the whole table three ways from one binary:
  *
  *   chNN_test             cmocka tests, one per scenario, then "score: N/M"
- *   chNN_test --demo      the reader's view: every transcript, in order
- *   chNN_test --list      the scenario names
+ *   chNN_test --demo      the reader's view: the lessons, in listing
+ *                         order; then, under "what the printed version
+ *                         gets wrong", the HH_REGRESSION scenarios; the
+ *                         HH_FAILURE_PATH ones only with ALL=1
+ *   chNN_test --list      every scenario name (generated ones too)
+ *
+ * The tests always run everything, whatever the demo shows.
  *
  * Inside a scenario everything waits on an event with a deadline computed
  * on CLOCK_MONOTONIC (poll, pidfd): there is no sleep anywhere.  A failed
@@ -16,11 +25,18 @@
  * transcript: the commands, what each side printed, what crossed the
  * socket, and (TRACE=1, CAPTURE=1) the syscalls and packets.
  *
+ * The parts: util.c (clock, buffers, transcript, outcome, files),
+ * spawn.c (processes), expect.c (lines, regexes), net.c (sockets, echo,
+ * sock_diag), trace.c (strace, tcpdump), badargs.c (bad command lines),
+ * runner.c (the chapter table, cmocka, the demo).  internal.h is what
+ * they share and tests do not see.
+ *
  * Environment:  HPSP_BIN  where the programs are (default: ../bin beside
  * the test binary);  PROG_<name>=/path  run another build of one program
  * (lab grading);  TRACE=1 CAPTURE=1  show syscalls/packets in the demo;
- * HPSP_VALGRIND=1  run programs under valgrind;  HPSP_SANITIZER=1  they are
- * sanitizer builds (deadlines stretched);  CI=true  a skip is a failure.
+ * ALL=1  the demo shows the failure paths too;  HPSP_VALGRIND=1  run
+ * programs under valgrind;  HPSP_SANITIZER=1  they are sanitizer builds
+ * (deadlines stretched);  CI=true  a skip is a failure.
  */
 #ifndef HPSP_HARNESS_H
 #define HPSP_HARNESS_H
@@ -102,6 +118,12 @@ enum {
     HH_TEST_ONLY = 1 << 8, /* not shown by --demo (bad-input checks) */
     HH_DEMO_ONLY = 1 << 9, /* shown by --demo, not a test: it shows the
                               kernel's behaviour, no program can fail it */
+    /* proves a bug of the printed listing fixed: the demo shows it after
+     * the lessons, under "what the printed version gets wrong" */
+    HH_REGRESSION = 1 << 10,
+    /* a failure path (EMFILE on accept, a refused fd >= FD_SETSIZE ...):
+     * the demo shows it only with ALL=1 */
+    HH_FAILURE_PATH = 1 << 11,
 };
 
 struct hh_scenario {
@@ -109,31 +131,92 @@ struct hh_scenario {
     const char *listing; /* "5-6/5-7" */
     const char *title;   /* the lesson in one line */
     const char *look_at; /* printed after the transcript in the demo */
-    unsigned needs;
+    unsigned needs;      /* HH_NEED_*, HH_TEST_ONLY ... HH_FAILURE_PATH */
     void (*run)(struct hh_ctx *);
 };
 
-/* How a program stops (DESIGN.md, "Stopping"). */
+/* ---- a chapter's programs --------------------------------------------- */
+
+/* How a program stops, and what it is (hh_program.flags). */
 enum {
     /* It serves one connection and blocks in a plain accept/recv/sendfile
      * that the listing teaches: "killed by SIGTERM" is a clean stop for
-     * it, as is exit 0.  Without the flag only exit 0 is. */
+     * it, as is exit 0 (DESIGN.md, "Stopping").  Without the flag only
+     * exit 0 is. */
     HH_PROG_DIES_OF_TERM = 1 << 0,
+    /* It binds IP PORT: its bad-input scenario adds a row that asks it to
+     * bind a port a harness listener holds (exit 1, EADDRINUSE). */
+    HH_PROG_SERVER = 1 << 1,
+    /* A system tool on PATH (ss), not a suite program: no PROG_ override,
+     * never under valgrind, not looked for in HPSP_BIN. */
+    HH_PROG_TOOL = 1 << 2,
 };
 
-/* The system calls each program teaches: what TRACE=1 shows of it. */
-struct hh_teach {
-    const char *prog;
-    const char *syscalls; /* strace -e trace=... */
+/* The bad command lines the harness generates for a program (before its
+ * own rows, hh_program.rows).  The rows are those of today's shapes:
+ *
+ *   HH_ARGS_NONE         none (a peer from another chapter, a tool, or a
+ *                        program whose rows are all its own)
+ *   HH_ARGS_H            "-h": usage on stdout, exit 0
+ *   HH_ARGS_HELP         -h, and --no-such-option (usage, exit 2)
+ *   HH_ARGS_IP_PORT      "[options] IP PORT": HH_ARGS_HELP, no arguments,
+ *                        IP alone, one argument too many, bad ports
+ *                        ("x", "70000", "-1", "") and bad IPs ("1.2.3",
+ *                        "localhost"); hh_program.opts go before IP
+ *   HH_ARGS_IP_PORT_ARG  "IP PORT ARG": HH_ARGS_HELP, no arguments, the
+ *                        bad ports and IPs with hh_program.arg (a valid
+ *                        ARG, NULL: none) after PORT
+ *
+ * HH_PROG_SERVER adds {IP, a port in use[, arg]}: exit 1, EADDRINUSE. */
+enum hh_args {
+    HH_ARGS_NONE,
+    HH_ARGS_H,
+    HH_ARGS_HELP,
+    HH_ARGS_IP_PORT,
+    HH_ARGS_IP_PORT_ARG,
+};
+
+struct hh_bad_case;
+
+#define HH_MAX_OPTS 4
+struct hh_program {
+    const char *name;     /* "oob_recv" */
+    const char *listing;  /* "5-7": of its bad_input_<name> scenario */
+    const char *syscalls; /* strace -e spec TRACE=1 uses (NULL: untraced) */
     unsigned flags;       /* HH_PROG_* */
+    enum hh_args args;    /* its bad-argument shape */
+    const char *opts[HH_MAX_OPTS]; /* HH_ARGS_IP_PORT: valid options put
+                                      before IP PORT ({"-t", "1"}) */
+    const char *arg;      /* HH_ARGS_IP_PORT_ARG: a valid ARG after PORT */
+    const struct hh_bad_case *rows; /* its own rows (HH_ROWS) */
+    size_t nrows;
 };
 
-/* Run TABLE as described above; returns the process exit status. */
-int hh_main(int argc, char **argv, const char *chapter,
-            const struct hh_scenario *table, size_t n);
-/* Register the chapter's teaching syscalls (before hh_main); hh_start
- * then traces a program with its entry when TRACE=1. */
-void hh_set_teaching(const struct hh_teach *teach, size_t n);
+/* A placeholder of the chapter's own in bad-input rows: NAME in a row's
+ * args is replaced by what MAKE writes into OUT (CAP bytes), made once per
+ * scenario, and only if one of its rows uses it. */
+struct hh_placeholder {
+    const char *name;
+    void (*make)(struct hh_ctx *c, char *out, size_t cap);
+};
+
+struct hh_chapter {
+    const char *name; /* "ch05-api" */
+    const struct hh_program *programs;
+    size_t nprograms;
+    const struct hh_scenario *scenarios;
+    size_t nscenarios;
+    const struct hh_placeholder *placeholders;
+    size_t nplaceholders;
+    int bad_exit_ms; /* deadline of each bad-input run's exit (0: 3000) */
+};
+
+#define HH_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Run CH as described above; returns the process exit status. */
+int hh_run_chapter(int argc, char **argv, const struct hh_chapter *ch);
+/* The chapter's entry for PROG, or NULL. */
+const struct hh_program *hh_program(const char *prog);
 
 /* ---- outcome ---------------------------------------------------------- */
 HH_NORETURN HH_PRINTF(2, 3) void hh_fail(struct hh_ctx *c, const char *fmt,
@@ -161,12 +244,14 @@ bool hh_have(const char *tool); /* tool on PATH */
 struct hh_spawn {
     const char *role;     /* "server", "client" ... (default: the program) */
     const char *trace;    /* strace -e spec: shown with TRACE=1 (default:
-                             the program's hh_teach entry) */
+                             the program's hh_program.syscalls) */
     bool must_trace;      /* the test asserts on the trace: always strace */
     const char *stdin_path;  /* stdin from this file, not a harness pipe */
     const char *stdout_path; /* stdout to this file (truncated) ... */
     bool stdout_append;      /* ... or opened O_APPEND */
     bool raw;                /* stdout is data: keep it, don't transcribe */
+    bool tool;               /* a system tool on PATH (HH_PROG_TOOL) */
+    bool hide_command;       /* its command line stays out of the transcript */
 };
 
 /* Start PROG (NULL-terminated args) in its own process group, stdio on
@@ -189,6 +274,12 @@ void hh_wait_listening(struct hh_proc *p);
 const char *hh_expect_line(struct hh_proc *p, const char *ere, int timeout_ms);
 /* Like hh_expect_line, on stderr (no order kept). */
 const char *hh_expect_err(struct hh_proc *p, const char *ere, int timeout_ms);
+/* The next stdout line of P from *POS (0 at first) into LINE; false when
+ * there is none (a line still being written counts once P closed its
+ * stdout). */
+bool hh_next_line(struct hh_proc *p, size_t *pos, char *line, size_t cap);
+/* How many stdout lines of P so far match ERE. */
+int hh_count_lines(struct hh_proc *p, const char *ere);
 /* True if some stdout line so far matches ERE (no waiting). */
 bool hh_output_has(struct hh_proc *p, const char *ere);
 /* Wait for exit, reading its output to EOF; returns the waitpid status. */
@@ -213,8 +304,12 @@ void hh_close_stdin(struct hh_proc *p);
 void hh_write_stdin(struct hh_proc *p, const void *buf, size_t len,
                     int timeout_ms);
 /* Kill and reap PID at teardown (a daemon that left our process group;
- * as the subreaper we become its parent). */
-void hh_track_pid(struct hh_ctx *c, pid_t pid);
+ * as the subreaper we become its parent).  False if it is tracked already
+ * (or is one of the scenario's programs). */
+bool hh_track_pid(struct hh_ctx *c, pid_t pid);
+/* Forget PID once it has been reaped, so teardown never signals a pid
+ * the kernel may have handed to someone else since. */
+void hh_untrack_pid(struct hh_ctx *c, pid_t pid);
 /* Wait until PID has exited (pidfd); reaps it if it is ours.  True if it
  * is gone within the deadline. */
 bool hh_wait_gone(struct hh_ctx *c, pid_t pid, int timeout_ms);
@@ -225,6 +320,14 @@ void hh_make_file(struct hh_ctx *c, const char *stem, size_t size,
                   unsigned seed, char *path, size_t len);
 /* N bytes of memory, freed at teardown even when the scenario fails. */
 void *hh_alloc(struct hh_ctx *c, size_t n);
+/* Write TEXT to PATH (created or truncated, mode 0644 whatever the
+ * umask). */
+void hh_write_text(struct hh_ctx *c, const char *path, const char *text);
+/* A temp file holding TEXT (mode 0644); path into PATH. */
+void hh_make_text_file(struct hh_ctx *c, const char *stem, const char *text,
+                       char *path, size_t len);
+/* The first number in PATH (a /proc or /sys file), or -1. */
+long hh_read_long(const char *path);
 /* The whole content of PATH; freed at teardown.  *LEN gets its size. */
 char *hh_read_file(struct hh_ctx *c, const char *path, size_t *len);
 
@@ -232,13 +335,23 @@ char *hh_read_file(struct hh_ctx *c, const char *path, size_t *len);
 /* Count trace lines matching ERE (the program must have exited). */
 int hh_trace_count(struct hh_proc *p, const char *ere);
 
+/* How many epoll_ctl calls of OP (an ERE: "ADD", "MOD", "(ADD|MOD)") in
+ * P's trace were about FD (-1: any) with FLAG among the events (NULL: any
+ * events).  The arguments are on the call's first line even when strace
+ * splits it ("<unfinished ...>"). */
+int hh_epoll_ctl_count(struct hh_proc *p, const char *op, int fd,
+                       const char *flag);
+
 /* ---- tcpdump ---------------------------------------------------------- */
 /* Capture tcp PORT on lo; returns once tcpdump is listening. */
 struct hh_proc *hh_capture_start(struct hh_ctx *c, in_port_t port);
 /* Wait until a captured packet line matches ERE; returns it. */
 const char *hh_capture_expect(struct hh_proc *cap, const char *ere,
                               int timeout_ms);
-/* Stop tcpdump and collect every line it printed. */
+/* hh_capture_start when the scenario needs tcpdump or the reader asked
+ * for packets (CAPTURE=1); NULL otherwise. */
+struct hh_proc *hh_maybe_capture(struct hh_ctx *c, in_port_t port);
+/* Stop tcpdump and collect every line it printed (NULL: nothing). */
 void hh_capture_stop(struct hh_proc *cap);
 /* Count captured lines matching ERE (after hh_capture_stop). */
 int hh_capture_count(struct hh_proc *cap, const char *ere);
@@ -320,24 +433,35 @@ struct sockaddr_in hh_full_listener(struct hh_ctx *c);
  * output is still read, up to the deadline.  Returns the state. */
 char hh_wait_state(struct hh_proc *p, const char *states, int timeout_ms);
 
+/* A socket (or any fd) of the test's own, closed at teardown like the
+ * harness's; fails the scenario (with errno) if FD is -1.  Returns FD. */
+int hh_track_fd(struct hh_ctx *c, int fd);
+
+/* Whether LINE matches the extended regex ERE; GROUPS (NULL: not wanted)
+ * gets the matched groups.  A bad ERE fails the scenario. */
+bool hh_match(struct hh_ctx *c, const char *ere, const char *line,
+              char groups[][HH_GROUP_LEN]);
+
 /* Escape bytes for the transcript: "ab\n" -> "ab\\n".  Returns OUT. */
 char *hh_escape(const void *data, size_t len, char *out, size_t cap);
 
 /* ---- bad command lines ------------------------------------------------ */
 /*
- * A table of bad command lines for one program, every row a run of it:
+ * A program's own bad command lines (hh_program.rows), every row a run of
+ * it:
  *
- *   HH_BAD_INPUT(bad_srv, "srv", HH_IP_PORT_CASES(), HH_SERVER_IN_USE(),
- *                {{"-n", "x", "127.0.0.1", "0", NULL}, 2, "N 'x'"})
+ *   HH_ROWS({{"-n", "x", "127.0.0.1", "0", NULL}, 2, "N 'x'"},
+ *           HH_SERVER_IN_USE("-n", ))
  *
- * defines the scenario function bad_srv.  A row wants exit STATUS and a
- * stderr line matching the extended regex ERR; ERR NULL wants the usage
- * line on stdout instead (-h).  A row with status 2 also wants a usage
- * line on stderr.  An ERR other than HH_USAGE must name the error itself:
- * the line it matches may not be part of the usage text (what `prog -h`
- * prints), and a table whose ERR matches the suite's own program's usage
- * text is rejected as a test bug, since it checks only the exit status.  The table may be longer than HH_MAX_PROCS: each run's
- * process slot is released once it has exited and been transcribed.
+ * A row wants exit STATUS and a stderr line matching the extended regex
+ * ERR; ERR NULL wants the usage line on stdout instead (-h).  A row with
+ * status 2 also wants a usage line on stderr.  An ERR other than HH_USAGE
+ * must name the error itself: the line it matches may not be part of the
+ * usage text (what `prog -h` prints), and a row whose ERR matches the
+ * suite's own program's usage text is rejected as a test bug, since it
+ * checks only the exit status.  The table may be longer than
+ * HH_MAX_PROCS: each run's process slot is released once it has exited
+ * and been transcribed.
  */
 #define HH_BAD_MAX_ARGS 10
 struct hh_bad_case {
@@ -346,72 +470,24 @@ struct hh_bad_case {
     const char *err;
 };
 
+/* In a struct hh_program initializer: its own rows. */
+#define HH_ROWS(...)                                                           \
+    .rows = (const struct hh_bad_case[]){__VA_ARGS__},                         \
+    .nrows = sizeof((const struct hh_bad_case[]){__VA_ARGS__}) /               \
+             sizeof(struct hh_bad_case)
+
 #define HH_USAGE "^usage: "
 /* Placeholders in args, replaced when the row runs: */
 #define HH_PORT_IN_USE "@PORT_IN_USE@" /* a port a harness listener holds */
 #define HH_PORT_CLOSED "@PORT_CLOSED@" /* a port nobody listens on */
 
-/* A chapter's own placeholder: FROM in args is replaced by TO. */
-struct hh_bad_subst {
-    const char *from, *to;
-};
-struct hh_bad_opts {
-    const struct hh_bad_subst *subst;
-    size_t nsubst;
-    int exit_ms; /* deadline of each exit (0: 3000 ms) */
-};
-
-void hh_run_bad_cases(struct hh_ctx *c, const char *prog,
-                      const struct hh_bad_case *cases, size_t n);
-void hh_run_bad_cases_opt(struct hh_ctx *c, const struct hh_bad_opts *opt,
-                          const char *prog, const struct hh_bad_case *cases,
-                          size_t n);
-
-/* A scenario function NAME running the rows with RUN (a function like
- * hh_run_bad_cases: a chapter's wrapper that adds placeholders). */
-#define HH_BAD_INPUT_RUN(run, name, prog, ...)                                 \
-    static void name(struct hh_ctx *c)                                         \
-    {                                                                          \
-        static const struct hh_bad_case cases[] = {__VA_ARGS__};               \
-        run(c, prog, cases, sizeof cases / sizeof cases[0]);                   \
-    }
-#define HH_BAD_INPUT(name, prog, ...)                                          \
-    HH_BAD_INPUT_RUN(hh_run_bad_cases, name, prog, __VA_ARGS__)
-
-/* -h (usage on stdout, exit 0) and an unknown option (exit 2). */
-#define HH_HELP_CASES                                                          \
-    {{"-h", NULL}, 0, NULL}, {{"--no-such-option", NULL}, 2, HH_USAGE}
-
-/* Bad ports, then bad IPs: the options before IP PORT are the variadic
- * arguments (each followed by a comma, or none); ARG follows PORT (NULL:
- * nothing does). */
-#define HH_BAD_IP_PORT_ROWS(ARG, ...)                                          \
-    {{__VA_ARGS__ "127.0.0.1", "x", ARG, NULL}, 2, "port 'x': not a number"},  \
-    {{__VA_ARGS__ "127.0.0.1", "70000", ARG, NULL}, 2, "port '70000'"},        \
-    {{__VA_ARGS__ "127.0.0.1", "-1", ARG, NULL}, 2, "port '-1'"},              \
-    {{__VA_ARGS__ "127.0.0.1", "", ARG, NULL}, 2, "port: empty"},                   \
-    {{__VA_ARGS__ "1.2.3", "0", ARG, NULL}, 2, "IP '1\\.2\\.3'"},              \
-    {{__VA_ARGS__ "localhost", "0", ARG, NULL}, 2, "IP 'localhost'"}
-
-/* What every "[options] IP PORT" program refuses: help, no arguments, one
- * too few and one too many, bad ports and IPs.  The variadic arguments
- * are valid options put before IP PORT, each followed by a comma. */
-#define HH_IP_PORT_CASES(...)                                                  \
-    HH_HELP_CASES, {{NULL}, 2, HH_USAGE},                                      \
-    {{__VA_ARGS__ "127.0.0.1", NULL}, 2, HH_USAGE},                            \
-    {{__VA_ARGS__ "127.0.0.1", "0", "extra", NULL}, 2, HH_USAGE},              \
-    HH_BAD_IP_PORT_ROWS(NULL, __VA_ARGS__)
-
-/* The same for "IP PORT ARG" programs, with a valid ARG (NULL: none). */
-#define HH_IP_PORT_ARG_CASES(ARG)                                              \
-    HH_HELP_CASES, {{NULL}, 2, HH_USAGE}, HH_BAD_IP_PORT_ROWS(ARG, )
-
 /* A server told to bind a port that is taken: exit 1, EADDRINUSE.  The
  * variadic arguments are options before IP PORT, each followed by a
- * comma; the _ARG form puts ARG after PORT instead. */
+ * comma (HH_PROG_SERVER adds the row without options). */
 #define HH_SERVER_IN_USE(...)                                                  \
     {{__VA_ARGS__ "127.0.0.1", HH_PORT_IN_USE, NULL}, 1, "\\(EADDRINUSE\\)"}
-#define HH_SERVER_IN_USE_ARG(ARG)                                              \
-    {{"127.0.0.1", HH_PORT_IN_USE, ARG, NULL}, 1, "\\(EADDRINUSE\\)"}
+
+/* Run PROG's rows: the generated ones of its shape, then its own. */
+void hh_run_bad_input(struct hh_ctx *c, const struct hh_program *prog);
 
 #endif

@@ -1,0 +1,160 @@
+/*
+ * trace.c - strace and tcpdump: what the kernel was asked, and what
+ * crossed the wire.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- strace ----------------------------------------------------------- */
+
+int
+hh_trace_count(struct hh_proc *p, const char *ere)
+{
+    struct hh_ctx *c = p->ctx;
+    HH_CHECK(c, p->trace_path[0], "%s was not run under strace", p->role);
+    HH_CHECK(c, p->exited, "trace of %s read before it exited", p->role);
+    FILE *f = fopen(p->trace_path, "r");
+    HH_CHECK(c, f != NULL, "cannot read strace output %s", p->trace_path);
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (hh_match(c, ere, line, NULL))
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+int
+hh_epoll_ctl_count(struct hh_proc *p, const char *op, int fd,
+                   const char *flag)
+{
+    char re[256], fdre[16], flagre[64] = "";
+    if (fd >= 0)
+        snprintf(fdre, sizeof fdre, "%d", fd);
+    else
+        snprintf(fdre, sizeof fdre, "[0-9]+");
+    if (flag)
+        snprintf(flagre, sizeof flagre, "([A-Z]+\\|)*%s[|,}]", flag);
+    snprintf(re, sizeof re,
+             "epoll_ctl\\([0-9]+, EPOLL_CTL_%s, %s, \\{events=%s", op, fdre,
+             flagre);
+    return hh_trace_count(p, re);
+}
+
+/* ---- tcpdump ---------------------------------------------------------- */
+
+struct hh_proc *
+hh_capture_start(struct hh_ctx *c, in_port_t port)
+{
+    if (!hh_have("tcpdump"))
+        hh_skip(c, "tcpdump is not installed (make deps)");
+    char filter[64];
+    snprintf(filter, sizeof filter, "tcp port %u", (unsigned)port);
+    const char *args[] = {"-i", "lo", "-n", "-l", "-U", "--immediate-mode",
+                          "-t", filter, NULL};
+    /* its command line would only repeat the [wire] lines' source */
+    struct hh_spawn opt = {.role = "tcpdump", .tool = true,
+                           .hide_command = true};
+    struct hh_proc *cap = hh_startv(c, &opt, "tcpdump", args);
+    cap->is_capture = true;
+    cap->quiet = c->demo && !c->show_capture &&
+                 !(c->sc->needs & HH_NEED_TCPDUMP);
+    long long deadline = hh_now_ms() + hh_ms(c, 5000);
+    size_t scan = 0;
+    for (;;) {
+        if (cap->err.len && strstr(cap->err.data, "listening on"))
+            break;
+        if (cap->err_fd < 0 || cap->exited) {
+            hh_wait_exit(cap, 1000);
+            hh_skip(c, "tcpdump cannot capture here (needs CAP_NET_RAW): %s",
+                    cap->err.len ? cap->err.data : "no message");
+        }
+        if (hh_now_ms() >= deadline)
+            hh_fail(c, "tcpdump did not start listening within 5 s");
+        hhi_pump(c, hhi_left_ms(deadline));
+        (void)scan;
+    }
+    return cap;
+}
+
+const char *
+hh_capture_expect(struct hh_proc *cap, const char *ere, int timeout_ms)
+{
+    return hh_expect_line(cap, ere, timeout_ms);
+}
+
+struct hh_proc *
+hh_maybe_capture(struct hh_ctx *c, in_port_t port)
+{
+    if (!(c->sc->needs & HH_NEED_TCPDUMP) && !c->show_capture)
+        return NULL;
+    return hh_capture_start(c, port);
+}
+
+void
+hh_capture_stop(struct hh_proc *cap)
+{
+    if (!cap)
+        return;
+    if (!cap->exited)
+        kill(cap->pid, SIGINT);
+    int st = hh_wait_exit(cap, HHI_GRACE_MS);
+    (void)st;
+}
+
+int
+hh_capture_count(struct hh_proc *cap, const char *ere)
+{
+    int n = 0;
+    size_t pos = 0;
+    while (pos < cap->out.len) {
+        char *start = cap->out.data + pos;
+        char *nl = memchr(start, '\n', cap->out.len - pos);
+        size_t len = nl ? (size_t)(nl - start) : cap->out.len - pos;
+        char line[2048];
+        snprintf(line, sizeof line, "%.*s", (int)len, start);
+        if (hh_match(cap->ctx, ere, line, NULL))
+            n++;
+        pos += len + 1;
+    }
+    return n;
+}
+
+void
+hhi_show_trace(struct hh_proc *p)
+{
+    struct hh_ctx *c = p->ctx;
+    if (!p->trace_path[0] || !c->show_trace)
+        return;
+    FILE *f = fopen(p->trace_path, "r");
+    char line[1024];
+    int shown = 0, more = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        if (shown == HH_MAX_SYS_LINES) {
+            more++;
+            continue;
+        }
+        shown++;
+        line[strcspn(line, "\n")] = '\0';
+        char *s = line;
+        while (*s >= '0' && *s <= '9')
+            s++; /* the pid column of strace -f */
+        while (*s == ' ')
+            s++;
+        /* "--- SIGTERM {...} ---" and "+++ exited with 0 +++" stay:
+         * in the signal chapters they are the lesson */
+        char l2[1100];
+        snprintf(l2, sizeof l2, "  [sys] %s: %.200s", p->role, s);
+        hhi_transcribe(c, l2);
+    }
+    if (more)
+        hh_note(c, "[sys] %s: ... %d more lines", p->role, more);
+    if (f)
+        fclose(f);
+}
