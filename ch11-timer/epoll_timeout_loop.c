@@ -13,8 +13,9 @@
  *          work ("tick") and starts a new PERIOD.
  *
  * Look at: with a client sending every PERIOD/3, almost no wait times
- *          out, yet a tick comes every PERIOD: the timeout printed before each wait
- *          shrinks (5000, 3333, 1666 ... for the default), then a tick.
+ *          out, yet a tick comes every PERIOD: the timeout printed before
+ *          each wait shrinks (5000, 3333, 1666 ... for the default), then
+ *          a tick.
  *          Without the subtraction, steady traffic would postpone the tick
  *          for ever.
  *

@@ -1628,7 +1628,8 @@ chat_relay(struct hh_ctx *c)
     chat_say(c, ch, 0, bc, 2, "hello from A\n");
     chat_say(c, ch, 1, ac, 2, "hello from B\n");
     chat_expect_quiet(c, ch, 3); /* nobody hears its own message */
-    hh_expect_line(srv, "^fd [0-9]+ says: \"hello from B\\\\n\" \\(13 bytes\\)$",
+    hh_expect_line(srv,
+                   "^fd [0-9]+ says: \"hello from B\\\\n\" \\(13 bytes\\)$",
                    2000);
     hh_stop(srv);
 }
