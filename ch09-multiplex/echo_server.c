@@ -28,17 +28,16 @@
  *          (nc 127.0.0.1 PORT); libevent_echo is the same service on
  *          libevent, the comparison's reference.
  *
- * Differs from the book: the book has no such program; it is the suite's
- * answer to the chapter's closing question, "which multiplexer, and why".
- * The per-connection table grows with the highest fd (no fixed 65535-entry
- * array indexed by fd), select refuses fds past FD_SETSIZE instead of
- * corrupting memory, partial writes are queued instead of lost, and
- * SIGINT/SIGTERM end it with every fd closed and every buffer freed.  The
- * two signals are blocked and read from a signalfd that the loop watches
- * like any socket: the stop request is one more readable fd, the same for
- * every backend, with no window between testing a flag and blocking in
- * the wait (and it works under valgrind, which holds signals back while
- * a program sits in io_uring_enter).
+ * Differs from the book (which has no such program; this is the suite's
+ * answer to the chapter's closing question, "which multiplexer, and why"):
+ *  - the per-connection table grows with the highest fd (no fixed
+ *    65535-entry array indexed by fd);
+ *  - select refuses fds past FD_SETSIZE instead of corrupting memory;
+ *  - partial writes are queued, not lost;
+ *  - SIGINT/SIGTERM arrive on a signalfd the loop watches like any socket
+ *    (the same for every backend, no window between a flag test and the
+ *    wait, and it works under valgrind, which holds signals back while a
+ *    program sits in io_uring_enter); every fd is closed, every buffer freed.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"

@@ -22,20 +22,19 @@
  *
  * Peer:    any TCP client (nc; the test sends 40 bytes in one write).
  *
- * Differs from the printed listing: -e picks the mode (the book edits which
- * function main calls); in ET mode a 0-byte read closes the socket and
- * leaves the loop (the book goes on reading the closed fd and closes it a
- * second time); the listening socket stays level-triggered, so connections
- * that arrive together are all accepted (the book registers it ET but
- * accepts once per wake-up, leaving the rest queued until another client
- * comes); accept() is checked; read errors are reported and the connection
- * closed; SIGINT/SIGTERM close everything and exit 0 (epoll_pwait with the
- * stop signals unblocked only while waiting).
+ * Differs from the printed listing:
+ *  - -e picks the mode (the book edits which function main calls);
+ *  - ET: a 0-byte read closes the socket and leaves the loop (the book
+ *    reads the closed fd on and closes it twice);
+ *  - the listener stays level-triggered, so connections that arrive
+ *    together are all accepted (the book's ET listener took one a wake-up);
+ *  - accept() is checked; a read error is reported and closes the socket;
+ *  - SIGINT/SIGTERM close everything and exit 0 (epoll_pwait unblocks them
+ *    only while it waits).
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -99,10 +98,10 @@ close_conn(int fd, const char *why)
 static void
 print_read(int fd, const char *buf, ssize_t n)
 {
-    printf("fd %d: read %zd bytes: \"", fd, n);
-    for (ssize_t i = 0; i < n; i++)
-        putchar(isprint((unsigned char)buf[i]) ? buf[i] : '.');
-    printf("\"\n");
+    char text[HP_QUOTED_SIZE(BUFFER_SIZE)];
+
+    hp_quote(text, sizeof text, buf, (size_t)n);
+    printf("fd %d: read %zd bytes: %s\n", fd, n, text);
 }
 
 /* One accept per wake-up: the listener is level-triggered, so epoll

@@ -2,12 +2,12 @@
  * epoll_oneshot.c - Listing 9-4: EPOLLONESHOT, so that one thread at a time
  * serves a connection.
  *
- * Usage:   epoll_oneshot [-n] [-w MS] IP PORT
+ * Usage:   epoll_oneshot [-n] [-w TIME] IP PORT
  *
  * Shows:   an edge-triggered epoll server that hands every readable
  *          connection to a new worker thread.  The worker reads until
- *          EAGAIN, "processing" each chunk for MS milliseconds (-w, default
- *          5000, the book's sleep(5)), then re-arms the fd with
+ *          EAGAIN, "processing" each chunk for TIME (-w, default 5s, the
+ *          book's sleep(5)), then re-arms the fd with
  *          EPOLL_CTL_MOD and ends.  EPOLLONESHOT disarms the fd after each
  *          report, so no second worker can start on it while the first is
  *          busy, however much more data arrives.  -n registers without
@@ -22,20 +22,21 @@
  *
  * Peer:    any TCP clients (nc; the test drives 8 at once).
  *
- * Differs from the printed listing: each thread gets its own heap copy of
- * {epoll fd, socket} (the book passes the address of a struct local to the
- * loop, which the next event may overwrite before the thread reads it);
- * the worker returns a value; workers are joined (finished ones after each
- * wake-up, all of them at exit: SIGINT/SIGTERM wake them from their work,
- * join them, close everything and exit 0); a recv() error other than EAGAIN
- * closes the connection (the book loops on it); data is printed by length
- * (the book relies on clearing its buffer); the listener is level-triggered
- * (the book's ET listener accepts once per wake-up); -w and -n are new.
+ * Differs from the printed listing:
+ *  - each thread gets its own heap copy of {epoll fd, socket} (the book
+ *    passes a struct local to the loop, which the next event overwrites);
+ *  - workers return a value and are joined: finished ones after each
+ *    wake-up, all at exit (SIGINT/SIGTERM wake them from their work; exit 0);
+ *  - a recv() error other than EAGAIN closes the connection (the book loops);
+ *  - data is printed by length (the book relies on clearing its buffer);
+ *  - the listener is level-triggered (the book's ET listener accepts once
+ *    per wake-up);
+ *  - -w and -n are new; with -n the last worker on a connection closes it,
+ *    so no worker's close can hit a descriptor accept() has handed on.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -50,13 +51,14 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-static const char SYNOPSIS[] = "[-h] [-n] [-w MS] IP PORT";
+static const char SYNOPSIS[] = "[-h] [-n] [-w TIME] IP PORT";
 static const char HELP[] =
     "An ET epoll server: each readable connection goes to a new thread,\n"
-    "which reads until EAGAIN, spending MS ms on each chunk, then re-arms\n"
+    "which reads until EAGAIN, spending TIME on each chunk, then re-arms\n"
     "the fd (EPOLL_CTL_MOD).\n"
-    "  -w MS  work time per chunk (default 5000, the book's sleep(5))\n"
-    "  -n     no EPOLLONESHOT: two threads may serve one connection\n"
+    "  -w TIME  work time per chunk: 250ms, 2s, 1.5 (default 5s, the\n"
+    "           book's sleep(5))\n"
+    "  -n       no EPOLLONESHOT: two threads may serve one connection\n"
     "PORT 0 lets the kernel choose; the port is announced.\n";
 
 enum { MAX_EVENT_NUMBER = 1024 };
@@ -79,10 +81,22 @@ static long work_ms = DEFAULT_WORK_MS;
 static int use_oneshot = 1;
 static int stop_fd = -1; /* eventfd, readable once we are stopping */
 
-/* Connections still open, indexed by fd (sized from RLIMIT_NOFILE): the
- * workers close them, the main thread closes what is left at exit. */
+/*
+ * Connections still open, indexed by fd (sized from RLIMIT_NOFILE), under
+ * conn_lock.  With -n several workers may hold one fd; the one that sees
+ * end of file only marks it closing, and the last worker to leave closes
+ * it.  Closed any earlier, the number could be handed to the next
+ * accepted client while a busy worker still means the old connection, and
+ * that worker's recv() or close() would land on the new one.  The main
+ * thread closes what is left at exit.
+ */
+struct conn {
+    unsigned char open;
+    unsigned char closing; /* end of file or an error seen: no new worker */
+    int workers;           /* workers running on it */
+};
 static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned char *conn_open;
+static struct conn *conns;
 static size_t conn_max;
 
 static int
@@ -132,12 +146,25 @@ reset_oneshot(int epollfd, int fd)
     pthread_mutex_unlock(&conn_lock);
 }
 
+/*
+ * Worker ID leaves FD.  WHY (NULL: it did not see the end) says how the
+ * connection ended; its "end" line is printed here, before any close: once
+ * closed, the number may be a new client's, with its own "start" line.
+ */
 static void
-conn_close(int fd)
+conn_leave(int id, int fd, const char *why)
 {
     pthread_mutex_lock(&conn_lock);
-    conn_open[fd] = 0;
-    close(fd);
+    if (why != NULL)
+        conns[fd].closing = 1;
+    int last = --conns[fd].workers == 0 && conns[fd].closing;
+    if (why != NULL)
+        printf("worker %d: end on fd %d (%s, %s)\n", id, fd, why,
+               last ? "closing" : "left to a busy worker");
+    if (last) {
+        conns[fd].open = 0;
+        close(fd);
+    }
     pthread_mutex_unlock(&conn_lock);
 }
 
@@ -156,21 +183,19 @@ worker(void *arg)
 {
     struct worker *w = arg;
     int sockfd = w->sockfd;
-    char buf[BUFFER_SIZE];
+    char buf[BUFFER_SIZE], text[HP_QUOTED_SIZE(BUFFER_SIZE)];
     const char *why;
 
     printf("worker %d: start on fd %d\n", w->id, sockfd);
     for (;;) {
         ssize_t ret = recv(sockfd, buf, sizeof buf, 0);
         if (ret > 0) {
-            flockfile(stdout); /* one line, not mixed with other threads' */
-            printf("worker %d: fd %d: read %zd bytes: \"", w->id, sockfd, ret);
-            for (ssize_t i = 0; i < ret; i++)
-                putchar(isprint((unsigned char)buf[i]) ? buf[i] : '.');
-            printf("\"\n");
-            funlockfile(stdout);
+            hp_quote(text, sizeof text, buf, (size_t)ret);
+            printf("worker %d: fd %d: read %zd bytes: %s\n", w->id, sockfd,
+                   ret, text);
             if (work()) {
                 printf("worker %d: end on fd %d (stopping)\n", w->id, sockfd);
+                conn_leave(w->id, sockfd, NULL);
                 break;
             }
             continue;
@@ -178,8 +203,10 @@ worker(void *arg)
         if (ret < 0 && errno == EINTR)
             continue;
         if (ret < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            /* "end" goes first: once re-armed, another worker may start */
+            /* "end" and leaving go first: once re-armed, another worker
+             * may start on the fd (and may be the last one on it) */
             printf("worker %d: end on fd %d (read later)\n", w->id, sockfd);
+            conn_leave(w->id, sockfd, NULL);
             if (use_oneshot)
                 reset_oneshot(w->epollfd, sockfd);
             break;
@@ -192,8 +219,7 @@ worker(void *arg)
                    strerror(errno), name ? name : "?");
             why = "error";
         }
-        printf("worker %d: end on fd %d (%s, closing)\n", w->id, sockfd, why);
-        conn_close(sockfd);
+        conn_leave(w->id, sockfd, why);
         break;
     }
     atomic_store(&w->done, 1);
@@ -207,13 +233,16 @@ static void
 start_worker(int epollfd, int sockfd)
 {
     struct worker *w;
-    int err, open;
+    int err, wanted;
 
-    /* With -n a worker may have closed the fd since epoll reported it. */
+    /* With -n a worker may have seen the end of the connection, or closed
+     * it, since epoll reported it: no new worker then. */
     pthread_mutex_lock(&conn_lock);
-    open = conn_open[sockfd];
+    wanted = conns[sockfd].open && !conns[sockfd].closing;
+    if (wanted)
+        conns[sockfd].workers++;
     pthread_mutex_unlock(&conn_lock);
-    if (!open)
+    if (!wanted)
         return;
     w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -270,7 +299,7 @@ accept_conn(int epollfd, int listenfd)
     if ((size_t)conn >= conn_max)
         hp_diex("fd %d is beyond RLIMIT_NOFILE", conn);
     pthread_mutex_lock(&conn_lock);
-    conn_open[conn] = 1;
+    conns[conn] = (struct conn){.open = 1};
     pthread_mutex_unlock(&conn_lock);
     printf("accepted fd %d from %s\n", conn,
            hp_addr_str((struct sockaddr *)&peer, text, sizeof text));
@@ -298,7 +327,8 @@ main(int argc, char **argv)
             use_oneshot = 0;
             break;
         case 'w':
-            work_ms = hp_parse_long(optarg, 0, MAX_WORK_MS, "work time (ms)");
+            work_ms = (long)hp_parse_duration(optarg, 0, MAX_WORK_MS,
+                                              "work time");
             break;
         default:
             hp_usage(2);
@@ -312,8 +342,8 @@ main(int argc, char **argv)
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
         hp_die("getrlimit");
     conn_max = rl.rlim_cur;
-    conn_open = calloc(conn_max, 1);
-    if (conn_open == NULL)
+    conns = calloc(conn_max, sizeof *conns);
+    if (conns == NULL)
         hp_die("calloc");
 
     /* Blocked before any thread exists, so the workers inherit the mask
@@ -372,9 +402,9 @@ main(int argc, char **argv)
     printf("stopped by signal %d: joined %d worker(s)\n", (int)stop_signal,
            joined);
     for (size_t fd = 0; fd < conn_max; fd++)
-        if (conn_open[fd])
+        if (conns[fd].open)
             close((int)fd);
-    free(conn_open);
+    free(conns);
     close(stop_fd);
     close(epollfd);
     close(listenfd);

@@ -22,9 +22,9 @@
  *
  * Peer:    loadgen; nc.
  *
- * Differs from the book: not a listing; the book's libevent example
- * (12-1) is a timer and a signal.  This is the comparison peer of
- * echo_server.
+ * Differs from the book:
+ *  - not a listing (the book's libevent example, 12-1, is a timer and a
+ *    signal): this is the comparison peer of echo_server.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"

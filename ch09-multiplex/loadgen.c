@@ -2,8 +2,8 @@
  * loadgen.c - the suite's load generator for echo servers (chapter 9's
  * multiplexer comparison).
  *
- * Usage:   loadgen [-i IDLE] [-a ACTIVE] [-s SIZE] [-d SECONDS | -n COUNT]
- *                  [-w WARMUP_S] IP PORT
+ * Usage:   loadgen [-i IDLE] [-a ACTIVE] [-s SIZE] [-d TIME | -n COUNT]
+ *                  [-w WARMUP] IP PORT
  *
  * Shows:   opens IDLE connections that are never used and ACTIVE ones that
  *          each do request/response echo: send SIZE bytes, wait until SIZE
@@ -13,8 +13,8 @@
  *          CONNECT_WINDOW handshakes at a time (so the server's accept
  *          queue never overflows); traffic starts when every connection is
  *          established, so they are all open at the same time.  The run
- *          lasts SECONDS (default 5) after WARMUP_S (default 0) seconds
- *          whose requests are not counted, or until COUNT requests are
+ *          lasts TIME (default 5s) after a WARMUP (default 0) whose
+ *          requests are not counted, or until COUNT requests are
  *          done.  With -n COUNT equal to -a ACTIVE, every active
  *          connection makes exactly one request.
  *
@@ -33,10 +33,12 @@
  *
  * Peer:    echo_server (every backend), libevent_echo.
  *
- * Differs from the book: it is not in the book; it replaces the printed
- * stress client (16-4) as a measuring tool.  Loopback targets only (127.x),
- * so nobody benchmarks someone else's server by mistake.  It raises its
- * own RLIMIT_NOFILE to the hard limit.
+ * Differs from the book:
+ *  - not in the book: it replaces the printed stress client (16-4) as a
+ *    measuring tool;
+ *  - loopback targets only (127.x), so nobody benchmarks someone else's
+ *    server by mistake;
+ *  - it raises its own RLIMIT_NOFILE to the hard limit.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
@@ -55,17 +57,18 @@
 #include <unistd.h>
 
 static const char SYNOPSIS[] = "[-h] [-i IDLE] [-a ACTIVE] [-s SIZE] "
-                               "[-d SECONDS | -n COUNT] [-w WARMUP_S] IP PORT";
+                               "[-d TIME | -n COUNT] [-w WARMUP] IP PORT";
 static const char HELP[] =
     "Open IDLE idle and ACTIVE active connections to the echo server at\n"
     "IP:PORT (loopback only); each active one sends SIZE bytes (default\n"
-    "64), waits for the same bytes back, and repeats, for SECONDS (default\n"
-    "5, after WARMUP_S uncounted) or COUNT requests in all.  Prints the\n"
-    "request rate, latency percentiles and errors; exit 1 on any error.\n";
+    "64), waits for the same bytes back, and repeats, for TIME (default\n"
+    "5s, after WARMUP uncounted) or COUNT requests in all.  TIME and\n"
+    "WARMUP are durations: 250ms, 2s, 1.5.  Prints the request rate,\n"
+    "latency percentiles and errors; exit 1 on any error.\n";
 
 enum { MAX_CONNS = 1000000 };
 enum { MAX_SIZE = 64 * 1024 * 1024 };
-enum { MAX_SECONDS = 3600 };
+#define MAX_RUN_MS (3600 * 1000LL)
 /* Handshakes in flight at once: well under the accept queue (somaxconn). */
 enum { CONNECT_WINDOW = 256 };
 /* A connect or a request that makes no progress this long is an error. */
@@ -153,19 +156,6 @@ percentile_us(uint64_t n, uint64_t ppm)
             return bucket_value(i) / 1000.0;
     }
     return 0;
-}
-
-/* "2", "0.5", "1.25": seconds, strictly, into milliseconds. */
-static long long
-parse_seconds(const char *s, double min, const char *what)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !(v >= min && v <= MAX_SECONDS))
-        hp_bad_usage("%s '%s': not a number of seconds in [%g, %d]", what, s,
-                     min, MAX_SECONDS);
-    return (long long)(v * 1000 + 0.5);
 }
 
 static rlim_t
@@ -487,13 +477,13 @@ main(int argc, char **argv)
             r.size = (size_t)hp_parse_long(optarg, 1, MAX_SIZE, "SIZE");
             break;
         case 'd':
-            duration_ms = parse_seconds(optarg, 0.001, "SECONDS");
+            duration_ms = hp_parse_duration(optarg, 1, MAX_RUN_MS, "TIME");
             break;
         case 'n':
             count = hp_parse_long(optarg, 1, 1000000000L, "COUNT");
             break;
         case 'w':
-            warm_ms = parse_seconds(optarg, 0, "WARMUP_S");
+            warm_ms = hp_parse_duration(optarg, 0, MAX_RUN_MS, "WARMUP");
             break;
         default:
             hp_usage(2);

@@ -2,12 +2,12 @@
  * nonblock_connect.c - Listing 9-5: connect() with a timeout, through a
  * non-blocking socket and select().
  *
- * Usage:   nonblock_connect [-t SECONDS] IP PORT
+ * Usage:   nonblock_connect [-t TIME] IP PORT
  *
  * Shows:   the socket is made non-blocking, so connect() returns at once
  *          with EINPROGRESS while the handshake goes on.  select() then
- *          waits for the socket to become writable, for at most SECONDS
- *          (-t, default 10).  Writable means the handshake is over, well or
+ *          waits for the socket to become writable, for at most TIME
+ *          (-t, default 10s).  Writable means the handshake is over, well or
  *          badly: getsockopt(SO_ERROR) says which.  Then the socket is made
  *          blocking again, as the book does before handing it back.
  *
@@ -15,19 +15,21 @@
  *          closed port: ECONNREFUSED within milliseconds (the RST comes
  *          back at once).  A listener whose accept queue is full (backlog
  *          0 and one connection waiting): the kernel drops the SYN, the
- *          client retransmits it, and select gives up after SECONDS.  On
+ *          client retransmits it, and select gives up after TIME.  On
  *          Linux even a loopback connect returns EINPROGRESS, so the book's
  *          "connected at once" branch does not run.
  *
  * Peer:    any listener; the test uses its own (accepting, closed, full).
  *
- * Differs from the printed listing: FD_ZERO clears the write set that is
- * then used (the book clears the read set and passes an uninitialised
- * write set); socket() is checked; an fd >= FD_SETSIZE is refused before
- * FD_SET; a connect() that fails at once (e.g. ENETUNREACH) is reported as
- * such and the socket closed (the book leaks it and says "not supported");
- * errors are printed as text; the elapsed time is printed; exit status 0
- * when connected, 1 otherwise.
+ * Differs from the printed listing:
+ *  - FD_ZERO clears the write set that is used (the book clears the read
+ *    set and passes an uninitialised write set);
+ *  - socket() is checked; an fd >= FD_SETSIZE is refused before FD_SET;
+ *  - a connect() that fails at once (ENETUNREACH) is reported and the
+ *    socket closed (the book leaks it and says "not supported");
+ *  - errors are printed as text, with the elapsed time; exit 0 only when
+ *    connected;
+ *  - -t takes any duration (250ms, 1.5s), not only whole seconds.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
@@ -40,12 +42,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char SYNOPSIS[] = "[-h] [-t SECONDS] IP PORT";
+static const char SYNOPSIS[] = "[-h] [-t TIME] IP PORT";
 static const char HELP[] =
-    "Connect to IP:PORT without blocking, and give up after SECONDS\n"
-    "(default 10).  Exit 0 when connected, 1 otherwise.\n";
+    "Connect to IP:PORT without blocking, and give up after TIME: 250ms,\n"
+    "2s, 1.5 (default 10s).  Exit 0 when connected, 1 otherwise.\n";
 
-enum { DEFAULT_TIMEOUT = 10, MAX_TIMEOUT = 24 * 3600 };
+#define DEFAULT_TIMEOUT_MS 10000LL
+#define MAX_TIMEOUT_MS (24LL * 3600 * 1000)
 
 static struct timespec start;
 
@@ -75,10 +78,11 @@ setnonblocking(int fd)
     return old_option;
 }
 
-/* Connect to ADDR within TIME seconds.  Returns the connected socket, in
- * blocking mode again, or -1 after saying why not. */
+/* Connect to ADDR within TIME_MS milliseconds.  Returns the connected
+ * socket, in blocking mode again, or -1 after saying why not. */
 static int
-unblock_connect(const struct sockaddr_in *addr, const char *text, int time)
+unblock_connect(const struct sockaddr_in *addr, const char *text,
+                long long time_ms)
 {
     int sockfd, fdopt, ret, error = 0;
     socklen_t length = sizeof error;
@@ -114,12 +118,17 @@ unblock_connect(const struct sockaddr_in *addr, const char *text, int time)
         close(sockfd); /* the book leaked it here */
         return -1;
     }
-    printf("connect: in progress (EINPROGRESS), waiting up to %d s\n", time);
+    if (time_ms % 1000 == 0)
+        printf("connect: in progress (EINPROGRESS), waiting up to %lld s\n",
+               time_ms / 1000);
+    else
+        printf("connect: in progress (EINPROGRESS), waiting up to %lld ms\n",
+               time_ms);
 
     FD_ZERO(&writefds); /* the set we use, not the read set */
     FD_SET(sockfd, &writefds);
-    timeout.tv_sec = time;
-    timeout.tv_usec = 0;
+    timeout.tv_sec = (time_t)(time_ms / 1000);
+    timeout.tv_usec = (suseconds_t)(time_ms % 1000) * 1000;
     /* Linux leaves the time not slept in TIMEOUT: a retry waits the rest. */
     do {
         ret = select(sockfd + 1, NULL, &writefds, NULL, &timeout);
@@ -156,7 +165,7 @@ main(int argc, char **argv)
 {
     struct sockaddr_in addr;
     char addr_text[HP_ADDRSTRLEN];
-    long timeout = DEFAULT_TIMEOUT;
+    long long timeout_ms = DEFAULT_TIMEOUT_MS;
     int opt, sockfd;
 
     hp_init(argc, argv);
@@ -166,7 +175,8 @@ main(int argc, char **argv)
         case 'h':
             hp_usage(0);
         case 't':
-            timeout = hp_parse_long(optarg, 0, MAX_TIMEOUT, "timeout (s)");
+            timeout_ms =
+                hp_parse_duration(optarg, 0, MAX_TIMEOUT_MS, "timeout");
             break;
         default:
             hp_usage(2);
@@ -177,7 +187,7 @@ main(int argc, char **argv)
     hp_parse_sockaddr(&addr, argv[optind], argv[optind + 1]);
     hp_addr_str((struct sockaddr *)&addr, addr_text, sizeof addr_text);
 
-    sockfd = unblock_connect(&addr, addr_text, (int)timeout);
+    sockfd = unblock_connect(&addr, addr_text, timeout_ms);
     if (sockfd < 0)
         return 1;
     close(sockfd);

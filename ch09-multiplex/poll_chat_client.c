@@ -18,18 +18,18 @@
  *
  * Peer:    poll_chat_server (Listing 9-7).
  *
- * Differs from the printed listing: at end of input the book's poll()
- * reports stdin again at once, for ever (POLLHUP for a pipe, POLLIN for a
- * file) and splice() returns 0: a 100 % CPU loop; here the client shuts
- * down its write side and stops polling stdin.  A partial splice to the
- * socket is continued until the pipe is empty (the book leaves the rest in
- * the pipe).  recv() is checked, and data that arrives with the server's
- * FIN is printed before the client leaves (the book tests POLLRDHUP first
- * and drops it); data is printed as it came, without the book's extra
- * newline.  A terminal cannot be spliced on current kernels (EINVAL): then
- * stdin is read and sent with read/send, and the client says so.  SIGPIPE
- * is ignored (a vanished server is reported, not a silent death);
- * SIGINT/SIGTERM exit 0.
+ * Differs from the printed listing:
+ *  - at end of input it shuts down its write side and stops polling stdin
+ *    (the book's poll() reports stdin for ever and splice() returns 0: a
+ *    100 % CPU loop);
+ *  - a partial splice to the socket is continued until the pipe is empty;
+ *  - recv() is checked; data that comes with the server's FIN is printed
+ *    before leaving (the book tests POLLRDHUP first and drops it);
+ *  - data is printed as it came, without the book's extra newline;
+ *  - a terminal cannot be spliced (EINVAL): stdin is then read and sent
+ *    with read/send, and the client says so;
+ *  - SIGPIPE is ignored (a vanished server is reported); SIGINT/SIGTERM
+ *    exit 0.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"

@@ -19,29 +19,26 @@
  * Peer:    poll_chat_client (Listing 9-6), nc, or the test's clients.
  *
  * Differs from the printed listing:
- *   - the flags are cleared with &= ~POLLOUT (the book writes |= ~POLLOUT,
- *     which sets every bit, so poll() returns at once for ever);
- *   - each user has its own output queue (the book points every receiver at
- *     the sender's one buffer, which the sender's next message overwrites
- *     before the others got the last one), and messages are relayed as
- *     whole lines, so two senders' bytes never mix within a line; a user
- *     that falls QUEUE_LIMIT bytes behind is disconnected;
- *   - partial writes stay queued; send and recv errors remove the user, and
- *     so do POLLERR and POLLHUP (the book keeps an fd in error, and poll()
- *     reports it again at once);
- *   - SIGPIPE is ignored, so writing to a user who vanished is an error
- *     return, not the death of the server;
- *   - the user data is an array beside the pollfd array, not a table of
- *     65535 entries indexed by fd; the user limit is -u;
- *   - a message and the end of the connection in one poll round: the
- *     message is relayed first (the book drops it on POLLRDHUP);
- *   - SIGINT/SIGTERM close everything and exit 0 (ppoll with the stop
- *     signals unblocked only while waiting).
+ *  - POLLOUT is cleared with &= ~POLLOUT (the book's |= ~POLLOUT sets every
+ *    bit, so poll() returns at once for ever);
+ *  - each user has its own output queue (the book points every receiver at
+ *    the sender's one buffer, which its next message overwrites);
+ *  - messages are relayed as whole lines, so two senders never mix in one;
+ *  - a user QUEUE_LIMIT bytes behind is disconnected; partial writes stay
+ *    queued;
+ *  - send/recv errors, POLLERR and POLLHUP remove the user (the book keeps
+ *    an fd in error, which poll() reports again at once);
+ *  - SIGPIPE is ignored: writing to a vanished user is an error return;
+ *  - user data is an array beside the pollfds, not a 65535-entry table
+ *    indexed by fd; the user limit is -u;
+ *  - a message that comes with the end of the connection is relayed first
+ *    (the book drops it on POLLRDHUP);
+ *  - SIGINT/SIGTERM close everything and exit 0 (ppoll unblocks them only
+ *    while it waits).
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -140,10 +137,10 @@ relay(int from, const char *line, size_t len)
 {
     if (!quiet) {
         size_t shown = len < SHOWN_MAX ? len : SHOWN_MAX;
-        printf("fd %d says: \"", fds[from].fd);
-        for (size_t k = 0; k < shown; k++)
-            putchar(isprint((unsigned char)line[k]) ? line[k] : '.');
-        printf("\"%s (%zu bytes)\n", shown < len ? "..." : "", len);
+        char text[HP_QUOTED_SIZE(SHOWN_MAX)];
+        hp_quote(text, sizeof text, line, shown);
+        printf("fd %d says: %s%s (%zu bytes)\n", fds[from].fd, text,
+               shown < len ? "..." : "", len);
     }
     for (int j = 1; j <= user_counter; j++)
         if (j != from && !users[j].gone)

@@ -22,18 +22,19 @@
  *
  * Peer:    oob_send (Listing 5-6).
  *
- * Differs from the printed listing: the exception set is tested before the
- * read set (the book reads normal data first; when both are ready that
- * normal read steps over the urgent byte, which is then lost without a
- * trace); an fd >= FD_SETSIZE is refused before FD_SET; a failed accept()
- * ends the program instead of carrying on with fd -1; output is bounded by
- * the length recv() returned; -i is new; SIGINT/SIGTERM stop it cleanly
- * (select is pselect with the stop signals unblocked only while waiting).
+ * Differs from the printed listing:
+ *  - the exception set is tested before the read set: when both are ready,
+ *    the book's normal read steps over the urgent byte, which is lost;
+ *  - a connection on an fd >= FD_SETSIZE is refused before FD_SET;
+ *  - a failed accept() ends the program (the book went on with fd -1);
+ *  - output is bounded by what recv() returned, unprintable bytes quoted;
+ *  - -i (SO_OOBINLINE) is new.
+ * It serves one connection in plain accept/select/recv, so SIGTERM's
+ * default action ends it (DESIGN.md, "Stopping").
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,33 +51,24 @@ static const char HELP[] =
 enum { LISTEN_BACKLOG = 5 };
 enum { BUF_SIZE = 1024 };
 
-static volatile sig_atomic_t stop_signal;
-
 /* "KIND data: "TEXT" (N bytes)", unprintable bytes escaped. */
 static void
 print_data(const char *kind, const char *buf, ssize_t n)
 {
-    printf("%s data: \"", kind);
-    for (ssize_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)buf[i];
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (isprint(c))
-            putchar(c);
-        else
-            printf("\\x%02x", c);
-    }
-    printf("\" (%zd byte%s)\n", n, n == 1 ? "" : "s");
+    char text[HP_QUOTED_SIZE(BUF_SIZE)];
+
+    hp_quote(text, sizeof text, buf, (size_t)n);
+    printf("%s data: %s (%zd byte%s)\n", kind, text, n, n == 1 ? "" : "s");
 }
 
 int
 main(int argc, char **argv)
 {
     struct sockaddr_in addr, peer;
+    socklen_t peer_len = sizeof peer;
     char addr_text[HP_ADDRSTRLEN], peer_text[HP_ADDRSTRLEN];
     char buf[BUF_SIZE];
     fd_set read_fds, exception_fds;
-    sigset_t stop_sigs, wait_mask;
     int opt, fd, conn, inline_oob = 0;
     ssize_t n;
 
@@ -97,8 +89,6 @@ main(int argc, char **argv)
         hp_usage(2);
     hp_parse_sockaddr(&addr, argv[optind], argv[optind + 1]);
     hp_addr_str((struct sockaddr *)&addr, addr_text, sizeof addr_text);
-    if (hp_catch_term(&stop_signal) < 0)
-        hp_die("sigaction");
 
     /* The listening socket is not this listing's lesson. */
     fd = hp_tcp_listener(&addr, LISTEN_BACKLOG, 0);
@@ -107,14 +97,9 @@ main(int argc, char **argv)
     if (hp_announce_listener(fd) < 0)
         hp_die("getsockname");
 
-    conn = hp_accept_until(fd, &peer, &stop_signal);
-    if (conn < 0 && errno != EINTR)
+    conn = accept(fd, (struct sockaddr *)&peer, &peer_len);
+    if (conn < 0)
         hp_die("accept"); /* the book went on with conn == -1 */
-    if (conn < 0) {
-        printf("stopped by signal %d\n", (int)stop_signal);
-        close(fd);
-        return 0;
-    }
     printf("accepted connection from %s\n",
            hp_addr_str((struct sockaddr *)&peer, peer_text, sizeof peer_text));
     /* FD_SET on an fd >= FD_SETSIZE writes past the end of the fd_set. */
@@ -128,28 +113,14 @@ main(int argc, char **argv)
         printf("SO_OOBINLINE set: urgent data stays in the normal stream\n");
     }
 
-    /* From here the stop signals are delivered only inside pselect(), so
-     * one cannot slip in between the test of the flag and the wait. */
-    sigemptyset(&stop_sigs);
-    sigaddset(&stop_sigs, SIGINT);
-    sigaddset(&stop_sigs, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &stop_sigs, &wait_mask) < 0)
-        hp_die("sigprocmask");
-    sigdelset(&wait_mask, SIGINT);
-    sigdelset(&wait_mask, SIGTERM);
-
-    while (!stop_signal) {
+    for (;;) {
         /* select() overwrites its sets: fill them again every time. */
         FD_ZERO(&read_fds);
         FD_ZERO(&exception_fds);
         FD_SET(conn, &read_fds);
         FD_SET(conn, &exception_fds);
-        if (pselect(conn + 1, &read_fds, NULL, &exception_fds, NULL,
-                    &wait_mask) < 0) {
-            if (errno == EINTR)
-                continue;
+        if (select(conn + 1, &read_fds, NULL, &exception_fds, NULL) < 0)
             hp_die("select");
-        }
 
         /* Exception first: a normal read at the urgent mark would skip
          * the urgent byte and lose it. */
@@ -159,7 +130,7 @@ main(int argc, char **argv)
                 /* SO_OOBINLINE: there is no out-of-band byte to take */
                 printf("urgent data: recv failed: %s (EINVAL)\n",
                        strerror(errno));
-            } else if (n < 0 && errno != EINTR) {
+            } else if (n < 0) {
                 hp_die("recv MSG_OOB");
             } else if (n > 0) {
                 print_data("urgent", buf, n);
@@ -167,8 +138,6 @@ main(int argc, char **argv)
         }
         if (FD_ISSET(conn, &read_fds)) {
             n = recv(conn, buf, sizeof buf, 0);
-            if (n < 0 && errno == EINTR)
-                continue;
             if (n < 0)
                 hp_die("recv");
             if (n == 0) {
@@ -178,8 +147,6 @@ main(int argc, char **argv)
             print_data("normal", buf, n);
         }
     }
-    if (stop_signal)
-        printf("stopped by signal %d\n", (int)stop_signal);
     close(conn);
     close(fd);
     return 0;

@@ -14,17 +14,17 @@
  *
  * Peer:    any TCP or UDP client (nc, nc -u; the test uses both).
  *
- * Differs from the printed listing: a UDP reply is exactly the datagram
- * received (the book always sends 1023 bytes, its buffer size, so the client
- * gets its text plus zero padding), and the buffer holds any datagram; in
- * the TCP loop a 0-byte read closes the fd once and leaves the loop (the
- * book reads the closed fd again and closes it twice); what a slow TCP
- * client cannot take yet waits in its connection's buffer for EPOLLOUT (the
- * book drops it); with port 0 the TCP port is learnt first and the UDP bind
- * to the same number can fail (EADDRINUSE): the port tries again with
- * another port, keeping the refused one until it has a pair; accept() is
- * checked; SIGINT/SIGTERM close everything and exit 0 (epoll_pwait with the
- * stop signals unblocked only while waiting).
+ * Differs from the printed listing:
+ *  - a UDP reply is exactly the datagram received (the book sends all
+ *    1023 bytes of its buffer, zero padding and all);
+ *  - TCP: a 0-byte read closes the fd once and leaves the loop (the book
+ *    reads the closed fd again and closes it twice);
+ *  - what a slow TCP client cannot take yet waits for EPOLLOUT (the book
+ *    drops it);
+ *  - with port 0, a UDP bind refused (EADDRINUSE) on the TCP port's number
+ *    makes it try another port pair;
+ *  - accept() is checked; SIGINT/SIGTERM close everything and exit 0
+ *    (epoll_pwait unblocks them only while it waits).
  */
 #define _GNU_SOURCE
 #include "hpsp.h"

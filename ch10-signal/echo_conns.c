@@ -60,7 +60,7 @@ echo_accept_all(struct echo_set *set, int lfd)
                 hp_warn("accept4 (the connection waits in the queue)");
                 return accepted;
             }
-            return -1;
+            hp_die("accept4");
         }
         struct echo_conn *conn = malloc(sizeof *conn);
         if (conn == NULL) {
@@ -81,7 +81,7 @@ echo_accept_all(struct echo_set *set, int lfd)
             close(fd);
             free(conn);
             errno = err;
-            return -1;
+            hp_die("epoll_ctl ADD connection fd %d", fd);
         }
         conn->prev = NULL;
         conn->next = set->head;

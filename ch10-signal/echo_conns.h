@@ -44,10 +44,10 @@ void echo_init(struct echo_set *set, int epfd);
 /*
  * accept4() on the non-blocking listener LFD until EAGAIN (an
  * edge-triggered listener reports a burst of connections once), and add
- * each connection to the epoll set.  Returns how many were accepted, or
- * -1 with errno on an error that is not the connection's own fault.  Out
+ * each connection to the epoll set.  Returns how many were accepted.  Out
  * of descriptors (EMFILE, ENFILE) is reported and ends this round: the
- * connection stays queued until the next one arrives.
+ * connection stays queued until the next one arrives.  Any other failure
+ * of accept4 or epoll_ctl exits, naming the call that failed.
  */
 int echo_accept_all(struct echo_set *set, int lfd);
 

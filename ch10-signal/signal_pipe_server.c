@@ -31,19 +31,18 @@
  * Peer:    any TCP client (nc 127.0.0.1 PORT), and kill -HUP / -CHLD /
  *          -TERM / -INT PID.
  *
- * Differs from the printed listing: the handler writes one byte that holds
- * the signal number (the book sends the first byte of an int: the number
- * on little-endian hosts, 0 on big-endian ones) and saves and restores
- * errno; both ends of the socketpair are non-blocking and close-on-exec; a
- * full pipe drops the signal instead of blocking inside the handler (each
- * one-byte write is a buffer of its own in a socketpair: about 280 fit on
- * Linux 6.x, a pipe2() pipe would take 65536; only a loop stuck while
- * hundreds of signals arrive loses any, and a lost SIGCHLD costs little
- * since the next one reaps every exited child); accepted
- * sockets are read, echoed and closed (the book registers them and never
- * touches them again, leaking one fd per client); the listener is accepted
- * until EAGAIN; SIGCHLD really reaps; sigaction failures exit with a
- * message instead of an assert; -r is new.
+ * Differs from the printed listing:
+ *  - the handler writes one byte that holds the signal number (the book
+ *    sends an int's first byte: 0 on big-endian hosts) and restores errno;
+ *  - both ends of the socketpair are non-blocking and close-on-exec;
+ *  - a full pipe (about 280 one-byte writes in a socketpair) drops the
+ *    byte rather than block in the handler; SIGTERM and SIGINT also set a
+ *    flag, so a stop whose byte was dropped still stops the loop;
+ *  - accepted sockets are read, echoed and closed (the book never touches
+ *    them again, leaking one fd per client); the listener is accepted
+ *    until EAGAIN;
+ *  - SIGCHLD really reaps; sigaction failures exit with a message (the
+ *    book asserts); -r is new.
  */
 #define _GNU_SOURCE
 #include "echo_conns.h"
@@ -76,6 +75,9 @@ static const int handled[] = {SIGHUP, SIGCHLD, SIGTERM, SIGINT};
 
 /* The handlers' end of the socketpair; -1 once it is closed. */
 static volatile sig_atomic_t signal_pipe_wr = -1;
+/* SIGTERM or SIGINT came, set by the handler beside its byte: a byte the
+ * full pipe refused would otherwise lose the request to stop. */
+static volatile sig_atomic_t stop_requested;
 
 /* Tags for the epoll sources that are not connections. */
 static char listener_tag, signal_pipe_tag;
@@ -85,7 +87,7 @@ static char listener_tag, signal_pipe_tag;
  * async-signal-safe; it may change errno, which the interrupted code may
  * be about to read, so errno is put back.  The write end is non-blocking:
  * when the pipe is full (EAGAIN) this signal is dropped rather than the
- * process blocked inside a handler.
+ * process blocked inside a handler; a stop signal is kept in a flag too.
  */
 static void
 on_signal(int sig)
@@ -93,8 +95,10 @@ on_signal(int sig)
     int saved_errno = errno;
     unsigned char number = (unsigned char)sig; /* every one fits: < 32 */
 
+    if (sig == SIGTERM || sig == SIGINT)
+        stop_requested = sig;
     if (write(signal_pipe_wr, &number, 1) < 0) {
-        /* full (or closed at shutdown): this signal is lost */
+        /* full (or closed at shutdown): this byte is lost */
     }
     errno = saved_errno;
 }
@@ -226,7 +230,7 @@ main(int argc, char **argv)
                 hp_die("epoll_wait");
             /* a handler ran while we waited; its byte is in the pipe */
             printf("epoll_wait: interrupted by a signal (EINTR)\n");
-            continue;
+            n = 0;
         }
         for (int i = 0; i < n; i++) {
             void *src = events[i].data.ptr;
@@ -235,10 +239,19 @@ main(int argc, char **argv)
                 if (s)
                     stop = s;
             } else if (src == &listener_tag) {
-                if (echo_accept_all(&conns, lfd) < 0)
-                    hp_die("accept4");
+                echo_accept_all(&conns, lfd);
             } else {
                 echo_serve(&conns, src);
+            }
+        }
+        if (!stop && stop_requested) {
+            /* its byte, if the pipe took it, comes first */
+            stop = drain_signals(pipefd[0], fork_on_hup);
+            if (!stop) {
+                stop = stop_requested;
+                printf("signal %d (SIG%s): stopping (its byte was dropped: "
+                       "the signal pipe was full)\n",
+                       stop, sigabbrev_np(stop));
             }
         }
     }

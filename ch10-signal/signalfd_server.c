@@ -29,10 +29,11 @@
  * Peer:    any TCP client (nc 127.0.0.1 PORT), and kill -HUP / -CHLD /
  *          -TERM / -INT PID.
  *
- * Differs from the printed listing: the listing uses a handler and a
- * socketpair (see signal_pipe_server.c); signalfd is the extension the
- * chapter's unified event source calls for on Linux.  The connections are
- * served as in signal_pipe_server (echo, drained until EAGAIN, closed).
+ * Differs from the printed listing:
+ *  - signals come from a signalfd, not a handler and a socketpair (see
+ *    signal_pipe_server.c): the Linux answer to the unified event source;
+ *  - connections are served as in signal_pipe_server (echoed, drained
+ *    until EAGAIN, closed).
  */
 #define _GNU_SOURCE
 #include "echo_conns.h"
@@ -192,8 +193,7 @@ main(int argc, char **argv)
                 if (s)
                     stop = s;
             } else if (src == &listener_tag) {
-                if (echo_accept_all(&conns, lfd) < 0)
-                    hp_die("accept4");
+                echo_accept_all(&conns, lfd);
             } else {
                 echo_serve(&conns, src);
             }

@@ -25,25 +25,23 @@
  *          with MSG_OOB, "123" (the test does; by hand, run oob_send after
  *          the ready line).
  *
- * Differs from the printed listing: the handler calls no printf (not
- * async-signal-safe: it can deadlock on stdio's lock or corrupt its buffer
- * when the signal lands inside a printf of the main loop); it formats its
- * line with a small safe routine and writes it with write(2), reports a
- * failed recv(MSG_OOB), and saves and restores errno.  The connection fd
- * the handler reads is a volatile sig_atomic_t set before F_SETOWN.  The
- * normal reads print their length and escape their bytes (the book prints
- * a buffer it zeroes and hopes is terminated); the ready line is new;
- * SIGINT/SIGTERM stop it cleanly (each recv() is preceded by a wait in
- * ppoll, hp_wait_until, so a stop signal that comes just before it is not
- * lost).
+ * Differs from the printed listing:
+ *  - the handler calls no printf (not async-signal-safe: it can deadlock
+ *    on stdio's lock when it lands in a printf of the main loop); it
+ *    formats its line with hp_quote and a digit loop and write(2)s it;
+ *  - the handler reports a failed recv(MSG_OOB) and restores errno;
+ *  - the fd it reads is a volatile sig_atomic_t set before F_SETOWN;
+ *  - normal reads print their length and quote their bytes (the book
+ *    prints a zeroed buffer it hopes is terminated);
+ *  - the ready line is new.
+ * It serves one connection in plain accept/recv, so SIGTERM's default
+ * action ends it (DESIGN.md, "Stopping").
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,9 +60,8 @@ enum { LINE_MAX_SIZE = 256 }; /* the handler's output line */
 
 /* The connection whose urgent byte the handler reads. */
 static volatile sig_atomic_t urgent_fd = -1;
-static volatile sig_atomic_t stop_signal;
 
-/* ---- output from a signal handler: no stdio, no malloc, no locale --- */
+/* ---- output from a signal handler: no stdio, no malloc, no locale ---- */
 
 struct safe_line {
     size_t len;
@@ -102,29 +99,6 @@ put_num(struct safe_line *l, long v)
         put_char(l, digits[--n]);
 }
 
-/* LEN bytes in double quotes, unprintable ones as \xHH. */
-static void
-put_quoted(struct safe_line *l, const char *data, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-
-    put_char(l, '"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)data[i];
-        if (c == '"' || c == '\\') {
-            put_char(l, '\\');
-            put_char(l, (char)c);
-        } else if (c >= 0x20 && c < 0x7f) { /* isprint reads the locale */
-            put_char(l, (char)c);
-        } else {
-            put_str(l, "\\x");
-            put_char(l, hex[c >> 4]);
-            put_char(l, hex[c & 15]);
-        }
-    }
-    put_char(l, '"');
-}
-
 /* The line, with its '\n', in as many write(2) calls as it takes. */
 static void
 put_line(struct safe_line *l)
@@ -148,7 +122,7 @@ static void
 on_sigurg(int sig)
 {
     int saved_errno = errno;
-    char data[OOB_BUF_SIZE];
+    char data[OOB_BUF_SIZE], text[HP_QUOTED_SIZE(OOB_BUF_SIZE)];
     struct safe_line line = {.len = 0};
 
     (void)sig;
@@ -156,7 +130,8 @@ on_sigurg(int sig)
     ssize_t n = recv(urgent_fd, data, sizeof data, MSG_OOB);
     put_str(&line, "urgent data: ");
     if (n >= 0) {
-        put_quoted(&line, data, (size_t)n);
+        hp_quote(text, sizeof text, data, (size_t)n); /* async-signal-safe */
+        put_str(&line, text);
         put_str(&line, " (");
         put_num(&line, n);
         put_str(&line, n == 1 ? " byte)" : " bytes)");
@@ -173,27 +148,21 @@ on_sigurg(int sig)
     errno = saved_errno;
 }
 
-/* LEN bytes of BUF in double quotes, C-style escapes for the unprintable. */
+/* "normal data: "TEXT" (N bytes)", unprintable bytes escaped. */
 static void
 print_data(const char *buf, ssize_t n)
 {
-    printf("normal data: \"");
-    for (ssize_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)buf[i];
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (isprint(c))
-            putchar(c);
-        else
-            printf("\\x%02x", c);
-    }
-    printf("\" (%zd byte%s)\n", n, n == 1 ? "" : "s");
+    char text[HP_QUOTED_SIZE(BUF_SIZE)];
+
+    hp_quote(text, sizeof text, buf, (size_t)n);
+    printf("normal data: %s (%zd byte%s)\n", text, n, n == 1 ? "" : "s");
 }
 
 int
 main(int argc, char **argv)
 {
     struct sockaddr_in addr, peer;
+    socklen_t peer_len = sizeof peer;
     char addr_text[HP_ADDRSTRLEN], peer_text[HP_ADDRSTRLEN];
     char buf[BUF_SIZE];
     struct sigaction sa;
@@ -204,8 +173,6 @@ main(int argc, char **argv)
     argi = hp_positional(argc, argv, 2, 2);
     hp_parse_sockaddr(&addr, argv[argi], argv[argi + 1]);
     hp_addr_str((struct sockaddr *)&addr, addr_text, sizeof addr_text);
-    if (hp_catch_term(&stop_signal) < 0)
-        hp_die("sigaction");
 
     /* The listening socket is not this listing's lesson. */
     lfd = hp_tcp_listener(&addr, LISTEN_BACKLOG, SOCK_CLOEXEC);
@@ -214,11 +181,9 @@ main(int argc, char **argv)
     if (hp_announce_listener(lfd) < 0)
         hp_die("getsockname");
 
-    conn = hp_accept_until(lfd, &peer, &stop_signal);
-    if (conn < 0 && errno != EINTR)
-        hp_die("accept");
+    conn = accept(lfd, (struct sockaddr *)&peer, &peer_len);
     if (conn < 0)
-        goto stopped;
+        hp_die("accept");
     printf("accepted connection from %s\n",
            hp_addr_str((struct sockaddr *)&peer, peer_text, sizeof peer_text));
 
@@ -239,21 +204,7 @@ main(int argc, char **argv)
            (int)getpid());
 
     for (;;) {
-        ssize_t n;
-
-        /* Sleep in ppoll, not in recv: a SIGTERM that comes just before
-         * it is not lost (see hp_wait_until).  SIGURG interrupts the wait
-         * too, and it goes on. */
-        if (hp_wait_until(conn, POLLIN, &stop_signal) < 0) {
-            if (errno != EINTR)
-                hp_die("wait for the sender");
-            break; /* stopped */
-        }
-        n = recv(conn, buf, sizeof buf, 0);
-        if (n < 0 && errno == EINTR && !stop_signal)
-            continue;
-        if (n < 0 && stop_signal)
-            break;
+        ssize_t n = recv(conn, buf, sizeof buf, 0);
         if (n < 0)
             hp_die("recv");
         if (n == 0) {
@@ -267,13 +218,6 @@ main(int argc, char **argv)
         hp_die("fcntl F_SETOWN 0");
     urgent_fd = -1;
     close(conn);
-    if (stop_signal)
-        goto stopped;
-    close(lfd);
-    return 0;
-
-stopped:
-    printf("stopped by signal %d\n", (int)stop_signal);
     close(lfd);
     return 0;
 }

@@ -2,7 +2,7 @@
  * epoll_timeout_loop.c - Listing 11-4: a periodic timer from the timeout
  * of epoll_wait, around an echo server.
  *
- * Usage:   epoll_timeout_loop [-t MS] IP PORT       (MS default 5000)
+ * Usage:   epoll_timeout_loop [-t PERIOD] IP PORT   (PERIOD default 5s)
  *
  * Shows:   the third way of chapter 11 to keep time: no signal, no timer
  *          fd, only the timeout argument of epoll_wait.  The catch is that
@@ -10,24 +10,26 @@
  *          so the loop measures how long it did wait (and worked), takes
  *          that off the timeout, and waits again for what is left.  When
  *          nothing is left, or the wait timed out, it does the periodic
- *          work ("tick") and starts a new period of MS.
+ *          work ("tick") and starts a new PERIOD.
  *
- * Look at: with a client sending every MS/3, almost no wait times out, yet
- *          a tick comes every MS: the timeout printed before each wait
- *          shrinks (5000, 3333, 1666 ... for the default), then a tick.
+ * Look at: with a client sending every PERIOD/3, almost no wait times
+ *          out, yet a tick comes every PERIOD: the timeout printed before
+ *          each wait shrinks (5000, 3333, 1666 ... for the default), then
+ *          a tick.
  *          Without the subtraction, steady traffic would postpone the tick
  *          for ever.
  *
  * Peer:    any TCP client; what it sends is echoed back.
  *
- * Differs from the printed listing (a fragment): it is a whole program,
- * an echo server; elapsed time is CLOCK_MONOTONIC milliseconds, where the
- * fragment's time(NULL) counts whole seconds, rounds most waits to 0 and
- * lets steady traffic postpone the tick almost indefinitely; EINTR is not
- * taken for a count of events (the fragment falls through with -1); the
- * wait that times out does the periodic work too (the fragment only
- * resets its timeout there); SIGINT and SIGTERM end the loop, which
- * closes everything.
+ * Differs from the printed listing (a fragment):
+ *  - it is a whole program, an echo server;
+ *  - elapsed time is CLOCK_MONOTONIC milliseconds (the fragment's
+ *    time(NULL) counts whole seconds, rounds most waits to 0 and lets
+ *    steady traffic postpone the tick almost indefinitely);
+ *  - EINTR is not taken for a count of events (the fragment goes on with -1);
+ *  - the wait that times out does the periodic work too (the fragment only
+ *    resets its timeout there);
+ *  - SIGINT and SIGTERM end the loop, which closes everything.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
@@ -42,12 +44,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char SYNOPSIS[] = "[-h] [-t MS] IP PORT";
+static const char SYNOPSIS[] = "[-h] [-t PERIOD] IP PORT";
 static const char HELP[] =
-    "Echo server on IP:PORT that ticks every MS milliseconds (default\n"
-    "5000, at least 10) using only the timeout of epoll_wait.  It prints the\n"
-    "timeout before each wait and a line per tick.  PORT 0 lets the kernel\n"
-    "choose.\n";
+    "Echo server on IP:PORT that ticks every PERIOD: 600ms, 5s, 1.5\n"
+    "(default 5s, at least 10ms) using only the timeout of epoll_wait.\n"
+    "It prints the timeout before each wait and a line per tick.  PORT 0\n"
+    "lets the kernel choose.\n";
 
 enum { DEFAULT_PERIOD_MS = 5000, MIN_PERIOD_MS = 10 };
 enum { MAX_PERIOD_MS = 3600 * 1000 };
@@ -204,8 +206,8 @@ main(int argc, char **argv)
         case 'h':
             hp_usage(0);
         case 't':
-            period = hp_parse_long(optarg, MIN_PERIOD_MS, MAX_PERIOD_MS,
-                                   "period (ms)");
+            period = (long)hp_parse_duration(optarg, MIN_PERIOD_MS,
+                                             MAX_PERIOD_MS, "period");
             break;
         default:
             hp_usage(2);

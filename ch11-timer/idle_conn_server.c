@@ -4,7 +4,7 @@
  *
  * Usage:   idle_conn_server [-b list|wheel|heap] [-s SLOT] [-i N] [-t]
  *                           IP PORT
- *          SLOT in seconds (default 5) or milliseconds as "300ms"; N the
+ *          SLOT a duration: "300ms", "5s", "0.5" (default 5s); N the
  *          idle limit in slots (default 3).
  *
  * Shows:   the book's unified event source applied to timers.  A SIGALRM
@@ -31,21 +31,22 @@
  *
  * Peer:    any TCP clients (nc, telnet, the test's scripted clients).
  *
- * Differs from the printed listing: the timer callback uses the server's
- * epoll fd (the book's main declares a local one that shadows the global
- * the callback uses, so it removes the fd from fd 0, fails unnoticed, and
- * the close hides it); the edge-triggered reads drain the socket to
- * EAGAIN (the book reads 63 bytes once and strands the rest); the signal
- * byte explicitly holds the signal number (the book sends the low byte of
- * an int, the number only on little-endian hosts), on a non-blocking,
- * close-on-exec socketpair (a full one drops ticks, which coalesce
- * anyway); the client table is indexed by fd but grows as needed (the
- * book's is 65535 entries, unchecked); a client's timer lives in its
- * record, so no pointer to an expired timer is left dangling; the
- * containers take CLOCK_MONOTONIC milliseconds, not time(NULL); sub-second
- * slots (setitimer instead of alarm); SIGTERM and SIGINT come through the
- * same pipe and end the loop, which closes every connection and frees
- * everything; the listener accepts until EAGAIN.
+ * Differs from the printed listing:
+ *  - the timer callback uses the server's epoll fd (the book's main
+ *    declares a local one that shadows it, so the callback's DEL fails);
+ *  - edge-triggered reads drain the socket to EAGAIN (the book reads 63
+ *    bytes once and strands the rest);
+ *  - the signal byte holds the signal number (the book sends an int's low
+ *    byte), on a non-blocking, close-on-exec socketpair;
+ *  - a full pipe drops the byte (ticks coalesce anyway); SIGTERM and SIGINT
+ *    also set a flag, so a stop whose byte was dropped still stops;
+ *  - the client table is indexed by fd but grows (the book's has 65535
+ *    entries, unchecked);
+ *  - a client's timer lives in its record: no dangling timer pointer;
+ *  - CLOCK_MONOTONIC milliseconds, not time(NULL); sub-second slots
+ *    (setitimer, not alarm);
+ *  - SIGTERM/SIGINT end the loop, which closes and frees everything; the
+ *    listener accepts until EAGAIN; -b, -i and -t are new.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
@@ -73,13 +74,12 @@ static const char HELP[] =
     "Serve IP:PORT with epoll; close a connection idle for N slots.\n"
     "  -b BACKEND  timer container: list (11-2, default), wheel (11-5, 60\n"
     "              slots of SLOT) or heap (11-6)\n"
-    "  -s SLOT     the tick, seconds (default 5) or milliseconds with an\n"
-    "              \"ms\" suffix (10 ms to 3600 s)\n"
+    "  -s SLOT     the tick: 300ms, 5s, 0.5 (default 5s; 10ms to 3600s)\n"
     "  -i N        the idle limit, in slots (default 3, at most 100000)\n"
     "  -t          tick with a timerfd in the epoll set, not SIGALRM\n"
     "Received data is printed.  PORT 0 lets the kernel choose.\n";
 
-enum { DEFAULT_SLOT_S = 5, MIN_SLOT_MS = 10, MAX_SLOT_S = 3600 };
+enum { DEFAULT_SLOT_MS = 5000, MIN_SLOT_MS = 10, MAX_SLOT_MS = 3600 * 1000 };
 enum { DEFAULT_IDLE_SLOTS = 3, MAX_IDLE_SLOTS = 100000 }; /* -i */
 enum { MAX_EVENTS = 64 }; /* events taken per epoll_wait */
 enum { RECV_CHUNK = 64 }; /* small, as in the book: ET must loop */
@@ -112,6 +112,8 @@ struct server {
 
 /* Where the handler writes; set before the handler is installed. */
 static int signal_write_fd = -1;
+/* SIGTERM or SIGINT came: kept beside its byte, which a full pipe drops. */
+static volatile sig_atomic_t stop_requested;
 
 /* One byte, the signal number: every standard signal fits in a byte.
  * The fd is non-blocking, so a full pipe drops the byte rather than
@@ -122,26 +124,12 @@ on_signal(int sig)
     int saved = errno;
     unsigned char b = (unsigned char)sig;
 
+    if (sig == SIGTERM || sig == SIGINT)
+        stop_requested = sig;
     if (send(signal_write_fd, &b, 1, MSG_DONTWAIT) < 0) {
-        /* full: a tick is lost, the next one catches up */
+        /* full: a tick is lost (the next one catches up), a stop is not */
     }
     errno = saved;
-}
-
-/* "5" is seconds, "300ms" milliseconds; returns milliseconds. */
-static long
-parse_slot_ms(const char *s)
-{
-    size_t len = strlen(s);
-    char digits[32];
-
-    if (len <= 2 || strcmp(s + len - 2, "ms") != 0)
-        return hp_parse_long(s, 1, MAX_SLOT_S, "slot (seconds)") * 1000;
-    if (len - 2 >= sizeof digits)
-        hp_bad_usage("slot '%s': too long", s);
-    memcpy(digits, s, len - 2);
-    digits[len - 2] = '\0';
-    return hp_parse_long(digits, MIN_SLOT_MS, MAX_SLOT_S * 1000L, "slot (ms)");
 }
 
 static unsigned long long
@@ -150,31 +138,14 @@ since_start(const struct server *srv, uint64_t t)
     return (unsigned long long)(t - srv->start);
 }
 
-/* DATA as one printable line: \n, \r, \t, \\, \", other bytes as \xHH. */
+/* DATA as one line, quoted: \n, \r, \t, \\, \", other bytes as \xHH. */
 static void
 print_data(int fd, const char *data, size_t len)
 {
-    char out[RECV_CHUNK * 4 + 1];
-    size_t o = 0;
+    char text[HP_QUOTED_SIZE(RECV_CHUNK)];
 
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)data[i];
-        char esc = ch == '\n'                ? 'n'
-                   : ch == '\r'              ? 'r'
-                   : ch == '\t'              ? 't'
-                   : ch == '\\' || ch == '"' ? (char)ch
-                                             : 0;
-        if (esc) {
-            out[o++] = '\\';
-            out[o++] = esc;
-        } else if (ch < 0x20 || ch >= 0x7f) {
-            o += (size_t)snprintf(out + o, sizeof out - o, "\\x%02x", ch);
-        } else {
-            out[o++] = (char)ch;
-        }
-    }
-    out[o] = '\0';
-    printf("fd %d: received %zu bytes: \"%s\"\n", fd, len, out);
+    hp_quote(text, sizeof text, data, len);
+    printf("fd %d: received %zu bytes: %s\n", fd, len, text);
 }
 
 static int
@@ -463,7 +434,7 @@ main(int argc, char **argv)
     struct sockaddr_in addr;
     struct epoll_event events[MAX_EVENTS];
     const char *backend = "list";
-    long slot_ms = DEFAULT_SLOT_S * 1000L;
+    long slot_ms = DEFAULT_SLOT_MS;
     long idle_slots = DEFAULT_IDLE_SLOTS;
     bool use_timerfd = false;
     int opt, status = 0;
@@ -478,7 +449,8 @@ main(int argc, char **argv)
             backend = optarg;
             break;
         case 's':
-            slot_ms = parse_slot_ms(optarg);
+            slot_ms = (long)hp_parse_duration(optarg, MIN_SLOT_MS, MAX_SLOT_MS,
+                                              "slot");
             break;
         case 'i':
             idle_slots =
@@ -532,18 +504,20 @@ main(int argc, char **argv)
     printf(", tick every %ld ms by %s, idle timeout %ld slots = %llu ms\n",
            slot_ms, use_timerfd ? "timerfd" : "SIGALRM (setitimer)", idle_slots,
            (unsigned long long)srv.idle_ms);
+    printf("signal pipe: the handler writes to fd %d, the loop reads fd "
+           "%d\n",
+           srv.sig_fd[1], srv.sig_fd[0]);
     start_ticking(&srv, use_timerfd);
 
     while (!srv.stop_signal) {
         bool timeout = false;
         int n = epoll_wait(srv.epfd, events, MAX_EVENTS, -1);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue; /* the handler's byte is waiting in the pipe */
+        if (n < 0 && errno != EINTR) {
             hp_warn("epoll_wait");
             status = 1;
             break;
         }
+        /* EINTR: the handler's byte (if the pipe took it) is waiting */
         for (int i = 0; i < n; i++) {
             int fd = events[i].data.fd;
             if (fd == srv.listen_fd) {
@@ -560,6 +534,16 @@ main(int argc, char **argv)
         }
         /* timers after I/O: a client that spoke in this round is not
          * closed for having been idle */
+        if (!srv.stop_signal && stop_requested) {
+            /* its byte, if the pipe took it, comes first */
+            timeout |= read_signals(&srv);
+            if (!srv.stop_signal) {
+                srv.stop_signal = stop_requested;
+                printf("signal %d: its byte was dropped (the signal pipe "
+                       "was full); stopping on the handler's flag\n",
+                       srv.stop_signal);
+            }
+        }
         if (timeout && !srv.stop_signal)
             tick(&srv);
     }

@@ -2,7 +2,7 @@
  * timer_bench.c - the cost of one timer operation in chapter 11's three
  * containers, side by side with libevent's timers.
  *
- * Usage:   timer_bench [-n N,N...] [-r REPS] [-b BACKENDS] [-c SECONDS]
+ * Usage:   timer_bench [-n N,N...] [-r REPS] [-b BACKENDS] [-c CAP]
  *                      [-s SEED]
  *          defaults: -n 100,1000,10000,100000,1000000 -r 3
  *                    -b list,wheel,heap,libevent -c 20
@@ -45,11 +45,12 @@
  *   loop cost is printed separately ("#" line), it matters at N = 100.
  *
  * Cap: a back end is skipped at the N (and above) where its REPS
- * repetitions are predicted to take more than -c seconds, from what each
+ * repetitions are predicted to take more than -c CAP, from what each
  * phase took at the previous N (see predict_rep); the row says so.  Only
  * the list ever gets there.
  *
- * Differs from the book: not a listing; the book has no benchmark.
+ * Differs from the book:
+ *  - not a listing: the book has no benchmark.
  */
 #define _GNU_SOURCE
 #include "hpsp.h"
@@ -71,14 +72,14 @@
 #include "timer_wheel.h"
 
 static const char SYNOPSIS[] =
-    "[-h] [-n N,N...] [-r REPS] [-b BACKENDS] [-c SECONDS] [-s SEED]";
+    "[-h] [-n N,N...] [-r REPS] [-b BACKENDS] [-c CAP] [-s SEED]";
 static const char HELP[] =
     "ns per add, adjust, cancel and expire in containers of N timers.\n"
     "  -n N,...     container sizes (default 100,1000,10000,100000,1000000)\n"
     "  -r REPS      repetitions, median and spread reported (default 3)\n"
     "  -b B,...     back ends among list,wheel,heap,libevent (default all)\n"
-    "  -c SECONDS   skip a back end at an N predicted to take longer over\n"
-    "               all repetitions (default 20)\n"
+    "  -c CAP       skip a back end at an N predicted to take longer over\n"
+    "               all repetitions: 500ms, 20s, 1.5 (default 20s)\n"
     "  -s SEED      random numbers (default 1)\n"
     "CSV on stdout; lines starting with # are notes.\n";
 
@@ -676,7 +677,8 @@ main(int argc, char **argv)
     long sizes[MAX_SIZES] = {100, 1000, 10000, 100000, 1000000};
     size_t nsizes = 5;
     bool use[B_COUNT] = {true, true, true, true};
-    long reps = 3, cap_s = 20, seed = 1;
+    long reps = 3, seed = 1;
+    long long cap_ms = 20 * 1000;
     /* what the previous N cost each back end: for the cap */
     double prev_wall[B_COUNT][OP_COUNT], prev_first[B_COUNT][OP_COUNT];
     size_t prev_m[B_COUNT] = {0};
@@ -712,7 +714,7 @@ main(int argc, char **argv)
             break;
         }
         case 'c':
-            cap_s = hp_parse_long(optarg, 1, 86400, "cap (seconds)");
+            cap_ms = hp_parse_duration(optarg, 1, 86400 * 1000LL, "cap");
             break;
         case 's':
             seed = hp_parse_long(optarg, 0, 1L << 30, "seed");
@@ -724,8 +726,8 @@ main(int argc, char **argv)
     if (optind != argc)
         hp_usage(2);
 
-    printf("# timer_bench: reps %ld, seed %ld, cap %ld s per back end and N\n",
-           reps, seed, cap_s);
+    printf("# timer_bench: reps %ld, seed %ld, cap %g s per back end and N\n",
+           reps, seed, (double)cap_ms / 1000);
     printf("# clock_gettime: CLOCK_MONOTONIC %.1f ns, "
            "CLOCK_MONOTONIC_COARSE %.1f ns (libevent reads the coarse one "
            "outside callbacks)\n",
@@ -746,7 +748,7 @@ main(int argc, char **argv)
                                              (double)n / (double)last_n[b],
                                              (double)w.m / (double)prev_m[b]) *
                                  (double)reps;
-                if (predict > (double)cap_s * 1e9) {
+                if (predict > (double)cap_ms * 1e6) {
                     for (int op = 0; op < OP_COUNT; op++)
                         printf("%s,%s,%zu,0,,,,%zu,skipped: predicted %.0f s "
                                "for %ld repetitions\n",

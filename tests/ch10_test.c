@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -217,6 +218,92 @@ coalesce(struct hh_ctx *c, const struct server_kind *k)
     HH_CHECK(c, n == 1, "expected one SIGHUP line for 3 coalesced signals, "
                         "got %d", n);
     expect_clean_stop(c, srv, SIGTERM, 1, &a, 1);
+}
+
+/*
+ * A SIGTERM whose byte the full signal pipe refuses still stops the
+ * server.  The pipe fills when the loop cannot drain it while signals
+ * keep coming; standard signals sent to a stopped process coalesce, so
+ * the harness cannot queue hundreds of them: it takes a copy of the
+ * handlers' end of the pipe (pidfd_getfd, as its parent may) and, while
+ * the server is stopped, fills it with SIGHUP bytes, as many 1-byte
+ * writes as the socketpair takes, exactly what as many unread SIGHUPs
+ * would have left.  Then SIGTERM and SIGCONT: the handler's write fails
+ * with EAGAIN.  The server must serve the SIGHUPs, then stop anyway.
+ */
+static void
+regress_10_1_stop_byte_dropped(struct hh_ctx *c)
+{
+    struct hh_proc *srv = start_server(c, &pipe_server, false, false);
+    hh_expect_line(srv, "^signal pipe: handlers write to fd ([0-9]+),", 3000);
+    int wr = atoi(srv->groups[1]);
+    int a = client(c, srv);
+    hh_wait_state(srv, "S", 3000);
+    hh_note(c, "harness: kill -STOP: the loop cannot drain the pipe");
+    hh_kill(srv, SIGSTOP);
+    hh_wait_state(srv, "Tt", 3000);
+    int pidfd = (int)syscall(SYS_pidfd_open, hh_pid(srv), 0);
+    HH_CHECK(c, pidfd >= 0, "pidfd_open: %s", strerror(errno));
+    int fd = (int)syscall(SYS_pidfd_getfd, pidfd, wr, 0);
+    int err = errno;
+    close(pidfd);
+    if (fd < 0 && (err == EPERM || err == ENOSYS))
+        hh_skip(c, "pidfd_getfd of the server's fd %d: %s", wr,
+                strerror(err));
+    HH_CHECK(c, fd >= 0, "pidfd_getfd: %s", strerror(err));
+    const unsigned char hup = SIGHUP;
+    int bytes = 0;
+    ssize_t n;
+    while ((n = write(fd, &hup, 1)) == 1) /* the fd is non-blocking */
+        bytes++;
+    err = errno;
+    close(fd);
+    HH_CHECK(c, n < 0 && (err == EAGAIN || err == EWOULDBLOCK) && bytes > 0,
+             "filling the signal pipe: %d byte(s), then %s", bytes,
+             n < 0 ? strerror(err) : "a short write");
+    hh_note(c, "harness: %d SIGHUP bytes in the handlers' pipe: it is full; "
+               "kill -TERM, then kill -CONT", bytes);
+    hh_kill(srv, SIGTERM);
+    hh_kill(srv, SIGCONT);
+    hh_expect_line(srv, "^closing ([0-9]+) connection", 5000);
+    int hups = hh_count_lines(srv, "^signal 1 \\(SIGHUP\\)");
+    int dropped = hh_count_lines(srv, "^signal 15 \\(SIGTERM\\): stopping "
+                                   "\\(its byte was dropped");
+    hh_note(c, "the loop served %d SIGHUP(s), then stopped on the flag: %s",
+            hups, dropped ? "the SIGTERM byte was dropped" : "?");
+    HH_CHECK(c, hups == bytes, "%d SIGHUP line(s) for %d bytes", hups, bytes);
+    HH_CHECK(c, dropped == 1, "the stop was not reported as dropped from "
+                              "the full pipe");
+    hh_expect_exit(srv, 0, 3000);
+    hh_expect_eof(c, a, 3000);
+}
+
+/*
+ * A failed epoll_ctl ADD of a new connection is reported as epoll_ctl,
+ * not as the accept4 that succeeded before it.  strace makes the third
+ * epoll_ctl fail (after the listener's and the signal source's): the
+ * kernel's ENOSPC when max_user_watches is reached.
+ */
+static void
+regress_10_1_epoll_ctl_named(struct hh_ctx *c, const struct server_kind *k)
+{
+    const char *args[] = {"127.0.0.1", "0", NULL};
+    struct hh_spawn opt = {
+        .role = "server",
+        .must_trace = true,
+        .trace = "inject=epoll_ctl:error=ENOSPC:when=3",
+    };
+    struct hh_proc *srv = hh_startv(c, &opt, k->prog, args);
+    hh_wait_listening(srv);
+    hh_note(c, "harness: strace makes the next epoll_ctl (the connection's "
+               "ADD) fail with ENOSPC");
+    int fd = hh_connect(c, &srv->addr, 3000);
+    char ere[128];
+    snprintf(ere, sizeof ere, "^%s: epoll_ctl ADD connection fd [0-9]+: .* "
+                              "\\(ENOSPC\\)$", k->prog);
+    hh_expect_err(srv, ere, 3000);
+    hh_expect_exit(srv, 1, 3000);
+    hh_expect_eof(c, fd, 3000);
 }
 
 /* Strip strace -f's pid column. */
@@ -463,6 +550,7 @@ FOR_BOTH(coalesce)
 FOR_BOTH(syscalls)
 FOR_BOTH(bulk)
 FOR_BOTH(stalled_neighbour)
+FOR_BOTH(regress_10_1_epoll_ctl_named)
 
 /* ---- 10-3 SIGURG ------------------------------------------------------- */
 
@@ -612,7 +700,7 @@ sigpipe_run(struct hh_ctx *c, const char *mode, bool half, bool trace,
         args[n++] = mode;
     if (half) {
         args[n++] = "-t";
-        args[n++] = "200";
+        args[n++] = "200ms";
     }
     args[n++] = "127.0.0.1";
     args[n++] = port;
@@ -759,13 +847,24 @@ sigpipe_syscalls(struct hh_ctx *c)
      "nobody",                                                                 \
      "while b's echo waits for b to read, a is echoed and SIGHUP is served; "  \
      "then b gets every byte back.",                                           \
-     0, stalled_neighbour_##suffix}
+     0, stalled_neighbour_##suffix},                                           \
+    {"regress_10_1_epoll_ctl_named_" #suffix, "10-1",                          \
+     "unified event source (" how "): a failed epoll_ctl is named as such",   \
+     "epoll_ctl ADD of the new connection fails (ENOSPC, by strace): the "     \
+     "message names epoll_ctl, not accept4, and the server exits 1.",          \
+     HH_NEED_STRACE | HH_REGRESSION, regress_10_1_epoll_ctl_named_##suffix}
 
 static const struct hh_scenario scenarios[] = {
     SERVER_SCENARIOS(pipe, "self-pipe",
                      "each signal: epoll_wait fails with EINTR (it is never "
                      "restarted, SA_RESTART or not), the handler makes one "
                      "1-byte write, the loop reads that byte."),
+    {"regress_10_1_stop_byte_dropped", "10-1",
+     "a SIGTERM whose byte the full signal pipe refuses still stops it",
+     "the pipe was full of SIGHUP bytes when SIGTERM came: the handler's "
+     "write failed with EAGAIN, but its flag ended the loop after the "
+     "SIGHUPs.",
+     HH_REGRESSION, regress_10_1_stop_byte_dropped},
     SERVER_SCENARIOS(signalfd, "signalfd",
                      "the signals are blocked, so no handler runs and "
                      "epoll_wait is never interrupted: each signal is one "
@@ -827,18 +926,21 @@ static const struct hh_program programs[] = {
      HH_ROWS({{"-r", "127.0.0.1", "x", NULL}, 2, "port 'x'"},
              {{"-r", "::1", "0", NULL}, 2, "IP '::1'"})},
     {.name = "sigurg_recv", .listing = "10-3",
-     .syscalls = "trace=fcntl,recvfrom", .flags = HH_PROG_SERVER,
+     .syscalls = "trace=fcntl,recvfrom",
+     .flags = HH_PROG_SERVER | HH_PROG_DIES_OF_TERM,
      .args = HH_ARGS_IP_PORT,
      HH_ROWS({{"-r", "127.0.0.1", "0", NULL}, 2, HH_USAGE})},
     {.name = "sigpipe_demo", .listing = "10.3.3",
      .syscalls = "trace=connect,read,write,sendto,poll",
-     .args = HH_ARGS_IP_PORT,
+     .flags = HH_PROG_DIES_OF_TERM, .args = HH_ARGS_IP_PORT,
      HH_ROWS({{"-m", "127.0.0.1", "x", NULL}, 2, "port 'x'"},
              {{"127.0.0.1", HH_PORT_CLOSED, NULL}, 1, "\\(ECONNREFUSED\\)"},
              {{"-i", "-m", "127.0.0.1", "1", NULL}, 2, "exclude each other"},
              {{"-m", "-i", "127.0.0.1", "1", NULL}, 2, "exclude each other"},
-             {{"-t", "x", "127.0.0.1", "1", NULL}, 2, "'x': not a number"},
-             {{"-t", "-1", "127.0.0.1", "1", NULL}, 2, "'-1'"},
+             {{"-t", "x", "127.0.0.1", "1", NULL}, 2,
+              "RST wait 'x': not a duration"},
+             {{"-t", "-1", "127.0.0.1", "1", NULL}, 2,
+              "RST wait '-1': not a duration"},
              {{"-t", NULL}, 2, HH_USAGE})},
 };
 
