@@ -242,25 +242,7 @@ regress_10_1_stop_byte_dropped(struct hh_ctx *c)
     hh_note(c, "harness: kill -STOP: the loop cannot drain the pipe");
     hh_kill(srv, SIGSTOP);
     hh_wait_state(srv, "Tt", 3000);
-    int pidfd = (int)syscall(SYS_pidfd_open, hh_pid(srv), 0);
-    HH_CHECK(c, pidfd >= 0, "pidfd_open: %s", strerror(errno));
-    int fd = (int)syscall(SYS_pidfd_getfd, pidfd, wr, 0);
-    int err = errno;
-    close(pidfd);
-    if (fd < 0 && (err == EPERM || err == ENOSYS))
-        hh_skip(c, "pidfd_getfd of the server's fd %d: %s", wr,
-                strerror(err));
-    HH_CHECK(c, fd >= 0, "pidfd_getfd: %s", strerror(err));
-    const unsigned char hup = SIGHUP;
-    int bytes = 0;
-    ssize_t n;
-    while ((n = write(fd, &hup, 1)) == 1) /* the fd is non-blocking */
-        bytes++;
-    err = errno;
-    close(fd);
-    HH_CHECK(c, n < 0 && (err == EAGAIN || err == EWOULDBLOCK) && bytes > 0,
-             "filling the signal pipe: %d byte(s), then %s", bytes,
-             n < 0 ? strerror(err) : "a short write");
+    int bytes = hh_fill_fd_of(srv, wr, SIGHUP);
     hh_note(c, "harness: %d SIGHUP bytes in the handlers' pipe: it is full; "
                "kill -TERM, then kill -CONT", bytes);
     hh_kill(srv, SIGTERM);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -487,4 +488,32 @@ hhi_net_free(void)
     free(scratch_buf);
     pattern_buf = scratch_buf = NULL;
     pattern_len = scratch_len = 0;
+}
+
+/* ---- a program's own descriptors ---------------------------------------- */
+
+int
+hh_fill_fd_of(struct hh_proc *p, int fd, unsigned char byte)
+{
+    struct hh_ctx *c = p->ctx;
+    int pidfd = (int)syscall(SYS_pidfd_open, hh_pid(p), 0);
+    HH_CHECK(c, pidfd >= 0, "pidfd_open: %s", strerror(errno));
+    int copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    int err = errno;
+    close(pidfd);
+    if (copy < 0 && (err == EPERM || err == ENOSYS))
+        hh_skip(c, "pidfd_getfd of %s's fd %d: %s", p->role, fd,
+                strerror(err));
+    HH_CHECK(c, copy >= 0, "pidfd_getfd: %s", strerror(err));
+    int bytes = 0;
+    ssize_t n;
+    /* MSG_DONTWAIT: never block, whatever the program set on its fd */
+    while ((n = send(copy, &byte, 1, MSG_DONTWAIT)) == 1)
+        bytes++;
+    err = errno;
+    close(copy);
+    HH_CHECK(c, n < 0 && (err == EAGAIN || err == EWOULDBLOCK) && bytes > 0,
+             "filling %s's fd %d: %d byte(s), then %s", p->role, fd, bytes,
+             n < 0 ? strerror(err) : "a short send");
+    return bytes;
 }
