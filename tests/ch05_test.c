@@ -762,10 +762,8 @@ static const struct hh_program programs[] = {
 
 static const struct hh_chapter chapter = {
     .name = "ch05-api",
-    .programs = programs,
-    .nprograms = HH_LEN(programs),
-    .scenarios = scenarios,
-    .nscenarios = HH_LEN(scenarios),
+    HH_TABLE(programs),
+    HH_TABLE(scenarios),
 };
 
 int

@@ -1163,12 +1163,9 @@ static const struct hh_placeholder placeholders[] = {
 
 static const struct hh_chapter chapter = {
     .name = "ch06-advio",
-    .programs = programs,
-    .nprograms = HH_LEN(programs),
-    .scenarios = scenarios,
-    .nscenarios = HH_LEN(scenarios),
-    .placeholders = placeholders,
-    .nplaceholders = HH_LEN(placeholders),
+    HH_TABLE(programs),
+    HH_TABLE(scenarios),
+    HH_TABLE(placeholders),
 };
 
 int

@@ -944,10 +944,8 @@ static const struct hh_program programs[] = {
 
 static const struct hh_chapter chapter = {
     .name = "ch09-multiplex (echo comparison)",
-    .programs = programs,
-    .nprograms = HH_LEN(programs),
-    .scenarios = scenarios,
-    .nscenarios = HH_LEN(scenarios),
+    HH_TABLE(programs),
+    HH_TABLE(scenarios),
     .bad_exit_ms = 5000, /* loadgen's connects */
 };
 

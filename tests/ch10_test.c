@@ -928,10 +928,8 @@ static const struct hh_program programs[] = {
 
 static const struct hh_chapter chapter = {
     .name = "ch10-signal",
-    .programs = programs,
-    .nprograms = HH_LEN(programs),
-    .scenarios = scenarios,
-    .nscenarios = HH_LEN(scenarios),
+    HH_TABLE(programs),
+    HH_TABLE(scenarios),
 };
 
 int

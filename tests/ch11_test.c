@@ -1149,10 +1149,8 @@ static const struct hh_program programs[] = {
 
 static const struct hh_chapter chapter = {
     .name = "ch11-timer",
-    .programs = programs,
-    .nprograms = HH_LEN(programs),
-    .scenarios = scenarios,
-    .nscenarios = HH_LEN(scenarios),
+    HH_TABLE(programs),
+    HH_TABLE(scenarios),
 };
 
 int

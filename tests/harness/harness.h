@@ -212,6 +212,9 @@ struct hh_chapter {
 };
 
 #define HH_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* A table and its length, in struct hh_chapter:
+ *   {.name = "ch06-advio", HH_TABLE(programs), HH_TABLE(scenarios)} */
+#define HH_TABLE(a) .a = (a), .n##a = HH_LEN(a)
 
 /* Run CH as described above; returns the process exit status. */
 int hh_run_chapter(int argc, char **argv, const struct hh_chapter *ch);
