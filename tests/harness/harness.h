@@ -81,6 +81,9 @@ struct hh_proc {
     bool raw;            /* stdout kept in out, not transcribed */
     bool is_capture;
     char trace_path[256];
+    char *trace_text;    /* its strace output, read once (hh_trace_next) */
+    size_t trace_len;
+    size_t trace_line, trace_off; /* where hh_trace_next stopped last */
     char vg_path[256];
     struct sockaddr_in addr; /* from its "listening on" line */
     char port[8];
@@ -334,6 +337,18 @@ char *hh_read_file(struct hh_ctx *c, const char *path, size_t *len);
 /* ---- strace ----------------------------------------------------------- */
 /* Count trace lines matching ERE (the program must have exited). */
 int hh_trace_count(struct hh_proc *p, const char *ere);
+/* P's system calls in order (P has exited), one a call: the next trace
+ * line after the first *POS (0 at first) that matches ERE (NULL: any),
+ * without strace -f's pid column; its signal (---) and exit (+++) lines
+ * are not calls and are passed over.  The groups go to p->groups[1..]
+ * (ERE NULL leaves them alone), *POS becomes the line's number (from 1,
+ * so two matches compare in trace order and the search goes on after
+ * it).  Returns the line, valid until the scenario ends, or NULL when no
+ * line is left (*POS then counts every call). */
+const char *hh_trace_next(struct hh_proc *p, size_t *pos, const char *ere);
+/* The number in P's group I of the last match (hh_trace_next, or
+ * hh_match into p->groups); -1 if the group is empty. */
+long long hh_group_ll(const struct hh_proc *p, int i);
 
 /* How many epoll_ctl calls of OP (an ERE: "ADD", "MOD", "(ADD|MOD)") in
  * P's trace were about FD (-1: any) with FLAG among the events (NULL: any
