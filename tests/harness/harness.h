@@ -109,6 +109,10 @@ struct hh_ctx {
     char tmpdir[128];
     int tmpcount;
     jmp_buf jump;
+    /* what hh_fail and hh_skip do once the outcome is set: NULL, longjmp
+     * to jump (the runner); else call this, which does not return (a unit
+     * test's context: a cmocka failure or skip) */
+    void (*leave)(struct hh_ctx *c);
     enum { HH_PASS, HH_FAIL, HH_SKIP } result;
     char why[2048];
 };
@@ -221,6 +225,14 @@ int hh_run_chapter(int argc, char **argv, const struct hh_chapter *ch);
 /* The chapter's entry for PROG, or NULL. */
 const struct hh_program *hh_program(const char *prog);
 
+/* A context for a cmocka test of its own (tests/unit), outside any
+ * chapter: make it in the test's setup and end it with hh_unit_done in its
+ * teardown, which kills, reaps and closes what the test left.  A failed
+ * check in it is a cmocka failure (with the transcript), a skip a cmocka
+ * skip. */
+struct hh_ctx *hh_unit_ctx(void);
+void hh_unit_done(struct hh_ctx *c);
+
 /* ---- outcome ---------------------------------------------------------- */
 HH_NORETURN HH_PRINTF(2, 3) void hh_fail(struct hh_ctx *c, const char *fmt,
                                          ...);
@@ -263,6 +275,22 @@ struct hh_proc *hh_start(struct hh_ctx *c, const char *role, const char *prog,
                          ...) __attribute__((sentinel));
 struct hh_proc *hh_startv(struct hh_ctx *c, const struct hh_spawn *opt,
                           const char *prog, const char *const *args);
+/* Run FN(ARG) in a forked child, as ROLE, with its stdout and stderr on
+ * pipes of the harness (stdin is the test's): a function of the test that
+ * may exit (hp_die, hp_usage ...) is then a process like any other, for
+ * hh_wait_exit, hh_expect_line, p->out and p->err.  The child gets a
+ * stdout FILE of its own, never written to, as a fresh program has; the
+ * crash signals and SIGTERM, SIGINT, SIGHUP and SIGCHLD back at their
+ * defaults (the test's handlers would jump into the test), no signal
+ * blocked and a process group of its own.  It exits 0, stdout flushed,
+ * when FN returns; 127 if it cannot set up its stdout and stderr. */
+struct hh_proc *hh_fork(struct hh_ctx *c, const char *role,
+                        void (*fn)(const void *arg), const void *arg);
+/* Give back the process slot of P, which has exited and been waited for
+ * (hh_wait_exit): P and its output are gone.  Only the last slot is given
+ * back (a test's other hh_proc pointers stay valid), so a test that runs
+ * more than HH_MAX_PROCS processes one after another releases each. */
+void hh_release(struct hh_proc *p);
 /* Skip the scenario if the build left NAME out (a program or a feature
  * such as "uring" whose library pkg-config did not find): the reason is
  * $HPSP_BIN/absent/NAME.  hh_start does it for every program it starts. */
