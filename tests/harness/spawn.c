@@ -90,6 +90,9 @@ read_stream(struct hh_proc *p, int *fd, struct hh_buf *b, bool is_err)
     }
     transcribe_stream(p, b, is_err ? &p->err_seen : &p->out_seen, is_err,
                       *fd < 0);
+    /* without a pidfd (started), the end of its output is its exit */
+    if (p->pidfd < 0 && !p->exited && p->out_fd < 0 && p->err_fd < 0)
+        hhi_reap(p, 0);
 }
 
 void
@@ -245,7 +248,11 @@ static void
 started(struct hh_proc *p)
 {
     p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-    if (p->pidfd < 0)
+    /* valgrind (3.19) has no pidfd_open: a harness run under it (the unit
+     * tests in make check) learns of an exit from the end of the output,
+     * since a process's stdout and stderr close when it exits (read_stream
+     * then reaps it) */
+    if (p->pidfd < 0 && errno != ENOSYS)
         hh_fail(p->ctx, "pidfd_open: %s", strerror(errno));
     if (p->out_fd >= 0)
         fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
