@@ -26,10 +26,12 @@
  * socket, and (TRACE=1, CAPTURE=1) the syscalls and packets.
  *
  * The parts: util.c (clock, buffers, transcript, outcome, files),
- * spawn.c (processes), expect.c (lines, regexes), net.c (sockets, echo,
- * sock_diag), trace.c (strace, tcpdump), badargs.c (bad command lines),
- * runner.c (the chapter table, cmocka, the demo).  internal.h is what
- * they share and tests do not see.
+ * spawn.c (processes, and hh_fork: a function of the test as one),
+ * expect.c (lines, regexes), net.c (sockets, echo, sock_diag), trace.c
+ * (strace, tcpdump), badargs.c (bad command lines), runner.c (the chapter
+ * table, cmocka, the demo, and hh_unit_ctx: the context of a unit test
+ * outside any chapter).  internal.h is what they share and tests do not
+ * see.
  *
  * Environment:  HPSP_BIN  where the programs are (default: ../bin beside
  * the test binary);  PROG_<name>=/path  run another build of one program
