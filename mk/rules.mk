@@ -104,14 +104,15 @@ endef
 
 $(foreach d,$(CHAPTERS),$(eval $(call CHAPTER_RULES,$(d),$(call chapter_key,$(d)))))
 
-# Unit tests: tests/unit/test_NAME.c, linked with the library and any
-# chapter module listed in UNIT_SRCS_test_NAME.
+# Unit tests: tests/unit/test_NAME.c, linked with the harness (hh_fork
+# runs what exits in a child), the library and any chapter module listed
+# in UNIT_SRCS_test_NAME.
 UNIT_NAMES := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 define UNIT_RULE
 $(BUILD)/tests/unit/$(1): $(BUILD)/obj/tests/unit/$(1).o \
-		$(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRCS_$(1))) $(LIB)
+		$(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRCS_$(1))) $(HARNESS) $(LIB)
 	@mkdir -p $$(@D)
-	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$(filter %.o,$$^) $(LIB) $$(CMOCKA_LIBS) $(UNIT_LDLIBS_$(1))
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$(filter %.o,$$^) $(HARNESS) $(LIB) $$(CMOCKA_LIBS) $(UNIT_LDLIBS_$(1))
 UNIT_TESTS += $(BUILD)/tests/unit/$(1)
 ALL_SRCS += tests/unit/$(1).c
 endef

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,56 +47,6 @@ same_bytes(struct hh_ctx *c, const char *what, const char *got, size_t glen,
     HH_CHECK(c, glen == wlen && i == n,
              "%s: %zu bytes, expected %zu; they differ from byte %zu on", what,
              glen, wlen, i);
-}
-
-static bool
-rematch(struct hh_ctx *c, const char *ere, const char *line,
-        regmatch_t *m, size_t nm)
-{
-    regex_t re;
-    HH_CHECK(c, regcomp(&re, ere, REG_EXTENDED) == 0, "bad regex '%s'", ere);
-    bool ok = regexec(&re, line, nm, m, 0) == 0;
-    regfree(&re);
-    return ok;
-}
-
-/* The number in group G of a match, as a long long. */
-static long long
-group_ll(const char *line, const regmatch_t *m, int g)
-{
-    return m[g].rm_so < 0 ? -1 : strtoll(line + m[g].rm_so, NULL, 10);
-}
-
-/*
- * The strace lines of P (which has exited), one at a time: *POS starts at
- * 0.  Copies the next line into LINE without its pid column; false at the
- * end.
- */
-static bool
-next_trace_line(struct hh_ctx *c, struct hh_proc *p, size_t *pos, char *line,
-                size_t cap)
-{
-    static char *text;
-    static size_t len;
-    if (*pos == 0) {
-        HH_CHECK(c, p->exited && p->trace_path[0],
-                 "%s has no finished strace output", p->role);
-        text = hh_read_file(c, p->trace_path, &len);
-    }
-    while (*pos < len) {
-        const char *s = text + *pos;
-        size_t n = strcspn(s, "\n");
-        *pos += n + (s[n] == '\n');
-        while (n && *s >= '0' && *s <= '9') /* strace -f's pid column */
-            s++, n--;
-        while (n && *s == ' ')
-            s++, n--;
-        if (n == 0 || *s == '+' || (n > 3 && strncmp(s, "---", 3) == 0))
-            continue;
-        snprintf(line, cap, "%.*s", (int)n, s);
-        return true;
-    }
-    return false;
 }
 
 /*
@@ -183,16 +132,15 @@ dup_cgi(struct hh_ctx *c)
         "^dup[23]?\\([0-9]+, 1(, 0)?\\) += 1$",
         "^write\\(1, \"abcd\\\\n\", 5\\) += 5$",
     };
-    char line[1024];
+    const char *line;
     size_t pos = 0, k = 0;
-    regmatch_t m[1];
-    while (next_trace_line(c, srv, &pos, line, sizeof line)) {
+    while ((line = hh_trace_next(srv, &pos, NULL))) {
         /* Not the program's: ThreadSanitizer's runtime fills a file of
          * its own (/tmp/tsan.rodata.PID, fd 3) before main. */
         if (strncmp(line, "write(", 6) == 0 && strncmp(line, "write(1,", 8))
             continue;
         HH_CHECK(c, k < 3, "a call after the last expected one: %s", line);
-        HH_CHECK(c, rematch(c, steps[k], line, m, 1),
+        HH_CHECK(c, hh_match(c, steps[k], line, NULL),
                  "expected /%s/, strace shows: %s", steps[k], line);
         k++;
     }
@@ -500,32 +448,31 @@ sendfile_syscalls(struct hh_ctx *c)
     receive_file(c, srv, fd, path);
     hh_expect_exit(srv, 0, 5000);
 
-    char line[4096], ere[512];
-    regmatch_t m[4];
+    const char *line;
+    char ere[512];
     size_t pos = 0;
     long long filefd = -1, moved = 0;
     int calls = 0, reads = 0;
     snprintf(ere, sizeof ere, "^openat\\(AT_FDCWD, \"%s\", .*\\) += ([0-9]+)$",
              path);
-    while (next_trace_line(c, srv, &pos, line, sizeof line)) {
-        if (filefd < 0) {
-            if (rematch(c, ere, line, m, 2))
-                filefd = group_ll(line, m, 1);
-            continue; /* before it: the loader reading libc */
-        }
-        if (rematch(c, "^sendfile\\(([0-9]+), ([0-9]+), NULL, [0-9]+\\) += "
-                       "([0-9]+)$",
-                    line, m, 4) &&
-            group_ll(line, m, 2) == filefd) {
+    /* before it: the loader reading libc */
+    if (hh_trace_next(srv, &pos, ere))
+        filefd = hh_group_ll(srv, 1);
+    while (filefd >= 0 && (line = hh_trace_next(srv, &pos, NULL))) {
+        if (hh_match(c, "^sendfile\\(([0-9]+), ([0-9]+), NULL, [0-9]+\\) += "
+                        "([0-9]+)$",
+                     line, srv->groups) &&
+            hh_group_ll(srv, 2) == filefd) {
             calls++;
-            moved += group_ll(line, m, 3);
+            moved += hh_group_ll(srv, 3);
         }
-        if (rematch(c, "^(read|pread64|readv|preadv2?)\\(([0-9]+),", line, m,
-                    3) &&
-            group_ll(line, m, 2) == filefd)
+        if (hh_match(c, "^(read|pread64|readv|preadv2?)\\(([0-9]+),", line,
+                     srv->groups) &&
+            hh_group_ll(srv, 2) == filefd)
             reads++;
-        if (rematch(c, "^mmap\\(.*, ([0-9]+), 0x?[0-9a-f]+\\)", line, m, 2) &&
-            group_ll(line, m, 1) == filefd)
+        if (hh_match(c, "^mmap\\(.*, ([0-9]+), 0x?[0-9a-f]+\\)", line,
+                     srv->groups) &&
+            hh_group_ll(srv, 1) == filefd)
             reads++;
     }
     HH_CHECK(c, filefd >= 0, "no openat of %s in the trace", path);
@@ -654,28 +601,27 @@ echo_payload(struct hh_ctx *c, size_t size, bool trace)
 
     /* splice(4, NULL, 6, NULL, 65536, SPLICE_F_MOVE|SPLICE_F_MORE) = 4096
      * splice(5, NULL, 4, NULL, 4096, SPLICE_F_MOVE) = 4096 */
-    char line[4096];
-    regmatch_t m[5];
+    const char *line;
     size_t pos = 0;
     long long sock = -1, in = 0, out = 0;
     int calls_in = 0, calls_out = 0, other = 0;
     const char *splice_ere = "^splice\\(([0-9]+), NULL, ([0-9]+), NULL, "
                              "[0-9]+, [A-Z_|]+\\) += ([0-9]+)$";
-    while (next_trace_line(c, srv, &pos, line, sizeof line)) {
-        if (rematch(c, splice_ere, line, m, 4)) {
-            long long from = group_ll(line, m, 1), to = group_ll(line, m, 2);
+    while ((line = hh_trace_next(srv, &pos, NULL))) {
+        if (hh_match(c, splice_ere, line, srv->groups)) {
+            long long from = hh_group_ll(srv, 1), to = hh_group_ll(srv, 2);
             if (sock < 0)
                 sock = from; /* the first splice reads the socket */
-            long long moved = group_ll(line, m, 3);
+            long long moved = hh_group_ll(srv, 3);
             if (from == sock && moved > 0) /* 0: the client's FIN */
                 calls_in++, in += moved;
             else if (to == sock)
                 calls_out++, out += moved;
         } else if (sock >= 0 &&
-                   rematch(c, "^(read|recvfrom|recvmsg|readv|write|sendto|"
-                              "sendmsg|writev)\\(([0-9]+),",
-                           line, m, 3) &&
-                   group_ll(line, m, 2) == sock) {
+                   hh_match(c, "^(read|recvfrom|recvmsg|readv|write|sendto|"
+                               "sendmsg|writev)\\(([0-9]+),",
+                            line, srv->groups) &&
+                   hh_group_ll(srv, 2) == sock) {
             other++;
         }
     }
@@ -843,26 +789,25 @@ tee_syscalls(struct hh_ctx *c)
     struct hh_proc *p = run_tee(c, size, true, false);
     /* one letter per call: i stdin -> A, t tee A -> B, f B -> FILE,
      * o A -> stdout */
-    char line[4096], seq[4096];
+    const char *line;
+    char seq[4096];
     size_t pos = 0, k = 0;
     long long sum[128] = {0};
-    regmatch_t m[5];
-    while (next_trace_line(c, p, &pos, line, sizeof line) &&
-           k < sizeof seq - 1) {
+    while (k < sizeof seq - 1 && (line = hh_trace_next(p, &pos, NULL))) {
         char kind;
         long long moved;
-        if (rematch(c, "^splice\\(([0-9]+), NULL, ([0-9]+), .*\\) += "
-                       "([0-9]+)$",
-                    line, m, 4)) {
-            kind = group_ll(line, m, 1) == 0   ? 'i'
-                   : group_ll(line, m, 2) == 1 ? 'o'
-                                               : 'f';
-            moved = group_ll(line, m, 3);
-        } else if (rematch(c, "^tee\\([0-9]+, [0-9]+, [0-9]+, 0\\) += "
-                              "([0-9]+)$",
-                           line, m, 2)) {
+        if (hh_match(c, "^splice\\(([0-9]+), NULL, ([0-9]+), .*\\) += "
+                        "([0-9]+)$",
+                     line, p->groups)) {
+            kind = hh_group_ll(p, 1) == 0   ? 'i'
+                   : hh_group_ll(p, 2) == 1 ? 'o'
+                                            : 'f';
+            moved = hh_group_ll(p, 3);
+        } else if (hh_match(c, "^tee\\([0-9]+, [0-9]+, [0-9]+, 0\\) += "
+                               "([0-9]+)$",
+                            line, p->groups)) {
             kind = 't';
-            moved = group_ll(line, m, 1);
+            moved = hh_group_ll(p, 1);
         } else {
             hh_fail(c, "unexpected trace line: %s", line);
         }
@@ -876,7 +821,7 @@ tee_syscalls(struct hh_ctx *c)
     hh_note(c, "strace: %d rounds of splice, tee, splice, splice; stdin "
                "gave %lld bytes, tee copied %lld, FILE got %lld, stdout %lld",
             rounds, sum['i'], sum['t'], sum['f'], sum['o']);
-    HH_CHECK(c, rematch(c, "^(i(tf+o+)+)+i$", seq, m, 1),
+    HH_CHECK(c, hh_match(c, "^(i(tf+o+)+)+i$", seq, NULL),
              "calls out of order: %.200s (i: stdin -> A, t: tee, f: B -> "
              "FILE, o: A -> stdout)", seq);
     HH_CHECK(c, sum['i'] == (long long)size && sum['t'] == (long long)size &&

@@ -20,7 +20,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
-#include <regex.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -298,30 +297,13 @@ reap_daemon(struct hh_ctx *c, pid_t pid, int timeout_ms)
     }
 }
 
-/* Index of the first strace line from FROM on that matches ERE, or -1. */
+/* The number (from 1) of the first call in P's trace after the first
+ * FROM that matches ERE, or -1. */
 static int
 trace_index(struct hh_proc *p, const char *ere, int from)
 {
-    struct hh_ctx *c = p->ctx;
-    regex_t re;
-    HH_CHECK(c, regcomp(&re, ere, REG_EXTENDED | REG_NOSUB) == 0,
-             "bad regex %s", ere);
-    FILE *f = fopen(p->trace_path, "r");
-    if (!f) {
-        regfree(&re);
-        hh_fail(c, "cannot read the strace output of %s", p->role);
-    }
-    char line[4096];
-    int i = 0, found = -1;
-    while (found < 0 && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (i >= from && regexec(&re, line, 0, NULL, 0) == 0)
-            found = i;
-        i++;
-    }
-    fclose(f);
-    regfree(&re);
-    return found;
+    size_t pos = from > 0 ? (size_t)from : 0;
+    return hh_trace_next(p, &pos, ere) ? (int)pos : -1;
 }
 
 /* ---- 7-1 real and effective user id ------------------------------------ */
@@ -871,7 +853,7 @@ daemon_syscalls(struct hh_ctx *c)
     int null = trace_index(p, "openat\\(.*\"/dev/null\", O_RDWR", 0);
     int d0 = trace_index(p, "dup2\\([0-9]+, 0", 0);
     int d2 = trace_index(p, "dup2\\([0-9]+, 2", 0);
-    int again = trace_index(p, fork_ere, fork1 + 1);
+    int again = trace_index(p, fork_ere, fork1);
     hh_note(c, "strace lines: fork %d, setsid %d, umask(0) %d, chdir(\"/\") "
                "%d, open /dev/null %d, dup2 to 0 %d, to 2 %d",
             fork1, sid, mask, dir, null, d0, d2);

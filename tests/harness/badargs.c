@@ -34,7 +34,7 @@ usage_text(struct hh_ctx *c, const char *prog)
     char *text = hh_alloc(c, n + 1);
     memcpy(text, p->out.data ? p->out.data : "", n);
     text[n] = '\0';
-    hhi_release(p);
+    hh_release(p);
     return text;
 }
 
@@ -248,6 +248,6 @@ hh_run_bad_input(struct hh_ctx *c, const struct hh_program *prog_row)
             hh_expect_err(p, err, 0);
         HH_CHECK(c, cases[i].status != 2 || hh_expect_err(p, HH_USAGE, 0),
                  "no usage line on stderr");
-        hhi_release(p); /* a table may be longer than HH_MAX_PROCS */
+        hh_release(p); /* a table may be longer than HH_MAX_PROCS */
     }
 }

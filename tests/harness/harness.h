@@ -26,10 +26,12 @@
  * socket, and (TRACE=1, CAPTURE=1) the syscalls and packets.
  *
  * The parts: util.c (clock, buffers, transcript, outcome, files),
- * spawn.c (processes), expect.c (lines, regexes), net.c (sockets, echo,
- * sock_diag), trace.c (strace, tcpdump), badargs.c (bad command lines),
- * runner.c (the chapter table, cmocka, the demo).  internal.h is what
- * they share and tests do not see.
+ * spawn.c (processes, and hh_fork: a function of the test as one),
+ * expect.c (lines, regexes), net.c (sockets, echo, sock_diag), trace.c
+ * (strace, tcpdump), badargs.c (bad command lines), runner.c (the chapter
+ * table, cmocka, the demo, and hh_unit_ctx: the context of a unit test
+ * outside any chapter).  internal.h is what they share and tests do not
+ * see.
  *
  * Environment:  HPSP_BIN  where the programs are (default: ../bin beside
  * the test binary);  PROG_<name>=/path  run another build of one program
@@ -81,6 +83,9 @@ struct hh_proc {
     bool raw;            /* stdout kept in out, not transcribed */
     bool is_capture;
     char trace_path[256];
+    char *trace_text;    /* its strace output, read once (hh_trace_next) */
+    size_t trace_len;
+    size_t trace_line, trace_off; /* where hh_trace_next stopped last */
     char vg_path[256];
     struct sockaddr_in addr; /* from its "listening on" line */
     char port[8];
@@ -106,6 +111,10 @@ struct hh_ctx {
     char tmpdir[128];
     int tmpcount;
     jmp_buf jump;
+    /* what hh_fail and hh_skip do once the outcome is set: NULL, longjmp
+     * to jump (the runner); else call this, which does not return (a unit
+     * test's context: a cmocka failure or skip) */
+    void (*leave)(struct hh_ctx *c);
     enum { HH_PASS, HH_FAIL, HH_SKIP } result;
     char why[2048];
 };
@@ -221,6 +230,14 @@ int hh_run_chapter(int argc, char **argv, const struct hh_chapter *ch);
 /* The chapter's entry for PROG, or NULL. */
 const struct hh_program *hh_program(const char *prog);
 
+/* A context for a cmocka test of its own (tests/unit), outside any
+ * chapter: make it in the test's setup and end it with hh_unit_done in its
+ * teardown, which kills, reaps and closes what the test left.  A failed
+ * check in it is a cmocka failure (with the transcript), a skip a cmocka
+ * skip. */
+struct hh_ctx *hh_unit_ctx(void);
+void hh_unit_done(struct hh_ctx *c);
+
 /* ---- outcome ---------------------------------------------------------- */
 HH_NORETURN HH_PRINTF(2, 3) void hh_fail(struct hh_ctx *c, const char *fmt,
                                          ...);
@@ -263,6 +280,22 @@ struct hh_proc *hh_start(struct hh_ctx *c, const char *role, const char *prog,
                          ...) __attribute__((sentinel));
 struct hh_proc *hh_startv(struct hh_ctx *c, const struct hh_spawn *opt,
                           const char *prog, const char *const *args);
+/* Run FN(ARG) in a forked child, as ROLE, with its stdout and stderr on
+ * pipes of the harness (stdin is the test's): a function of the test that
+ * may exit (hp_die, hp_usage ...) is then a process like any other, for
+ * hh_wait_exit, hh_expect_line, p->out and p->err.  The child gets a
+ * stdout FILE of its own, never written to, as a fresh program has; the
+ * crash signals and SIGTERM, SIGINT, SIGHUP and SIGCHLD back at their
+ * defaults (the test's handlers would jump into the test), no signal
+ * blocked and a process group of its own.  It exits 0, stdout flushed,
+ * when FN returns; 127 if it cannot set up its stdout and stderr. */
+struct hh_proc *hh_fork(struct hh_ctx *c, const char *role,
+                        void (*fn)(const void *arg), const void *arg);
+/* Give back the process slot of P, which has exited and been waited for
+ * (hh_wait_exit): P and its output are gone.  Only the last slot is given
+ * back (a test's other hh_proc pointers stay valid), so a test that runs
+ * more than HH_MAX_PROCS processes one after another releases each. */
+void hh_release(struct hh_proc *p);
 /* Skip the scenario if the build left NAME out (a program or a feature
  * such as "uring" whose library pkg-config did not find): the reason is
  * $HPSP_BIN/absent/NAME.  hh_start does it for every program it starts. */
@@ -337,6 +370,18 @@ char *hh_read_file(struct hh_ctx *c, const char *path, size_t *len);
 /* ---- strace ----------------------------------------------------------- */
 /* Count trace lines matching ERE (the program must have exited). */
 int hh_trace_count(struct hh_proc *p, const char *ere);
+/* P's system calls in order (P has exited), one a call: the next trace
+ * line after the first *POS (0 at first) that matches ERE (NULL: any),
+ * without strace -f's pid column; its signal (---) and exit (+++) lines
+ * are not calls and are passed over.  The groups go to p->groups[1..]
+ * (ERE NULL leaves them alone), *POS becomes the line's number (from 1,
+ * so two matches compare in trace order and the search goes on after
+ * it).  Returns the line, valid until the scenario ends, or NULL when no
+ * line is left (*POS then counts every call). */
+const char *hh_trace_next(struct hh_proc *p, size_t *pos, const char *ere);
+/* The number in P's group I of the last match (hh_trace_next, or
+ * hh_match into p->groups); -1 if the group is empty. */
+long long hh_group_ll(const struct hh_proc *p, int i);
 
 /* How many epoll_ctl calls of OP (an ERE: "ADD", "MOD", "(ADD|MOD)") in
  * P's trace were about FD (-1: any) with FLAG among the events (NULL: any

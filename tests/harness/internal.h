@@ -24,7 +24,6 @@ void hhi_pump(struct hh_ctx *c, int timeout_ms);
  * output: the revents, or 0 at the deadline. */
 int hhi_wait_fd(struct hh_ctx *c, int fd, short events, long long deadline);
 void hhi_reap(struct hh_proc *p, int options);
-void hhi_release(struct hh_proc *p);
 bool hhi_is_overridden(const char *prog);
 
 /* trace.c: the [sys] lines of P's strace output, for TRACE=1 */

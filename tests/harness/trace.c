@@ -7,27 +7,71 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- strace ----------------------------------------------------------- */
 
-int
-hh_trace_count(struct hh_proc *p, const char *ere)
+/* P's strace output, read once P has exited; every line ends in '\0'. */
+static const char *
+trace_text(struct hh_proc *p)
 {
     struct hh_ctx *c = p->ctx;
     HH_CHECK(c, p->trace_path[0], "%s was not run under strace", p->role);
     HH_CHECK(c, p->exited, "trace of %s read before it exited", p->role);
-    FILE *f = fopen(p->trace_path, "r");
-    HH_CHECK(c, f != NULL, "cannot read strace output %s", p->trace_path);
-    char line[4096];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (hh_match(c, ere, line, NULL))
-            n++;
+    if (!p->trace_text) {
+        p->trace_text = hh_read_file(c, p->trace_path, &p->trace_len);
+        for (size_t i = 0; i < p->trace_len; i++)
+            if (p->trace_text[i] == '\n')
+                p->trace_text[i] = '\0';
     }
-    fclose(f);
+    return p->trace_text;
+}
+
+int
+hh_trace_count(struct hh_proc *p, const char *ere)
+{
+    const char *text = trace_text(p);
+    int n = 0;
+    for (size_t off = 0; off < p->trace_len; off += strlen(text + off) + 1)
+        n += hh_match(p->ctx, ere, text + off, NULL);
     return n;
+}
+
+const char *
+hh_trace_next(struct hh_proc *p, size_t *pos, const char *ere)
+{
+    const char *text = trace_text(p);
+    size_t line = 0, off = 0;
+    if (*pos >= p->trace_line) { /* on from where the last call stopped */
+        line = p->trace_line;
+        off = p->trace_off;
+    }
+    const char *found = NULL;
+    while (!found && off < p->trace_len) {
+        const char *s = text + off;
+        off += strlen(s) + 1;
+        while (*s >= '0' && *s <= '9') /* strace -f's pid column */
+            s++;
+        while (*s == ' ')
+            s++;
+        if (*s == '\0' || *s == '+' || (strncmp(s, "---", 3) == 0 && s[3]))
+            continue;
+        if (line++ >= *pos && (!ere || hh_match(p->ctx, ere, s, p->groups)))
+            found = s;
+    }
+    p->trace_line = line;
+    p->trace_off = off;
+    *pos = line;
+    return found;
+}
+
+long long
+hh_group_ll(const struct hh_proc *p, int i)
+{
+    if (i < 0 || i >= HH_MAX_GROUPS || !p->groups[i][0])
+        return -1;
+    return strtoll(p->groups[i], NULL, 10);
 }
 
 int

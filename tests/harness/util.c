@@ -138,6 +138,16 @@ vset_why(struct hh_ctx *c, const char *fmt, va_list ap)
     vsnprintf(c->why, sizeof c->why, fmt, ap);
 }
 
+/* Out of the scenario, its outcome set: back to the runner, or wherever
+ * the context says (a unit test's). */
+static HH_NORETURN void
+leave(struct hh_ctx *c)
+{
+    if (c->leave)
+        c->leave(c);
+    longjmp(c->jump, 1);
+}
+
 void
 hh_fail(struct hh_ctx *c, const char *fmt, ...)
 {
@@ -146,7 +156,7 @@ hh_fail(struct hh_ctx *c, const char *fmt, ...)
     vset_why(c, fmt, ap);
     va_end(ap);
     c->result = HH_FAIL;
-    longjmp(c->jump, 1);
+    leave(c);
 }
 
 void
@@ -157,7 +167,7 @@ hh_skip(struct hh_ctx *c, const char *fmt, ...)
     vset_why(c, fmt, ap);
     va_end(ap);
     c->result = HH_SKIP;
-    longjmp(c->jump, 1);
+    leave(c);
 }
 
 const char *

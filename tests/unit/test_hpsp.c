@@ -2,8 +2,9 @@
  * test_hpsp.c - unit tests of the common library (common/hpsp.c).
  *
  * What exits (hp_die*, hp_usage, hp_parse_*) runs in a forked child whose
- * stdout and stderr come back through pipes: child_start/child_finish is
- * the one place that forks, captures and reaps, always with a deadline.
+ * stdout and stderr come back through pipes: the harness's hh_fork, in
+ * the context hh_unit_ctx makes for each test, forks, captures and reaps,
+ * always with a deadline, as it does for the chapters' programs.
  * hp_readline is fed every input whole, byte by byte and cut at every
  * point, through a pipe and through a SOCK_SEQPACKET socketpair, where each
  * written piece is exactly one read(2) for the reader, so the split points
@@ -11,7 +12,7 @@
  *
  * Every test runs between guard_setup and guard_teardown, which fail the
  * test if it leaves a file descriptor open, and kill a child a failed
- * assertion left behind.
+ * assertion left behind (hh_unit_done).
  */
 #define _GNU_SOURCE
 /* cmocka.h needs these before it, in this order. */
@@ -40,18 +41,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "hpsp.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ------------------------------------------------------------------------
- * Deadlines, fd accounting
+ * The harness's context, deadlines, fd accounting
  */
 
 /*
- * Under valgrind: slower, and its libc cleanup (--run-libc-freeres)
- * flushes stdio even on _exit, so what a child left in its stdout buffer
- * shows up anyway.
+ * Under valgrind its libc cleanup (--run-libc-freeres) flushes stdio even
+ * on _exit, so what a child left in its stdout buffer shows up anyway.
  */
 static int
 under_valgrind(void)
@@ -60,22 +61,14 @@ under_valgrind(void)
     return preload && strstr(preload, "vgpreload");
 }
 
-/* How long a child may take; generous under valgrind and the sanitizers. */
-static int
-child_deadline_ms(void)
-{
-    if (under_valgrind() || getenv("HPSP_VALGRIND") || getenv("HPSP_SANITIZER"))
-        return 20000;
-    return 5000;
-}
+/* How long a child may take (the harness stretches it under valgrind and
+ * the sanitizers). */
+#define CHILD_MS 5000
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* The harness's context of the running test (guard_setup): its children
+ * and their output. */
+static struct hh_ctx *hc;
+static int fds_at_setup;
 
 static int
 count_open_fds(void)
@@ -97,204 +90,56 @@ count_open_fds(void)
 static void
 bound_reads(int fd)
 {
-    int ms = child_deadline_ms();
+    int ms = hh_ms(hc, CHILD_MS);
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
     assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv),
                      0);
 }
 
 /* ------------------------------------------------------------------------
- * Running code in a child and capturing what it prints
+ * Running code in a child and capturing what it prints: hh_fork
  */
-
-#define CAPTURE_SIZE 8192
-/* The child could not even set up its stdout and stderr. */
-#define CHILD_SETUP_FAILED 120
 
 typedef void child_body(const void *arg);
 
-struct child {
-    pid_t pid;  /* 0: none */
-    int out_fd; /* read ends of the child's stdout and stderr */
-    int err_fd;
-};
-
-struct capture {
-    int status; /* as waitpid reports it */
-    int timed_out;
-    size_t out_len, err_len;
-    char out[CAPTURE_SIZE];
-    char err[CAPTURE_SIZE];
-};
-
-/* The child a test started and has not reaped yet (for guard_teardown). */
-static struct child live_child = {0, -1, -1};
-static int fds_at_setup;
-
-static void
-close_if_open(int *fd)
+/* Run BODY(ARG) in a child and wait for its exit, reading its stdout and
+ * stderr to the end (p->out, p->err).  The child must not use cmocka's
+ * assertions: it reports through its output and status. */
+static struct hh_proc *
+run_in_child(child_body *body, const void *arg)
 {
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
+    struct hh_proc *p = hh_fork(hc, "child", body, arg);
+    hh_wait_exit(p, CHILD_MS);
+    return p;
 }
 
-/*
- * Fork; in the child, stdout and stderr go to pipes, BODY(ARG) runs, and
- * if it returns, stdout is flushed and the child _exits 0.  The child must
- * not use cmocka's assertions: it reports through its output and status.
- */
-static void
-child_start(struct child *ch, child_body *body, const void *arg)
+/* What a child printed on one stream ("" for nothing). */
+static const char *
+text_of(const struct hh_buf *b)
 {
-    int out[2], err[2];
-    pid_t pid;
-
-    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-    if (pipe2(err, O_CLOEXEC) < 0) {
-        close(out[0]);
-        close(out[1]);
-        fail_msg("pipe2: %s", strerror(errno));
-    }
-    /* Or the child would print what the parent has buffered. */
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(out[0]);
-        close(out[1]);
-        close(err[0]);
-        close(err[1]);
-        fail_msg("fork: %s", strerror(e));
-    }
-    if (pid == 0) {
-        /* cmocka's handlers would longjmp into the parent's test loop. */
-        static const int crash[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS};
-        for (size_t i = 0; i < ARRAY_LEN(crash); i++)
-            signal(crash[i], SIG_DFL);
-        if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(err[1], STDERR_FILENO) < 0)
-            _exit(CHILD_SETUP_FAILED);
-        close(out[0]);
-        close(out[1]);
-        close(err[0]);
-        close(err[1]);
-        /*
-         * A stdout FILE never written to, as in a freshly exec'd program:
-         * the inherited one has run fully buffered (the parent printed to
-         * a pipe), and glibc's setvbuf(_IOLBF) in hp_init does not take
-         * full effect on a stream that was already used.  (glibc lets a
-         * program assign stdout.)  The old one was flushed before fork.
-         */
-        FILE *fresh = fdopen(STDOUT_FILENO, "w");
-        if (fresh == NULL)
-            _exit(CHILD_SETUP_FAILED);
-        stdout = fresh;
-        body(arg);
-        fflush(stdout);
-        _exit(0);
-    }
-    close(out[1]);
-    close(err[1]);
-    ch->pid = pid;
-    ch->out_fd = out[0];
-    ch->err_fd = err[0];
-    live_child = *ch;
-}
-
-/*
- * Read the child's stdout and stderr to end of file, under the deadline,
- * then reap it (killed first if the deadline passed).  End of file on both
- * means the child has exited: no body closes its stdout or stderr.
- */
-static void
-child_finish(struct child *ch, struct capture *cap)
-{
-    struct pollfd pfd[2] = {{ch->out_fd, POLLIN, 0}, {ch->err_fd, POLLIN, 0}};
-    char *dst[2] = {cap->out, cap->err};
-    size_t *used[2] = {&cap->out_len, &cap->err_len};
-    int64_t deadline = now_ms() + child_deadline_ms();
-    int open_count = 2;
-
-    memset(cap, 0, sizeof *cap);
-    while (open_count > 0) {
-        int64_t left = deadline - now_ms();
-        if (left <= 0) {
-            cap->timed_out = 1;
-            break;
-        }
-        if (poll(pfd, 2, (int)left) < 0) {
-            if (errno == EINTR)
-                continue;
-            cap->timed_out = 1;
-            break;
-        }
-        for (int i = 0; i < 2; i++) {
-            char tmp[4096];
-            ssize_t n;
-            size_t room, take;
-
-            if (pfd[i].fd < 0 || pfd[i].revents == 0)
-                continue;
-            n = read(pfd[i].fd, tmp, sizeof tmp);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                pfd[i].fd = -1; /* poll skips it from now on */
-                open_count--;
-                continue;
-            }
-            /* Past CAPTURE_SIZE, drained and dropped: the comparison
-             * fails anyway, and the child must not block on a full pipe. */
-            room = CAPTURE_SIZE - 1 - *used[i];
-            take = (size_t)n < room ? (size_t)n : room;
-            memcpy(dst[i] + *used[i], tmp, take);
-            *used[i] += take;
-        }
-    }
-    cap->out[cap->out_len] = '\0';
-    cap->err[cap->err_len] = '\0';
-    if (cap->timed_out)
-        kill(ch->pid, SIGKILL);
-    while (waitpid(ch->pid, &cap->status, 0) < 0 && errno == EINTR)
-        ;
-    close_if_open(&ch->out_fd);
-    close_if_open(&ch->err_fd);
-    ch->pid = 0;
-    live_child = *ch;
-}
-
-/* The helper every exit test uses: run BODY(ARG) in a child, capture it. */
-static void
-run_in_child(child_body *body, const void *arg, struct capture *cap)
-{
-    struct child ch;
-    child_start(&ch, body, arg);
-    child_finish(&ch, cap);
+    return b->data ? b->data : "";
 }
 
 /* Fail unless the child exited with CODE and printed exactly OUT and ERR
  * (NULL: anything). */
 static void
-expect_child(const char *ctx, const struct capture *cap, int code,
+expect_child(const char *ctx, const struct hh_proc *p, int code,
              const char *out, const char *err)
 {
-    if (cap->timed_out)
-        fail_msg("%s: the child did not finish within %d ms\n"
-                 "  stdout: \"%s\"\n  stderr: \"%s\"",
-                 ctx, child_deadline_ms(), cap->out, cap->err);
-    if (WIFSIGNALED(cap->status))
+    const char *got_out = text_of(&p->out), *got_err = text_of(&p->err);
+
+    if (WIFSIGNALED(p->status))
         fail_msg("%s: the child was killed by signal %d\n  stderr: \"%s\"", ctx,
-                 WTERMSIG(cap->status), cap->err);
-    if (!WIFEXITED(cap->status) || WEXITSTATUS(cap->status) != code)
+                 WTERMSIG(p->status), got_err);
+    if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != code)
         fail_msg("%s: exit status %d, want %d\n"
                  "  stdout: \"%s\"\n  stderr: \"%s\"",
-                 ctx, WEXITSTATUS(cap->status), code, cap->out, cap->err);
-    if (out && strcmp(cap->out, out) != 0)
-        fail_msg("%s: stdout\n  got:  \"%s\"\n  want: \"%s\"", ctx, cap->out,
+                 ctx, WEXITSTATUS(p->status), code, got_out, got_err);
+    if (out && strcmp(got_out, out) != 0)
+        fail_msg("%s: stdout\n  got:  \"%s\"\n  want: \"%s\"", ctx, got_out,
                  out);
-    if (err && strcmp(cap->err, err) != 0)
-        fail_msg("%s: stderr\n  got:  \"%s\"\n  want: \"%s\"", ctx, cap->err,
+    if (err && strcmp(got_err, err) != 0)
+        fail_msg("%s: stderr\n  got:  \"%s\"\n  want: \"%s\"", ctx, got_err,
                  err);
 }
 
@@ -326,6 +171,7 @@ guard_setup(void **state)
 {
     (void)state;
     alarm(TEST_WATCHDOG_S);
+    hc = hh_unit_ctx();
     fds_at_setup = count_open_fds();
     return fds_at_setup < 0 ? -1 : 0;
 }
@@ -337,14 +183,10 @@ guard_teardown(void **state)
 
     (void)state;
     alarm(0);
-    if (live_child.pid > 0) {
-        kill(live_child.pid, SIGKILL);
-        while (waitpid(live_child.pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        live_child.pid = 0;
-    }
-    close_if_open(&live_child.out_fd);
-    close_if_open(&live_child.err_fd);
+    /* kills and reaps a child a failed assertion left behind, closes its
+     * pipes */
+    hh_unit_done(hc);
+    hc = NULL;
     /* hp_catch_term may have been left installed by a failed test. */
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
@@ -466,7 +308,6 @@ parse_child(const void *arg)
 static void
 check_parse(const struct parse_case *c)
 {
-    struct capture cap;
     char ctx[160], want[64];
     const char *what = c->parser == P_PORT ? "port" : "count";
 
@@ -475,30 +316,33 @@ check_parse(const struct parse_case *c)
              : c->parser == P_DURATION ? "hp_parse_duration"
                                        : "hp_parse_long",
              c->s);
-    run_in_child(parse_child, c, &cap);
+    struct hh_proc *p = run_in_child(parse_child, c);
     if (c->ok) {
         snprintf(want, sizeof want, "%ld\n", c->want);
-        expect_child(ctx, &cap, 0, want, "");
+        expect_child(ctx, p, 0, want, "");
+        hh_release(p); /* the tables are longer than the harness's slots */
         return;
     }
-    expect_child(ctx, &cap, 2, "", NULL);
+    expect_child(ctx, p, 2, "", NULL);
     /* "parsetest: WHAT 'S': WHY\nusage: parsetest SYNOPSIS\n" */
+    const char *err = text_of(&p->err);
     snprintf(want, sizeof want, "parsetest: %s", what);
-    if (strncmp(cap.err, want, strlen(want)) != 0)
-        fail_msg("%s: stderr \"%s\" does not start with \"%s\"", ctx, cap.err,
+    if (strncmp(err, want, strlen(want)) != 0)
+        fail_msg("%s: stderr \"%s\" does not start with \"%s\"", ctx, err,
                  want);
     if (c->s[0] != '\0') {
         char quoted[80];
         snprintf(quoted, sizeof quoted, "'%s'", c->s);
-        expect_contains(ctx, "stderr", cap.err, quoted);
+        expect_contains(ctx, "stderr", err, quoted);
     }
-    expect_contains(ctx, "stderr", cap.err, c->why);
-    expect_contains(ctx, "stderr", cap.err, "usage");
+    expect_contains(ctx, "stderr", err, c->why);
+    expect_contains(ctx, "stderr", err, "usage");
     const char *tail = "\nusage: parsetest " PARSE_SYNOPSIS "\n";
     size_t tl = strlen(tail);
-    if (cap.err_len < tl || strcmp(cap.err + cap.err_len - tl, tail) != 0)
+    if (p->err.len < tl || strcmp(err + p->err.len - tl, tail) != 0)
         fail_msg("%s: stderr \"%s\" does not end with the usage line", ctx,
-                 cap.err);
+                 err);
+    hh_release(p);
 }
 
 static void
@@ -514,11 +358,10 @@ static void
 test_parse_message(void **state)
 {
     static const struct parse_case c = PORT_BAD("12x", NOT_NUMBER);
-    struct capture cap;
-
     (void)state;
-    run_in_child(parse_child, &c, &cap);
-    expect_child("hp_parse_port(\"12x\")", &cap, 2, "",
+
+    struct hh_proc *p = run_in_child(parse_child, &c);
+    expect_child("hp_parse_port(\"12x\")", p, 2, "",
                  "parsetest: port '12x': not a number\n"
                  "usage: parsetest " PARSE_SYNOPSIS "\n");
 }
@@ -582,20 +425,20 @@ test_parse_sockaddr(void **state)
     (void)state;
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         const struct sockaddr_case *c = &cases[i];
-        struct capture cap;
         char ctx[96];
 
         snprintf(ctx, sizeof ctx, "hp_parse_sockaddr(\"%s\", \"%s\")", c->ip,
                  c->port);
-        run_in_child(parse_sockaddr_child, c, &cap);
+        struct hh_proc *p = run_in_child(parse_sockaddr_child, c);
         if (c->ok) {
-            expect_child(ctx, &cap, 0, c->want, "");
+            expect_child(ctx, p, 0, c->want, "");
         } else {
-            expect_child(ctx, &cap, 2, "", NULL);
-            expect_contains(ctx, "stderr", cap.err, c->want);
-            expect_contains(ctx, "stderr", cap.err,
+            expect_child(ctx, p, 2, "", NULL);
+            expect_contains(ctx, "stderr", text_of(&p->err), c->want);
+            expect_contains(ctx, "stderr", text_of(&p->err),
                             "\nusage: addrtest IP PORT\n");
         }
+        hh_release(p);
     }
 }
 
@@ -752,12 +595,12 @@ test_messages(void **state)
     (void)state;
     for (size_t i = 0; i < ARRAY_LEN(msg_cases); i++) {
         const struct msg_case *c = &msg_cases[i];
-        struct capture cap;
+        struct hh_proc *p = run_in_child(msg_child, c);
 
-        run_in_child(msg_child, c, &cap);
-        expect_child(c->name, &cap, c->status,
+        expect_child(c->name, p, c->status,
                      c->out_needs_bare_exit && under_valgrind() ? NULL : c->out,
                      c->err);
+        hh_release(p);
     }
 }
 
@@ -776,17 +619,18 @@ static void
 test_message_truncated(void **state)
 {
     static const struct msg_case c = {"huge", body_die_huge, 1, "", NULL, 0};
-    struct capture cap;
     (void)state;
 
-    run_in_child(msg_child, &c, &cap);
-    expect_child("hp_diex(3000 bytes)", &cap, 1, "", NULL);
-    assert_true(cap.err_len > strlen("progname: x\n"));
-    assert_true(cap.err_len < 3000);
-    assert_memory_equal(cap.err, "progname: x", strlen("progname: x"));
-    assert_ptr_equal(strchr(cap.err, '\n'), cap.err + cap.err_len - 1);
-    for (size_t i = strlen("progname: "); i < cap.err_len - 1; i++)
-        assert_int_equal(cap.err[i], 'x');
+    struct hh_proc *p = run_in_child(msg_child, &c);
+    const char *err = text_of(&p->err);
+    size_t len = p->err.len;
+    expect_child("hp_diex(3000 bytes)", p, 1, "", NULL);
+    assert_true(len > strlen("progname: x\n"));
+    assert_true(len < 3000);
+    assert_memory_equal(err, "progname: x", strlen("progname: x"));
+    assert_ptr_equal(strchr(err, '\n'), err + len - 1);
+    for (size_t i = strlen("progname: "); i < len - 1; i++)
+        assert_int_equal(err[i], 'x');
 }
 
 struct name_case {
@@ -819,13 +663,13 @@ test_progname(void **state)
     };
     (void)state;
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-        struct capture cap;
         char ctx[80];
 
         snprintf(ctx, sizeof ctx, "hp_init(%d, \"%s\")", cases[i].argc,
                  cases[i].argv0);
-        run_in_child(progname_child, &cases[i], &cap);
-        expect_child(ctx, &cap, 0, cases[i].want, "");
+        struct hh_proc *p = run_in_child(progname_child, &cases[i]);
+        expect_child(ctx, p, 0, cases[i].want, "");
+        hh_release(p);
     }
 }
 
@@ -904,12 +748,12 @@ test_positional(void **state)
     (void)state;
     for (size_t i = 0; i < ARRAY_LEN(positional_cases); i++) {
         const struct positional_case *c = &positional_cases[i];
-        struct capture cap;
         char ctx[96];
 
         snprintf(ctx, sizeof ctx, "hp_positional: %s", c->name);
-        run_in_child(positional_child, c, &cap);
-        expect_child(ctx, &cap, c->status, c->out, c->err);
+        struct hh_proc *p = run_in_child(positional_child, c);
+        expect_child(ctx, p, c->status, c->out, c->err);
+        hh_release(p);
     }
 }
 
@@ -920,15 +764,14 @@ test_positional_long_option(void **state)
 {
     static const struct positional_case c = {
         "--no-such-option", {"--no-such-option", "a", NULL}, 1, 2, 2, "", NULL};
-    struct capture cap;
     size_t ul = strlen(POS_USAGE);
     (void)state;
 
-    run_in_child(positional_child, &c, &cap);
-    expect_child(c.name, &cap, 2, "", NULL);
-    assert_true(cap.err_len > ul);
-    assert_memory_equal(cap.err, "postest: ", strlen("postest: "));
-    assert_string_equal(cap.err + cap.err_len - ul, POS_USAGE);
+    struct hh_proc *p = run_in_child(positional_child, &c);
+    expect_child(c.name, p, 2, "", NULL);
+    assert_true(p->err.len > ul);
+    assert_memory_equal(text_of(&p->err), "postest: ", strlen("postest: "));
+    assert_string_equal(text_of(&p->err) + p->err.len - ul, POS_USAGE);
 }
 
 /* ------------------------------------------------------------------------
@@ -1428,8 +1271,6 @@ deliver_from_child(const char *name, const char *in, size_t len,
                    const size_t *cuts, size_t ncuts, size_t cap)
 {
     int fds[2];
-    struct child ch;
-    struct capture cap_out;
     struct piece *want = calloc(len + 1, sizeof *want);
     size_t nwant = model_lines(in, len, cap, want, len + 1);
     struct writer_args a = {0, 0, in, len, cuts, ncuts};
@@ -1438,13 +1279,14 @@ deliver_from_child(const char *name, const char *in, size_t len,
     bound_reads(fds[0]);
     a.rfd = fds[0];
     a.wfd = fds[1];
-    child_start(&ch, writer_child, &a);
+    struct hh_proc *p = hh_fork(hc, "writer", writer_child, &a);
     close(fds[1]);
     read_compare(name, fds[0], cap, want, nwant);
     close(fds[0]);
     free(want);
-    child_finish(&ch, &cap_out);
-    expect_child(name, &cap_out, 0, "", "");
+    hh_wait_exit(p, CHILD_MS);
+    expect_child(name, p, 0, "", "");
+    hh_release(p);
 }
 
 static void
@@ -1637,8 +1479,6 @@ test_readn_writen_bulk(void **state)
     unsigned char *data = malloc(BULK_SIZE), *got = malloc(BULK_SIZE + 64);
     uint32_t x = 2463534242u;
     int sv[2], small = 4096;
-    struct child ch;
-    struct capture cap;
     (void)state;
 
     assert_non_null(data);
@@ -1657,13 +1497,13 @@ test_readn_writen_bulk(void **state)
     bound_reads(sv[0]);
 
     struct bulk_args a = {sv[1], sv[0], data, BULK_SIZE};
-    child_start(&ch, bulk_writer, &a);
+    struct hh_proc *p = hh_fork(hc, "writer", bulk_writer, &a);
     close(sv[1]);
     /* Ask for more than comes: the short count at end of file. */
     ssize_t n = hp_readn(sv[0], got, BULK_SIZE + 64);
     int e = errno;
-    child_finish(&ch, &cap);
-    expect_child("bulk writer", &cap, 0, "", "");
+    hh_wait_exit(p, CHILD_MS);
+    expect_child("bulk writer", p, 0, "", "");
     if (n != BULK_SIZE)
         fail_msg("hp_readn returned %zd (%s), want %d", n, strerrorname_np(e),
                  BULK_SIZE);
@@ -1798,11 +1638,10 @@ eintr_retry_child(const void *arg)
 static void
 test_readn_writen_retry_eintr(void **state)
 {
-    struct capture cap;
     (void)state;
 
-    run_in_child(eintr_retry_child, NULL, &cap);
-    expect_child("hp_readn/hp_writen under SIGALRM", &cap, 0,
+    struct hh_proc *p = run_in_child(eintr_retry_child, NULL);
+    expect_child("hp_readn/hp_writen under SIGALRM", p, 0,
                  "readn 10 1234567890\nwriten 3\n", "");
 }
 
@@ -2053,7 +1892,6 @@ test_announce_listener(void **state)
 
     for (size_t i = 0; i < ARRAY_LEN(ips); i++) {
         struct sockaddr_in sa;
-        struct capture cap;
         char want[64];
         int fd;
 
@@ -2062,19 +1900,19 @@ test_announce_listener(void **state)
         assert_true(fd >= 0);
         snprintf(want, sizeof want, "listening on %s:%u\n", ips[i],
                  (unsigned)local_port(fd));
-        run_in_child(announce_child, &fd, &cap);
+        struct hh_proc *p = run_in_child(announce_child, &fd);
         close(fd);
-        expect_child("hp_announce_listener", &cap, 0, want, "");
+        expect_child("hp_announce_listener", p, 0, want, "");
+        hh_release(p);
     }
 
     /* Not a socket: -1 with errno, and nothing printed. */
     int fds[2];
-    struct capture cap;
     open_channel(CH_PIPE, fds);
-    run_in_child(announce_child, &fds[0], &cap);
+    struct hh_proc *p = run_in_child(announce_child, &fds[0]);
     close(fds[0]);
     close(fds[1]);
-    expect_child("hp_announce_listener(pipe)", &cap, 0, "", "-1 ENOTSOCK\n");
+    expect_child("hp_announce_listener(pipe)", p, 0, "", "-1 ENOTSOCK\n");
 }
 
 /* ------------------------------------------------------------------------
@@ -2178,11 +2016,10 @@ static void
 test_catch_term_interrupts_read(void **state)
 {
     static const enum blocking_call how = CALL_READ;
-    struct capture cap;
     (void)state;
 
-    run_in_child(sigterm_child, &how, &cap);
-    expect_child("read(2) after hp_catch_term", &cap, 0, "-1 EINTR SIGTERM\n",
+    struct hh_proc *p = run_in_child(sigterm_child, &how);
+    expect_child("read(2) after hp_catch_term", p, 0, "-1 EINTR SIGTERM\n",
                  "");
 }
 
@@ -2192,11 +2029,10 @@ static void
 test_catch_term_interrupts_readline(void **state)
 {
     static const enum blocking_call how = CALL_READLINE;
-    struct capture cap;
     (void)state;
 
-    run_in_child(sigterm_child, &how, &cap);
-    expect_child("hp_readline after hp_catch_term", &cap, 0,
+    struct hh_proc *p = run_in_child(sigterm_child, &how);
+    expect_child("hp_readline after hp_catch_term", p, 0,
                  "then 8 partial\n-1 EINTR SIGTERM\n", "");
 }
 
@@ -2335,11 +2171,10 @@ wait_stopped_child(const void *arg)
 static void
 test_wait_until_signal_stops(void **state)
 {
-    struct capture cap;
     (void)state;
 
-    run_in_child(wait_stopped_child, NULL, &cap);
-    expect_child("hp_wait_until, SIGTERM while waiting", &cap, 0,
+    struct hh_proc *p = run_in_child(wait_stopped_child, NULL);
+    expect_child("hp_wait_until, SIGTERM while waiting", p, 0,
                  "-1 EINTR SIGTERM, mask 0\n", "");
 }
 
@@ -2375,11 +2210,10 @@ wait_ticks_child(const void *arg)
 static void
 test_wait_until_other_signals(void **state)
 {
-    struct capture cap;
     (void)state;
 
-    run_in_child(wait_ticks_child, NULL, &cap);
-    expect_child("hp_wait_until under SIGALRM, flag 0", &cap, 0,
+    struct hh_proc *p = run_in_child(wait_ticks_child, NULL);
+    expect_child("hp_wait_until under SIGALRM, flag 0", p, 0,
                  "POLLIN after 5 or more ticks\n", "");
 }
 
@@ -2573,11 +2407,10 @@ accept_stopped_child(const void *arg)
 static void
 test_accept_until_signal_stops(void **state)
 {
-    struct capture cap;
     (void)state;
 
-    run_in_child(accept_stopped_child, NULL, &cap);
-    expect_child("hp_accept_until, SIGTERM while blocked", &cap, 0,
+    struct hh_proc *p = run_in_child(accept_stopped_child, NULL);
+    expect_child("hp_accept_until, SIGTERM while blocked", p, 0,
                  "-1 EINTR SIGTERM, mask 0\n", "");
 }
 
@@ -2612,50 +2445,21 @@ accept_announced_child(const void *arg)
     close(fd);
 }
 
-/* Read WANT from FD, all of it, before the child deadline. */
-static void
-expect_output(const char *ctx, int fd, const char *want)
-{
-    size_t len = strlen(want), got = 0;
-    int64_t deadline = now_ms() + child_deadline_ms();
-    char buf[64];
-
-    assert_true(len <= sizeof buf);
-    while (got < len) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int64_t left = deadline - now_ms();
-        ssize_t n;
-
-        if (left <= 0 || poll(&pfd, 1, (int)left) == 0)
-            fail_msg("%s: no \"%s\" within %d ms", ctx, want,
-                     child_deadline_ms());
-        n = read(fd, buf + got, len - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            fail_msg("%s: end of output before \"%s\"", ctx, want);
-        got += (size_t)n;
-    }
-    if (memcmp(buf, want, len) != 0)
-        fail_msg("%s: \"%.*s\", want \"%s\"", ctx, (int)len, buf, want);
-}
-
 static void
 test_accept_until_signal_on_the_way_in(void **state)
 {
     (void)state;
     for (int i = 0; i < STOP_RACE_ROUNDS; i++) {
-        struct child ch;
-        struct capture cap;
         char ctx[80];
 
         snprintf(ctx, sizeof ctx, "hp_accept_until, SIGTERM at once, round %d",
                  i + 1);
-        child_start(&ch, accept_announced_child, NULL);
-        expect_output(ctx, ch.out_fd, "ready\n");
-        assert_int_equal(kill(ch.pid, SIGTERM), 0);
-        child_finish(&ch, &cap);
-        expect_child(ctx, &cap, 0, "-1 EINTR\n", "");
+        struct hh_proc *p = hh_fork(hc, "child", accept_announced_child, NULL);
+        hh_expect_line(p, "^ready$", CHILD_MS);
+        assert_int_equal(kill(p->pid, SIGTERM), 0);
+        hh_wait_exit(p, CHILD_MS);
+        expect_child(ctx, p, 0, "ready\n-1 EINTR\n", "");
+        hh_release(p);
     }
 }
 
@@ -2727,11 +2531,10 @@ accept_retry_child(const void *arg)
 static void
 test_accept_until_retries_eintr(void **state)
 {
-    struct capture cap;
     (void)state;
 
-    run_in_child(accept_retry_child, NULL, &cap);
-    expect_child("hp_accept_until under SIGALRM, flag 0", &cap, 0,
+    struct hh_proc *p = run_in_child(accept_retry_child, NULL);
+    expect_child("hp_accept_until under SIGALRM, flag 0", p, 0,
                  "accepted after 5 or more ticks, peer is the client\n", "");
 }
 
