@@ -47,31 +47,6 @@
 
 /* ---- small tools --------------------------------------------------------- */
 
-/* The first strace line of P matching ERE, groups into G, after the first
- * line matching AFTER (unless NULL); false if none. */
-static bool
-trace_find(struct hh_proc *p, const char *after, const char *ere,
-           char g[][HH_GROUP_LEN])
-{
-    struct hh_ctx *c = p->ctx;
-    char line[4096];
-    bool found = false, started = after == NULL;
-
-    HH_CHECK(c, p->trace_path[0] && p->exited,
-             "%s: no finished strace output to read", p->role);
-    FILE *f = fopen(p->trace_path, "r");
-    HH_CHECK(c, f != NULL, "cannot read %s", p->trace_path);
-    while (!found && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (started)
-            found = hh_match(c, ere, line, g);
-        else
-            started = hh_match(c, after, line, NULL);
-    }
-    fclose(f);
-    return found;
-}
-
 /* strcat into DST of CAP bytes, cut to fit. */
 static void
 append(char *dst, size_t cap, const char *src)
@@ -1196,34 +1171,38 @@ static void
 regress_9_5_write_set_initialised(struct hh_ctx *c)
 {
     struct hh_proc *p;
-    char g[HH_MAX_GROUPS][HH_GROUP_LEN];
+    size_t pos = 0;
     connect_ok(c, "trace=select,pselect6", &p);
     /* select(NFDS, NULL, [FD], NULL, ...): only our socket in the set */
-    HH_CHECK(c, trace_find(p, NULL, "select6?\\(([0-9]+), NULL, "
-                                    "\\[([0-9 ]+)\\], NULL, ", g),
+    HH_CHECK(c, hh_trace_next(p, &pos, "select6?\\(([0-9]+), NULL, "
+                                       "\\[([0-9 ]+)\\], NULL, "),
              "no select with a write set in the trace");
-    hh_note(c, "strace: select(%s, NULL, [%s], NULL, ...)", g[1], g[2]);
-    HH_CHECK(c, atoi(g[1]) == atoi(g[2]) + 1 && !strchr(g[2], ' '),
+    const char *nfds = p->groups[1], *set = p->groups[2];
+    hh_note(c, "strace: select(%s, NULL, [%s], NULL, ...)", nfds, set);
+    HH_CHECK(c, atoi(nfds) == atoi(set) + 1 && !strchr(set, ' '),
              "the write set is [%s] with nfds %s: expected just the socket",
-             g[2], g[1]);
+             set, nfds);
 }
 
 static void
 regress_9_5_immediate_failure(struct hh_ctx *c)
 {
-    char g[HH_MAX_GROUPS][HH_GROUP_LEN], re[64];
+    char re[64];
+    size_t pos = 0;
     /* a TCP connect to the broadcast address fails in connect() itself */
     struct hh_proc *p = start_connect(c, "2", "255.255.255.255", 9,
                                       "trace=socket,connect,close");
     hh_expect_line(p, "^connect failed at once: .* \\(ENETUNREACH\\)$", 3000);
     hh_expect_exit(p, 1, 3000);
-    HH_CHECK(c, trace_find(p, NULL, "connect\\(([0-9]+), .* ENETUNREACH", g),
+    HH_CHECK(c, hh_trace_next(p, &pos, "connect\\(([0-9]+), .* ENETUNREACH"),
              "no failing connect in the trace");
-    snprintf(re, sizeof re, "close\\(%d\\) += 0", atoi(g[1]));
-    HH_CHECK(c, trace_find(p, "ENETUNREACH", re, NULL),
-             "the socket fd %s was not closed", g[1]);
-    hh_note(c, "strace: connect(%s) failed with ENETUNREACH, then close(%s)",
-            g[1], g[1]);
+    int fd = atoi(p->groups[1]);
+    /* the search goes on after the failed connect */
+    snprintf(re, sizeof re, "close\\(%d\\) += 0", fd);
+    HH_CHECK(c, hh_trace_next(p, &pos, re), "the socket fd %d was not closed",
+             fd);
+    hh_note(c, "strace: connect(%d) failed with ENETUNREACH, then close(%d)",
+            fd, fd);
 }
 
 static void
