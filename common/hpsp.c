@@ -6,9 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -396,35 +394,6 @@ hp_quote(char *out, size_t cap, const void *data, size_t len)
     return n;
 }
 
-int
-hp_set_nonblocking(int fd)
-{
-    int old = fcntl(fd, F_GETFL);
-    if (old < 0)
-        return -1;
-    if (fcntl(fd, F_SETFL, old | O_NONBLOCK) < 0)
-        return -1;
-    return old;
-}
-
-ssize_t
-hp_readn(int fd, void *buf, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, (char *)buf + got, n - got);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
 ssize_t
 hp_writen(int fd, const void *buf, size_t n)
 {
@@ -439,57 +408,6 @@ hp_writen(int fd, const void *buf, size_t n)
         put += (size_t)w;
     }
     return (ssize_t)put;
-}
-
-void
-hp_reader_init(struct hp_reader *r, int fd)
-{
-    r->fd = fd;
-    r->start = r->end = 0;
-    r->eof = 0;
-}
-
-/* Hand the first N buffered bytes to the caller as a line. */
-static ssize_t
-take(struct hp_reader *r, char *line, size_t n)
-{
-    memcpy(line, r->buf + r->start, n);
-    line[n] = '\0';
-    r->start += n;
-    return (ssize_t)n;
-}
-
-ssize_t
-hp_readline(struct hp_reader *r, char *line, size_t cap)
-{
-    if (cap < 2) { /* no room for a byte: 0 would read as end of file */
-        errno = EINVAL;
-        return -1;
-    }
-    size_t want = cap - 1;
-    for (;;) {
-        size_t avail = r->end - r->start;
-        char *nl = memchr(r->buf + r->start, '\n', avail);
-        if (nl && (size_t)(nl - (r->buf + r->start)) < want)
-            return take(r, line, (size_t)(nl - (r->buf + r->start)) + 1);
-        if (avail >= want || r->eof)
-            return take(r, line, avail < want ? avail : want);
-        /* Not a whole line yet: keep what we have in the buffer (so an
-         * EINTR or EAGAIN below loses nothing) and read more after it. */
-        if (r->start > 0) {
-            memmove(r->buf, r->buf + r->start, avail);
-            r->start = 0;
-            r->end = avail;
-        }
-        if (r->end == sizeof r->buf)
-            return take(r, line, avail); /* a piece of a longer line */
-        ssize_t n = read(r->fd, r->buf + r->end, sizeof r->buf - r->end);
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            r->eof = 1;
-        r->end += (size_t)n;
-    }
 }
 
 static volatile sig_atomic_t *term_flag;
@@ -516,81 +434,3 @@ hp_catch_term(volatile sig_atomic_t *flag)
     return 0;
 }
 
-int
-hp_wait_until(int fd, short events, volatile sig_atomic_t *stop)
-{
-    struct pollfd pfd = {.fd = fd, .events = events};
-    sigset_t term, old;
-    int ready, err;
-
-    if (*stop) {
-        errno = EINTR;
-        return -1;
-    }
-    if (fd < 0) { /* poll would skip it and sleep for ever */
-        errno = EBADF;
-        return -1;
-    }
-    sigemptyset(&term);
-    sigaddset(&term, SIGINT);
-    sigaddset(&term, SIGTERM);
-    for (;;) {
-        /*
-         * A stop signal that came between the test of *STOP and a plain
-         * blocking call would be handled there and then, and the call
-         * would sleep on.  Blocked from the test on, it stays pending
-         * until ppoll sleeps with the caller's mask, and wakes it.
-         */
-        if (sigprocmask(SIG_BLOCK, &term, &old) < 0)
-            return -1;
-        ready = *stop ? 0 : ppoll(&pfd, 1, NULL, &old);
-        err = errno;
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        if (*stop) {
-            errno = EINTR;
-            return -1;
-        }
-        if (ready < 0 && err != EINTR) {
-            errno = err;
-            return -1;
-        }
-        if (ready > 0) {
-            if (pfd.revents & POLLNVAL) {
-                errno = EBADF;
-                return -1;
-            }
-            return pfd.revents;
-        }
-        /* another signal: the flag is still 0 */
-    }
-}
-
-int
-hp_accept_until(int fd, struct sockaddr_in *peer, volatile sig_atomic_t *stop)
-{
-    int listening, conn;
-    socklen_t len = sizeof listening;
-
-    if (*stop) {
-        errno = EINTR;
-        return -1;
-    }
-    /* No listening socket: accept's own error at once (EBADF, ENOTSOCK,
-     * EINVAL, ...), where poll would wait forever or ignore the fd. */
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
-        !listening)
-        return accept(fd, NULL, NULL);
-
-    for (;;) {
-        if (hp_wait_until(fd, POLLIN, stop) < 0)
-            return -1;
-        /* Ready, so this does not block, unless another process took the
-         * connection first: then it waits with the signals unblocked. */
-        len = sizeof *peer;
-        conn = accept(fd, (struct sockaddr *)peer, peer ? &len : NULL);
-        if (conn >= 0)
-            return conn;
-        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
-            return -1;
-    }
-}

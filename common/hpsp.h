@@ -2,10 +2,11 @@
  * hpsp.h - the little every hpsp program shares, and nothing more.
  *
  * What lives here is boilerplate, never the lesson: messages and exit
- * codes, strict argument parsing, address formatting, the "listening on"
- * announcement, loops that finish partial reads and writes.  Every name has
- * the hp_ prefix so nobody mistakes a helper for a system call.  The header
- * includes only what its own prototypes need: a program that uses epoll
+ * codes, strict argument parsing (one duration syntax among it), address
+ * formatting, the "listening on" announcement, the loop that finishes
+ * partial writes, one way to quote bytes.  Every name has the hp_ prefix
+ * so nobody mistakes a helper for a system call.  The header includes
+ * only what its own prototypes need: a program that uses epoll
  * still includes <sys/epoll.h> itself, where the reader sees it.
  *
  * Rules: only hp_die*, hp_usage, hp_positional and hp_parse_* exit.
@@ -138,43 +139,8 @@ int hp_tcp_listener(const struct sockaddr_in *sa, int backlog, int type_flags);
 #define HP_QUOTED_SIZE(len) (4 * (size_t)(len) + sizeof "\"...\"")
 size_t hp_quote(char *out, size_t cap, const void *data, size_t len);
 
-/* Add O_NONBLOCK; returns the previous file status flags, or -1. */
-int hp_set_nonblocking(int fd);
-
-/*
- * Read exactly N bytes, retrying after EINTR and short reads (so a stop
- * signal caught by hp_catch_term does not interrupt them: a server that
- * must stop while blocked uses plain read/write or hp_readline).  Returns N,
- * fewer at end of file, or -1 with errno (bytes read so far are lost to
- * the caller only in the sense that the count is not returned).
- */
-ssize_t hp_readn(int fd, void *buf, size_t n);
 /* Write all N bytes, retrying after EINTR and short writes: N or -1. */
 ssize_t hp_writen(int fd, const void *buf, size_t n);
-
-/*
- * Buffered line reader over a file descriptor, in the caller's storage.
- * A line may arrive split across any number of reads.
- */
-#define HP_READER_SIZE 4096
-struct hp_reader {
-    int fd;
-    int eof;
-    size_t start, end;
-    char buf[HP_READER_SIZE];
-};
-void hp_reader_init(struct hp_reader *r, int fd);
-/*
- * Copy the next line, with its '\n', into LINE (CAP bytes, NUL-terminated).
- * Returns its length; 0 at end of file; -1 with errno.  A line longer than
- * CAP - 1 (or than HP_READER_SIZE) comes back in pieces without the '\n'.
- * Bytes after the last '\n' at end of file come back as a final line
- * without it.  A failed read (EINTR from a signal, EAGAIN on a
- * non-blocking fd) returns -1 and loses nothing: the partial line stays
- * buffered for the next call.  So with hp_catch_term, a signal stops a
- * blocked hp_readline.  CAP < 2 is refused with EINVAL.
- */
-ssize_t hp_readline(struct hp_reader *r, char *line, size_t cap);
 
 /*
  * Install a SIGINT and SIGTERM handler, without SA_RESTART, that sets
@@ -182,46 +148,5 @@ ssize_t hp_readline(struct hp_reader *r, char *line, size_t cap);
  * the program's loop sees the flag.  0, or -1 with errno.
  */
 int hp_catch_term(volatile sig_atomic_t *flag);
-
-/*
- * Wait until FD is ready for EVENTS (POLLIN, POLLOUT, ... as for poll(2);
- * POLLHUP and POLLERR count as ready too) or *STOP (the flag given to
- * hp_catch_term) is non-zero, for as long as that takes.  Returns the
- * revents (> 0); -1 with errno EINTR when *STOP is non-zero, before the
- * wait or after a signal woke it; -1 with errno EBADF for a negative or
- * closed FD, or ppoll's errno.  Other signals are waited through.  It
- * never exits, and the caller's signal mask is as it was on return.
- *
- * The loop `while (!stop) { blocking_call(fd); }` loses a SIGTERM that
- * comes after the test of the flag and before the call sleeps: the handler
- * runs there, and the call sleeps on until the peer acts.  This waits in
- * ppoll with SIGINT and SIGTERM blocked from the test of *STOP on, so such
- * a signal stays pending until the sleep and ends it.  Call it on the line
- * before the blocking call, every time round the loop (after that call's
- * EINTR too): after POLLIN a read or a splice from FD does not block.
- * After POLLOUT a blocking write still sleeps when it is bigger than the
- * room there is; a signal during that sleep interrupts it, but one that
- * lands in the few instructions between this wait and the call is lost to
- * it.  The window is narrowed there, not closed: a non-blocking FD (or
- * MSG_DONTWAIT) closes it.
- */
-int hp_wait_until(int fd, short events, volatile sig_atomic_t *stop);
-
-/*
- * accept(2) on the IPv4 listener FD, retrying after EINTR while *STOP (the
- * flag given to hp_catch_term) is 0.  Returns the new fd, with the
- * client's address in *PEER unless PEER is NULL; -1 with errno EINTR when
- * *STOP is non-zero, before the call or after a signal woke it (nothing is
- * accepted then); -1 with the errno of accept (or ppoll) when it fails, at
- * once for an FD that is no listening socket.  It waits with
- * hp_wait_until (SIGINT and SIGTERM blocked from the test of *STOP on), so
- * a stop signal that comes just before the wait is not lost, as it is by a
- * plain accept loop; the caller's signal mask is as it was on return.  A
- * signal just after the wait may set *STOP and still return a connection:
- * test the flag before the next blocking call.  A non-blocking FD is
- * waited on too.
- */
-int hp_accept_until(int fd, struct sockaddr_in *peer,
-                    volatile sig_atomic_t *stop);
 
 #endif /* HPSP_H */
