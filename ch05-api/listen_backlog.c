@@ -63,7 +63,7 @@ main(int argc, char **argv)
 {
     struct sockaddr_in addr;
     char addr_text[HP_ADDRSTRLEN];
-    sigset_t term_set, wait_mask;
+    sigset_t wait_mask;
     long backlog;
     int argi, fd;
 
@@ -79,15 +79,8 @@ main(int argc, char **argv)
      * only be delivered inside sigsuspend(), so one that arrives early is
      * not lost between testing the flag and going to sleep.
      */
-    sigemptyset(&term_set);
-    sigaddset(&term_set, SIGINT);
-    sigaddset(&term_set, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &term_set, &wait_mask) < 0)
-        hp_die("sigprocmask");
-    sigdelset(&wait_mask, SIGINT);
-    sigdelset(&wait_mask, SIGTERM);
-    if (hp_catch_term(&stop_signal) < 0)
-        hp_die("sigaction");
+    if (hp_block_term(&stop_signal, &wait_mask) < 0)
+        hp_die("blocking SIGINT and SIGTERM");
 
     print_backlog(backlog);
 

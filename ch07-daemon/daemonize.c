@@ -194,7 +194,7 @@ main(int argc, char **argv)
     struct sockaddr_in addr;
     socklen_t len = sizeof addr;
     char addr_text[HP_ADDRSTRLEN];
-    sigset_t term_set, wait_mask;
+    sigset_t wait_mask;
     int opt, lfd, pid_fd = -1, conn, status = 0;
 
     hp_init(argc, argv);
@@ -234,15 +234,8 @@ main(int argc, char **argv)
      * the test of the flag and the wait.  The mask survives fork and
      * daemon(3).
      */
-    sigemptyset(&term_set);
-    sigaddset(&term_set, SIGINT);
-    sigaddset(&term_set, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &term_set, &wait_mask) < 0)
-        hp_die("sigprocmask");
-    sigdelset(&wait_mask, SIGINT);
-    sigdelset(&wait_mask, SIGTERM);
-    if (hp_catch_term(&stop_signal) < 0)
-        hp_die("sigaction");
+    if (hp_block_term(&stop_signal, &wait_mask) < 0)
+        hp_die("blocking SIGINT and SIGTERM");
     if (pidfile != NULL)
         pid_fd = lock_pidfile(pidfile);
     /* non-blocking: a client gone between ppoll and accept costs EAGAIN,

@@ -199,7 +199,7 @@ main(int argc, char **argv)
     char addr_text[HP_ADDRSTRLEN];
     struct epoll_event events[MAX_EVENT_NUMBER];
     struct rlimit rl;
-    sigset_t stop_sigs, wait_mask;
+    sigset_t wait_mask;
     int opt, listenfd, epollfd, use_et = 0;
 
     hp_init(argc, argv);
@@ -229,15 +229,8 @@ main(int argc, char **argv)
 
     /* Stop signals are delivered only inside epoll_pwait(): a SIGTERM can
      * not slip in between the test of the flag and the wait. */
-    sigemptyset(&stop_sigs);
-    sigaddset(&stop_sigs, SIGINT);
-    sigaddset(&stop_sigs, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &stop_sigs, &wait_mask) < 0)
-        hp_die("sigprocmask");
-    sigdelset(&wait_mask, SIGINT);
-    sigdelset(&wait_mask, SIGTERM);
-    if (hp_catch_term(&stop_signal) < 0)
-        hp_die("sigaction");
+    if (hp_block_term(&stop_signal, &wait_mask) < 0)
+        hp_die("blocking SIGINT and SIGTERM");
 
     listenfd = hp_tcp_listener(&addr, LISTEN_BACKLOG, 0);
     if (listenfd < 0)

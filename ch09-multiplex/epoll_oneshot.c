@@ -313,7 +313,7 @@ main(int argc, char **argv)
     char addr_text[HP_ADDRSTRLEN];
     struct epoll_event events[MAX_EVENT_NUMBER], ev;
     struct rlimit rl;
-    sigset_t stop_sigs, wait_mask;
+    sigset_t wait_mask;
     uint64_t one = 1;
     int opt, listenfd, epollfd, joined;
 
@@ -348,15 +348,8 @@ main(int argc, char **argv)
 
     /* Blocked before any thread exists, so the workers inherit the mask
      * and the stop signals reach the main thread, inside epoll_pwait. */
-    sigemptyset(&stop_sigs);
-    sigaddset(&stop_sigs, SIGINT);
-    sigaddset(&stop_sigs, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &stop_sigs, &wait_mask) < 0)
-        hp_die("sigprocmask");
-    sigdelset(&wait_mask, SIGINT);
-    sigdelset(&wait_mask, SIGTERM);
-    if (hp_catch_term(&stop_signal) < 0)
-        hp_die("sigaction");
+    if (hp_block_term(&stop_signal, &wait_mask) < 0)
+        hp_die("blocking SIGINT and SIGTERM");
 
     listenfd = hp_tcp_listener(&addr, LISTEN_BACKLOG, SOCK_NONBLOCK);
     if (listenfd < 0)

@@ -95,7 +95,7 @@ main(int argc, char **argv)
     char addr_text[HP_ADDRSTRLEN];
     char read_buf[BUFFER_SIZE];
     struct pollfd fds[2];
-    sigset_t stop_sigs, wait_mask;
+    sigset_t wait_mask;
     int argi, sockfd, pipefd[2], use_splice = 1;
     const char *ended = NULL;
 
@@ -106,15 +106,8 @@ main(int argc, char **argv)
     hp_addr_str((struct sockaddr *)&addr, addr_text, sizeof addr_text);
 
     signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&stop_sigs);
-    sigaddset(&stop_sigs, SIGINT);
-    sigaddset(&stop_sigs, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &stop_sigs, &wait_mask) < 0)
-        hp_die("sigprocmask");
-    sigdelset(&wait_mask, SIGINT);
-    sigdelset(&wait_mask, SIGTERM);
-    if (hp_catch_term(&stop_signal) < 0)
-        hp_die("sigaction");
+    if (hp_block_term(&stop_signal, &wait_mask) < 0)
+        hp_die("blocking SIGINT and SIGTERM");
 
     sockfd = socket(AF_INET, SOCK_STREAM, 0);
     if (sockfd < 0)

@@ -262,7 +262,7 @@ main(int argc, char **argv)
 {
     struct sockaddr_in addr;
     char addr_text[HP_ADDRSTRLEN];
-    sigset_t stop_sigs, wait_mask;
+    sigset_t wait_mask;
     int opt, listenfd;
 
     hp_init(argc, argv);
@@ -289,15 +289,8 @@ main(int argc, char **argv)
     /* A user who vanished makes send() fail with EPIPE: an error to
      * handle, not a reason to die. */
     signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&stop_sigs);
-    sigaddset(&stop_sigs, SIGINT);
-    sigaddset(&stop_sigs, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &stop_sigs, &wait_mask) < 0)
-        hp_die("sigprocmask");
-    sigdelset(&wait_mask, SIGINT);
-    sigdelset(&wait_mask, SIGTERM);
-    if (hp_catch_term(&stop_signal) < 0)
-        hp_die("sigaction");
+    if (hp_block_term(&stop_signal, &wait_mask) < 0)
+        hp_die("blocking SIGINT and SIGTERM");
 
     users = calloc((size_t)user_limit + 1, sizeof *users);
     fds = calloc((size_t)user_limit + 1, sizeof *fds);

@@ -243,7 +243,7 @@ main(int argc, char **argv)
     struct sockaddr_in addr;
     char addr_text[HP_ADDRSTRLEN];
     struct epoll_event events[MAX_EVENT_NUMBER];
-    sigset_t stop_sigs, wait_mask;
+    sigset_t wait_mask;
     char *udp_buf;
     int argi, epollfd;
 
@@ -253,15 +253,8 @@ main(int argc, char **argv)
     hp_parse_sockaddr(&addr, argv[argi], argv[argi + 1]);
     hp_addr_str((struct sockaddr *)&addr, addr_text, sizeof addr_text);
 
-    sigemptyset(&stop_sigs);
-    sigaddset(&stop_sigs, SIGINT);
-    sigaddset(&stop_sigs, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &stop_sigs, &wait_mask) < 0)
-        hp_die("sigprocmask");
-    sigdelset(&wait_mask, SIGINT);
-    sigdelset(&wait_mask, SIGTERM);
-    if (hp_catch_term(&stop_signal) < 0)
-        hp_die("sigaction");
+    if (hp_block_term(&stop_signal, &wait_mask) < 0)
+        hp_die("blocking SIGINT and SIGTERM");
     udp_buf = malloc(UDP_BUFFER_SIZE);
     if (udp_buf == NULL)
         hp_die("malloc");

@@ -434,3 +434,18 @@ hp_catch_term(volatile sig_atomic_t *flag)
     return 0;
 }
 
+
+int
+hp_block_term(volatile sig_atomic_t *flag, sigset_t *wait_mask)
+{
+    sigset_t term;
+
+    sigemptyset(&term);
+    sigaddset(&term, SIGINT);
+    sigaddset(&term, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &term, wait_mask) < 0)
+        return -1;
+    sigdelset(wait_mask, SIGINT);
+    sigdelset(wait_mask, SIGTERM);
+    return hp_catch_term(flag);
+}

@@ -149,4 +149,14 @@ ssize_t hp_writen(int fd, const void *buf, size_t n);
  */
 int hp_catch_term(volatile sig_atomic_t *flag);
 
+/*
+ * For a loop that waits in pselect, ppoll, epoll_pwait or sigsuspend:
+ * block SIGINT and SIGTERM, install hp_catch_term's handler, and put in
+ * *WAIT_MASK the signal mask to wait with (the one before, minus those
+ * two).  A stop signal then arrives only inside the wait, never between
+ * the loop's test of *FLAG and the sleep, where it would be lost.  The
+ * mask survives fork and daemon(3).  0, or -1 with errno.
+ */
+int hp_block_term(volatile sig_atomic_t *flag, sigset_t *wait_mask);
+
 #endif /* HPSP_H */

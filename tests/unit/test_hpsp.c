@@ -1437,6 +1437,49 @@ test_catch_term_interrupts_read(void **state)
                  "");
 }
 
+/*
+ * hp_block_term: SIGTERM raised before the wait stays pending (blocked, so
+ * not lost between the test of the flag and the wait) and ends the
+ * sigsuspend on the wait mask; SIGTERM is blocked again afterwards, and the
+ * wait mask keeps the signals that were blocked before (SIGUSR1 here).
+ */
+static void
+block_term_child(const void *arg)
+{
+    static volatile sig_atomic_t flag;
+    sigset_t before, wait_mask, now;
+
+    (void)arg;
+    sigemptyset(&before);
+    sigaddset(&before, SIGUSR1);
+    if (sigprocmask(SIG_SETMASK, &before, NULL) < 0 ||
+        hp_block_term(&flag, &wait_mask) < 0)
+        _exit(10);
+    raise(SIGTERM);
+    sigpending(&now);
+    printf("pending %d, flag %d\n", sigismember(&now, SIGTERM), (int)flag);
+    printf("wait mask: INT %d TERM %d USR1 %d\n",
+           sigismember(&wait_mask, SIGINT), sigismember(&wait_mask, SIGTERM),
+           sigismember(&wait_mask, SIGUSR1));
+    int r = sigsuspend(&wait_mask);
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    printf("sigsuspend %d %s, flag %d, TERM blocked %d\n", r,
+           strerrorname_np(errno), (int)flag, sigismember(&now, SIGTERM));
+}
+
+static void
+test_block_term(void **state)
+{
+    (void)state;
+
+    struct hh_proc *p = run_in_child(block_term_child, NULL);
+    expect_child("hp_block_term", p, 0,
+                 "pending 1, flag 0\n"
+                 "wait mask: INT 0 TERM 0 USR1 1\n"
+                 "sigsuspend -1 EINTR, flag 15, TERM blocked 1\n",
+                 "");
+}
+
 /* ------------------------------------------------------------------------ */
 
 #define T(f) cmocka_unit_test_setup_teardown(f, guard_setup, guard_teardown)
@@ -1471,6 +1514,7 @@ main(void)
         T(test_announce_listener),
         T(test_catch_term),
         T(test_catch_term_interrupts_read),
+        T(test_block_term),
     };
 
     /* hp_writen to a closed peer must fail with EPIPE, not kill us. */
