@@ -148,7 +148,8 @@ clean:
 
 help:
 	@echo "make demo CH=ch05   run a chapter's scenarios and print what happened"
-	@echo "                    TRACE=1 adds the system calls (strace), CAPTURE=1 the packets (tcpdump)"
+	@echo "                    TRACE=1 adds the system calls (strace), CAPTURE=1 the packets (tcpdump),"
+	@echo "                    ALL=1 the failure paths too"
 	@echo "make test           build and run every test; make test-ch05 runs one chapter"
 	@echo "make check          the tests under ASan+UBSan, TSan, valgrind; then each chapter"
 	@echo "                    alone from a fresh clone (make check-chapters)"
