@@ -468,12 +468,13 @@ int hh_tcp_count(const char *state, in_port_t lport, in_port_t rport);
  * for observation windows, never for readiness. */
 void hh_observe(struct hh_ctx *c, int ms);
 
-/* Fill the socket FD of program P (a socketpair end, such as the one its
- * signal handlers write to) with BYTE, one byte a send, until it takes no
- * more: what as many unread one-byte notes would have left, which real
- * signals cannot do (sent to a stopped process they coalesce).  It works
- * on a copy taken with pidfd_getfd, as P's parent may; skips the scenario
- * where the kernel refuses that.  Returns the bytes written. */
+/* Once P sleeps in its wait, stop it (SIGSTOP; it stays stopped: SIGCONT
+ * is the caller's) and fill its socket FD (a socketpair end, such as the
+ * one its signal handlers write to) with BYTE, one byte a send, until it
+ * takes no more: what as many unread one-byte notes would have left,
+ * which real signals cannot do (sent to a stopped process they coalesce).
+ * It works on a copy taken with pidfd_getfd, as P's parent may; skips the
+ * scenario where the kernel refuses that.  Returns the bytes written. */
 int hh_fill_fd_of(struct hh_proc *p, int fd, unsigned char byte);
 
 /* A port on 127.0.0.1 nobody listens on (taken from the kernel, then

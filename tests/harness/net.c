@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -496,6 +497,11 @@ int
 hh_fill_fd_of(struct hh_proc *p, int fd, unsigned char byte)
 {
     struct hh_ctx *c = p->ctx;
+    hh_wait_state(p, "S", 3000);
+    hh_note(c, "harness: kill -STOP %s: its loop cannot drain fd %d", p->role,
+            fd);
+    hh_kill(p, SIGSTOP);
+    hh_wait_state(p, "Tt", 3000);
     int pidfd = (int)syscall(SYS_pidfd_open, hh_pid(p), 0);
     HH_CHECK(c, pidfd >= 0, "pidfd_open: %s", strerror(errno));
     int copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
