@@ -210,7 +210,9 @@ def main():
                 shutil.copy2(rel, dst)
         # the chapter's sources as they are now, tracked or not yet
         for m in mutants:
-            shutil.copy2(m["file"], os.path.join(scratch, m["file"]))
+            dst = os.path.join(scratch, m["file"])
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy2(m["file"], dst)
         return grade_all(mutants, scratch, build, bindir)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
