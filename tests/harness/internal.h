@@ -35,4 +35,10 @@ void hhi_net_free(void);
 /* runner.c: the chapter being run (NULL before hh_run_chapter) */
 const struct hh_chapter *hhi_chapter(void);
 
+/* leftovers.c: a chapter in namespaces of its own (as root), and the
+ * check that a scenario left nothing behind */
+void hhi_isolate(void);
+void hhi_leftovers_begin(void);
+void hhi_leftovers_end(struct hh_ctx *c);
+
 #endif

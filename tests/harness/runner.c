@@ -97,6 +97,8 @@ on_fatal(int sig)
         for (int i = 0; i < live->nprocs; i++)
             if (!live->procs[i].exited && live->procs[i].pid > 0)
                 kill(-live->procs[i].pid, SIGKILL);
+    if (getpid() == 1) /* a namespace's init ignores its own SIG_DFL */
+        _exit(128 + sig);
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -160,6 +162,7 @@ run_one(struct hh_ctx *c, const struct hh_scenario *sc, bool demo)
     c->scale = deadline_scale();
     c->result = HH_PASS;
     live = c;
+    hhi_leftovers_begin();
     const char *miss = missing_need(sc->needs);
     if (setjmp(c->jump) == 0) {
         if (miss)
@@ -167,6 +170,7 @@ run_one(struct hh_ctx *c, const struct hh_scenario *sc, bool demo)
         sc->run(c);
     }
     teardown(c);
+    hhi_leftovers_end(c);
     live = NULL;
 }
 
@@ -460,6 +464,11 @@ static int
 run_table(int argc, char **argv, const char *name,
           const struct hh_scenario *table, size_t n)
 {
+    bool listing = false;
+    for (int i = 1; i < argc; i++)
+        listing |= strcmp(argv[i], "--list") == 0;
+    if (!listing) /* from here on as pid 1 of namespaces of our own */
+        hhi_isolate();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_fatal;
