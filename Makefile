@@ -43,11 +43,18 @@ RUN = timeout -k 10 $(TEST_TIMEOUT)
 # scrolls by unseen.  Under CI=true or a grading run (PROG_<name> set) a
 # skip is a failure.
 SKIP_LOG = $(abspath $(BUILD))/skipped.txt
+#
+# Nothing may be left behind either: mk/leftovers.sh notes the System V
+# objects, /dev/shm entries and processes of this build before the run and
+# fails it for anything new after, and for anything left in the temp dir
+# the harness is given (build/*/tmp).
 test: deps-ok
 	@$(MAKE) --no-print-directory -s all
 	@rm -f $(SKIP_LOG)
-	@rc=0; $(MAKE) --no-print-directory -O -k -j2 RUN_ENV='$(RUN_ENV) HPSP_SKIP_LOG=$(SKIP_LOG)' \
+	@mk/leftovers.sh before $(BUILD)
+	@rc=0; $(MAKE) --no-print-directory -O -k -j2 RUN_ENV='$(RUN_ENV) HPSP_SKIP_LOG=$(SKIP_LOG) TMPDIR=$(abspath $(BUILD))/tmp' \
 		test-unit $(addprefix test-,$(TESTED_CHAPTERS)) || rc=1; \
+	mk/leftovers.sh after $(BUILD) || rc=1; \
 	if [ -s $(SKIP_LOG) ]; then \
 		echo "make test: some scenarios were SKIPPED and count as not passed:"; \
 		cat $(SKIP_LOG); fi; exit $$rc
