@@ -19,7 +19,7 @@ include mk/rules.mk
 
 .PHONY: all programs tests test check check-asan check-tsan check-valgrind check-valgrind-run check-chapters print-chapters demo bench mutants \
         deps deps-ok clean help compdb format $(addprefix test-,$(TESTED_CHAPTERS)) \
-        test-unit
+        test-unit test-unit-threaded
 
 all: programs tests
 programs: $(ALL_PROGS) absent-markers
@@ -62,6 +62,11 @@ test: deps-ok
 test-unit: $(UNIT_TESTS)
 	@rc=0; for t in $(UNIT_TESTS); do $(RUN_ENV) $(RUN) $(TEST_WRAP) $$t || rc=1; done; exit $$rc
 
+# The unit tests of threaded modules (UNIT_THREADED in a programs.mk), which
+# make check also runs under ThreadSanitizer.
+test-unit-threaded: $(patsubst %,$(BUILD)/tests/unit/%,$(UNIT_THREADED))
+	@rc=0; for t in $^; do $(RUN_ENV) $(RUN) $$t || rc=1; done; exit $$rc
+
 define RUN_CHAPTER
 test-$(1): $$($(1)_TESTS) $$($(1)_BINS)
 	@rc=0; for t in $$($(1)_TESTS); do $$(RUN_ENV) $$(RUN) $$$$t || rc=1; done; exit $$$$rc
@@ -89,12 +94,13 @@ check-asan:
 		test-unit $(addprefix test-,$(TESTED_CHAPTERS))
 
 # ThreadSanitizer matters for the threaded programs (chapters 9, 14, 15);
-# the whole suite runs, since a race can hide anywhere a thread exists.
+# the whole suite runs, since a race can hide anywhere a thread exists, and
+# so do the unit tests of threaded modules (test-unit-threaded).
 check-tsan:
 	@$(MAKE) --no-print-directory -s VARIANT=tsan all
 	@echo "== make check: ThreadSanitizer (build/tsan)"
 	@$(MAKE) --no-print-directory -O -k -j2 VARIANT=tsan RUN_ENV='TSAN_OPTIONS=halt_on_error=1:exitcode=86 HPSP_SANITIZER=1 HPSP_BIN=$(abspath build/tsan$(CC_TAG)/bin)' \
-		$(addprefix test-,$(TESTED_CHAPTERS))
+		test-unit-threaded $(addprefix test-,$(TESTED_CHAPTERS))
 
 # Each chapter alone, from a fresh clone: make test-chNN and make demo
 # CH=chNN build everything that chapter runs (mk/chapter-check.sh).
