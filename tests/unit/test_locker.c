@@ -88,7 +88,7 @@ errname(int err)
 
 /* In a child, any thread: say why on stderr and end the child.  What it
  * printed so far goes first, so the test shows how far it got. */
-HH_NORETURN HH_PRINTF(1, 2) static void
+static HH_NORETURN HH_PRINTF(1, 2) void
 child_fail(const char *fmt, ...)
 {
     va_list ap;
@@ -281,8 +281,8 @@ test_sem_producer_consumer(void **state)
 static struct {
     struct lk_mutex lock;
     struct lk_cond changed;
-    int ready;          /* the predicate, under lock */
-    int waits;          /* lk_cond_wait calls the waiter made */
+    int ready;           /* the predicate, under lock */
+    int waits;           /* lk_cond_wait calls the waiter made */
     pthread_t signaller; /* started by the waiter (second ordering) */
 } cw;
 
@@ -458,8 +458,8 @@ enum { TURNS = 10000, WAITERS = 4 };
 static struct {
     struct lk_mutex lock;
     struct lk_cond turn_changed;
-    int turn;         /* 0 or 1: whose turn it is */
-    int played[2];    /* turns each player took */
+    int turn;      /* 0 or 1: whose turn it is */
+    int played[2]; /* turns each player took */
 } pp;
 
 /* Player K waits for its turn, hands it over, TURNS times: a lost wakeup
@@ -510,9 +510,9 @@ test_cond_ping_pong(void **state)
 
 static struct {
     struct lk_mutex lock;
-    struct lk_cond go_changed;  /* go became 1 */
-    struct lk_cond arrived;     /* one more waiter is about to wait */
-    int waiting;                /* waiters past their arrival */
+    struct lk_cond go_changed; /* go became 1 */
+    struct lk_cond arrived;    /* one more waiter is about to wait */
+    int waiting;               /* waiters past their arrival */
     int go;
     int woken;
 } bc;
@@ -565,7 +565,8 @@ static void
 test_cond_broadcast_wakes_all(void **state)
 {
     (void)state;
-    run_child("broadcast", broadcast_child, "broadcast to 4 waiters: 4 woken\n");
+    run_child("broadcast", broadcast_child,
+              "broadcast to 4 waiters: 4 woken\n");
 }
 
 /* ------------------------------------------------------------------------
