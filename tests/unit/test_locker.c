@@ -88,7 +88,9 @@ errname(int err)
 
 /* In a child, any thread: say why on stderr and end the child.  What it
  * printed so far goes first, so the test shows how far it got. */
-static HH_NORETURN HH_PRINTF(1, 2) void
+static void child_fail(const char *fmt, ...) HH_NORETURN HH_PRINTF(1, 2);
+
+static void
 child_fail(const char *fmt, ...)
 {
     va_list ap;
