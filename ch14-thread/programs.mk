@@ -1,0 +1,3 @@
+# Chapter 14, multi-threaded programming (README.md here).
+UNIT_SRCS_test_locker := ch14-thread/locker.c
+UNIT_LDLIBS_test_locker := -pthread
