@@ -1,2 +1,2 @@
-# Chapter 13, multi-process programming (README.md here).  So far: 13-5.
-ch13_PROGS := pass_fd
+# Chapter 13, multi-process programming (README.md here).
+ch13_PROGS := shm_chat_server pass_fd
