@@ -38,7 +38,9 @@
  * room is full until then.  The socket calls between writing a slot and
  * reading it order the memory accesses; no lock is needed.
  *
- * Slow clients.  A writer whose slots are all in flight stops reading its
+ * Slow clients.  Each child fixes its client's SO_SNDBUF (64 KiB, which
+ * the kernel doubles), so what a client does not take waits in the
+ * slots.  A writer whose slots are all in flight stops reading its
  * client until one comes back (TCP holds the rest: the writer waits, and
  * nothing is overwritten).  A reader whose client accepts no byte for
  * STALL (-t, default 10s) while messages wait for it is dropped, with a
@@ -103,6 +105,7 @@ enum { DEFAULT_USERS = 5, MAX_USERS = 64 };
 enum { MAX_LINE = 4096 };      /* longest line relayed, with its '\n' */
 enum { SLOTS_PER_USER = 8 };   /* messages of one user in flight at once */
 enum { SHOWN_MAX = 60 };       /* bytes of a message the log shows */
+enum { CLIENT_SNDBUF = 64 << 10 }; /* SO_SNDBUF of a client (doubled) */
 enum { LISTEN_BACKLOG = 16, MAX_EVENTS = 64 };
 #define DEFAULT_STALL_MS 10000
 
@@ -353,13 +356,18 @@ child_main(int u, int conn, int sp)
     sigemptyset(&mask);
     sigprocmask(SIG_SETMASK, &mask, NULL);
     /* and the parent's descriptors are not ours either */
-    close(listener);
-    close(epfd);
-    close(sig_pipe[0]);
-    close(sig_pipe[1]);
+    const int theirs[] = {listener, epfd, sig_pipe[0], sig_pipe[1]};
+    for (size_t i = 0; i < sizeof theirs / sizeof theirs[0]; i++)
+        close(theirs[i]);
     for (long v = 0; v < users; v++)
         if (places[v].sp >= 0)
             close(places[v].sp);
+    /* a small, fixed kernel buffer per client: what does not fit waits
+     * in the slots, which are the queue (an autotuned buffer of megabytes
+     * would hide a stalled client for a long time) */
+    int sndbuf = CLIENT_SNDBUF;
+    if (setsockopt(conn, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) < 0)
+        hp_die_child("setsockopt SO_SNDBUF");
     ch.outq = calloc(q_cap, sizeof *ch.outq);
     if (ch.outq == NULL)
         hp_die_child("calloc");
@@ -526,7 +534,9 @@ read_notes(int u)
     struct note n;
     while (places[u].sp >= 0) {
         ssize_t r = recv(places[u].sp, &n, sizeof n, MSG_DONTWAIT);
-        if (r < 0 && errno == EINTR)
+        /* a child that exits with our notes unread makes its end report
+         * ECONNRESET once, before the notes it sent last: read on */
+        if (r < 0 && (errno == EINTR || errno == ECONNRESET))
             continue;
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;

@@ -203,6 +203,11 @@ struct chatter {
     bool leave;     /* once tx is sent: shutdown(SHUT_WR), read no more */
 };
 
+static void check_no_shm_entry(struct hh_ctx *c, pid_t pid,
+                               const char *when);
+
+/* The server, listening; its object must be unlinked by then (a wrong
+ * one's name is removed here, so that no scenario leaves it behind). */
 static struct hh_proc *
 chat_server(struct hh_ctx *c, const char *const *opts)
 {
@@ -216,6 +221,7 @@ chat_server(struct hh_ctx *c, const char *const *opts)
     struct hh_spawn opt = {.role = "server"};
     struct hh_proc *srv = hh_startv(c, &opt, "shm_chat_server", args);
     hh_wait_listening(srv);
+    check_no_shm_entry(c, hh_pid(srv), "once the server listens");
     return srv;
 }
 
@@ -256,8 +262,19 @@ chat_join(struct hh_proc *srv, struct chatter *h)
  * receives, until each has RX_WANT bytes; the server's output keeps
  * flowing meanwhile.  A leaver shuts down its sending side once its TX is
  * out and is read no more. */
+static void chat_pump_for(struct hh_ctx *c, struct chatter *ch, int n,
+                          int timeout_ms, bool fail_late);
+
 static void
 chat_pump(struct hh_ctx *c, struct chatter *ch, int n, int timeout_ms)
+{
+    chat_pump_for(c, ch, n, timeout_ms, true);
+}
+
+/* chat_pump; with FAIL_LATE false it just returns at the deadline. */
+static void
+chat_pump_for(struct hh_ctx *c, struct chatter *ch, int n, int timeout_ms,
+              bool fail_late)
 {
     long long deadline = hh_now_ms() + hh_ms(c, timeout_ms);
     struct pollfd pf[MAX_CHATTERS + 2 * HH_MAX_PROCS];
@@ -285,6 +302,8 @@ chat_pump(struct hh_ctx *c, struct chatter *ch, int n, int timeout_ms)
                 pf[m++] = (struct pollfd){c->procs[i].err_fd, POLLIN, 0};
         }
         long long left = deadline - hh_now_ms();
+        if (left <= 0 && !fail_late)
+            return;
         if (left <= 0)
             for (int i = 0; i < n; i++)
                 if ((!ch[i].leave && ch[i].rx_len < ch[i].rx_want) ||
@@ -566,13 +585,10 @@ maps_deleted_shm(struct hh_ctx *c, pid_t pid, pid_t srv, char *name,
 
 /* SIGTERM: exit 0, every child of CH gone, nothing in /dev/shm. */
 static void
-chat_stop(struct hh_ctx *c, struct hh_proc *srv, const struct chatter *ch,
-          int n)
+chat_stop(struct hh_ctx *c, struct hh_proc *srv)
 {
     pid_t pid = hh_pid(srv), kids[64];
     int nk = server_children(c, srv, kids, 64);
-    (void)ch;
-    (void)n;
     hh_note(c, "harness: kill -TERM %d (%d child process(es))", (int)pid, nk);
     hh_stop(srv);
     int alive = 0;
@@ -607,7 +623,7 @@ shm_chat_relay(struct hh_ctx *c)
                         "\\(26 bytes, slot [0-9]+, to 4 user", 2000);
     static const char reply[] = "and a reply from the third\n";
     chat_say(c, ch, N, 2, reply, sizeof reply - 1);
-    chat_stop(c, srv, ch, N);
+    chat_stop(c, srv);
 }
 
 /* Five users send many lines at once: each line reaches each other user
@@ -633,7 +649,7 @@ shm_chat_many(struct hh_ctx *c)
     chat_quiet(c, ch, N);
     hh_note(c, "each user received the other %d users' %d lines: each "
                "once, in order, byte for byte; none of its own", N - 1, MSGS);
-    chat_stop(c, srv, ch, N);
+    chat_stop(c, srv);
 }
 
 /* A user leaves in the middle of the traffic: the others lose nothing,
@@ -669,7 +685,7 @@ shm_chat_leave_midway(struct hh_ctx *c)
             ch[LEAVER].place, sent[LEAVER]);
     hh_close(c, ch[LEAVER].fd);
     check_children(c, srv, ch, N - 1);
-    chat_stop(c, srv, ch, N - 1);
+    chat_stop(c, srv);
 }
 
 /* Room for 5: the 6th is refused with a line that says so. */
@@ -704,7 +720,7 @@ shm_chat_room_full(struct hh_ctx *c)
     chat_join(srv, &ch[1]);
     static const char hi[] = "the newcomer says hi\n";
     chat_say(c, ch, N, 1, hi, sizeof hi - 1);
-    chat_stop(c, srv, ch, N);
+    chat_stop(c, srv);
 }
 
 /* A 1024-byte line, a line sent one byte a send, and the longest one all
@@ -762,7 +778,7 @@ shm_chat_long_lines(struct hh_ctx *c)
     HH_CHECK(c, strstr(back, "longer than 4096") != NULL,
              "the sender of a too long line got \"%s\"", esc);
     chat_say(c, ch, N, 0, after, sizeof after - 1);
-    chat_stop(c, srv, ch, N);
+    chat_stop(c, srv);
 }
 
 /* The object is unlinked right after mmap: mapped "(deleted)" in the
@@ -792,7 +808,7 @@ shm_chat_unlinked(struct hh_ctx *c)
                "once; the memory lives while it is mapped", (int)pid);
     static const char hi[] = "through an unlinked object\n";
     chat_say(c, ch, N, 1, hi, sizeof hi - 1);
-    chat_stop(c, srv, ch, N);
+    chat_stop(c, srv);
 }
 
 /* What the kernel was asked: openat of /dev/shm with O_EXCL and 0600,
@@ -810,6 +826,7 @@ shm_chat_syscalls(struct hh_ctx *c)
                  "clone3,fork,listen,wait4,kill"};
     struct hh_proc *srv = hh_startv(c, &opt, "shm_chat_server", args);
     hh_wait_listening(srv);
+    check_no_shm_entry(c, hh_pid(srv), "once the server listens");
     for (int i = 0; i < N; i++)
         chat_join(srv, &ch[i]);
     static const char hi[] = "traced\n";
@@ -859,7 +876,7 @@ shm_chat_syscalls(struct hh_ctx *c)
 static void
 shm_chat_slow_client(struct hh_ctx *c)
 {
-    enum { N = 3, MSGS = 2000, BASE = 1000 };
+    enum { N = 3, MSGS = 500, BASE = 1000 };
     struct chatter ch[N + 1];
     const char *opts[] = {"-q", "-t", "400ms", NULL};
     int sent[N + 1];
@@ -888,7 +905,42 @@ shm_chat_slow_client(struct hh_ctx *c)
         chat_verify(c, i, &ch[i], N + 1, sent, BASE);
     hh_note(c, "after %lld ms the %d readers had every line, each once, in "
                "order; the stalled user was dropped", hh_now_ms() - t0, N);
-    chat_stop(c, srv, ch, N);
+    chat_stop(c, srv);
+}
+
+/* A reader slower than the writers holds them back: its child sends from
+ * the slots as its client takes bytes, partial sends included, and the
+ * writers wait for their slots.  Nothing is lost or overwritten. */
+static void
+shm_chat_slow_reader(struct hh_ctx *c)
+{
+    enum { N = 3, MSGS = 300, BASE = 2000, PAUSE_MS = 300 };
+    struct chatter ch[N];
+    const char *opts[] = {"-q", NULL};
+    int sent[N] = {MSGS, MSGS, 0};
+    struct hh_proc *srv = chat_server(c, opts);
+    for (int i = 0; i < N; i++)
+        chat_join_rcvbuf(srv, &ch[i], i < N - 1 ? 0 : 4096);
+    chat_script(c, ch, N, sent, BASE);
+    hh_note(c, "harness: users %d and %d send %d lines of about %d bytes "
+               "each (%zu bytes to every reader); user %d reads nothing "
+               "for %d ms", ch[0].place, ch[1].place, MSGS, BASE + 50,
+            ch[2].rx_want, ch[2].place, PAUSE_MS);
+    chat_pump_for(c, ch, N - 1, PAUSE_MS, false);
+    hh_note(c, "after %d ms: the senders had sent %zu and %zu bytes, user "
+               "%d received %zu of %zu: the writers wait for their slots",
+            PAUSE_MS, ch[0].tx_off, ch[1].tx_off, ch[1].place, ch[1].rx_len,
+            ch[1].rx_want);
+    HH_CHECK(c, ch[1].rx_len < ch[1].rx_want,
+             "everything arrived while a reader took nothing: the test "
+             "did not fill the server's buffers");
+    chat_pump(c, ch, N, 20000);
+    for (int i = 0; i < N; i++)
+        chat_verify(c, i, &ch[i], N, sent, BASE);
+    chat_quiet(c, ch, N);
+    hh_note(c, "then the slow reader read: all three received every line "
+               "once, in order, whole");
+    chat_stop(c, srv);
 }
 
 /* The child sends the line's bytes: never the 1024-byte slot with its
@@ -904,7 +956,7 @@ regress_13_4_whole_slot(struct hh_ctx *c)
     chat_say(c, ch, N, 0, "hi\n", 3);
     chat_say(c, ch, N, 1, "x\n", 2);
     hh_note(c, "3 and 2 bytes arrived, and nothing more: no padding");
-    chat_stop(c, srv, ch, N);
+    chat_stop(c, srv);
 }
 
 /* Stop reader R's child (SIGSTOP) so it cannot send; returns its pid. */
@@ -967,7 +1019,7 @@ regress_13_4_slot_overwrite(struct hh_ctx *c)
         chat_verify(c, i, &ch[i], N, sent, 0);
     hh_note(c, "the stopped reader, resumed, got all %d lines in order and "
                "intact: no slot was written before it had sent it", MSGS);
-    chat_stop(c, srv, ch, N);
+    chat_stop(c, srv);
 }
 
 /* The book's slot moving: a place is given to a newcomer while its last
@@ -1022,7 +1074,7 @@ regress_13_4_place_reused(struct hh_ctx *c)
              late.place);
     ch[0] = late;
     chat_say(c, ch, N, 0, "the newcomer\n", 13);
-    chat_stop(c, srv, ch, N);
+    chat_stop(c, srv);
 }
 
 /* The children run without the parent's handlers and hold only their
@@ -1036,6 +1088,9 @@ regress_13_4_child_hygiene(struct hh_ctx *c)
     struct hh_proc *srv = chat_server(c, NULL);
     for (int i = 0; i < N; i++)
         chat_join(srv, &ch[i]);
+    /* a child that has sent its client a line is past its setup */
+    chat_say(c, ch, N, 0, "settled\n", 8);
+    chat_say(c, ch, N, 1, "settled too\n", 12);
     bool valgrind = getenv("HPSP_VALGRIND") && *getenv("HPSP_VALGRIND");
     for (int i = 0; i < N; i++) {
         pid_t pid = ch[i].child;
@@ -1089,7 +1144,7 @@ regress_13_4_child_hygiene(struct hh_ctx *c)
              "a SIGTERM to a child stopped the server");
     struct chatter rest[2] = {ch[0], ch[2]};
     chat_say(c, rest, 2, 0, "still a room\n", 13);
-    chat_stop(c, srv, rest, 2);
+    chat_stop(c, srv);
 }
 
 /* ---- the table --------------------------------------------------------- */
@@ -1136,6 +1191,11 @@ static const struct hh_scenario scenarios[] = {
      "name unlinked before listen; one socketpair and one fork per client, "
      "each child reaped by wait4.",
      HH_NEED_STRACE, shm_chat_syscalls},
+    {"shm_chat_slow_reader", "13-4",
+     "a slow reader holds the writers back; nothing is lost or overwritten",
+     "its child sent from the slots as its client took bytes, partial "
+     "sends included; the writers waited for their slots meanwhile.",
+     0, shm_chat_slow_reader},
     {"shm_chat_slow_client", "13-4",
      "a client that reads nothing is dropped after -t; the room goes on",
      "the writers waited for their slots (nothing was overwritten), then "
