@@ -777,7 +777,6 @@ main(int argc, char **argv)
         if (places[u].q == NULL)
             hp_die("calloc");
     }
-    map_slots();
 
     if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
         hp_die("pipe2");
@@ -792,6 +791,7 @@ main(int argc, char **argv)
                                SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (listener < 0)
         hp_die("listen on %s", addr_text);
+    map_slots(); /* once the port is ours: a failed bind creates nothing */
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0)
         hp_die("epoll_create1");

@@ -857,14 +857,14 @@ shm_chat_syscalls(struct hh_ctx *c)
                                               "mmap", name);
     size_t unlinked = pos;
     pos = 0;
-    HH_CHECK(c, hh_trace_next(srv, &pos, "^listen\\(") && unlinked < pos,
-             "the name was not unlinked before the server listened");
+    HH_CHECK(c, hh_trace_next(srv, &pos, "^socketpair\\(") && unlinked < pos,
+             "the name was not unlinked before the first client came");
     int pairs = hh_trace_count(srv, "socketpair\\(AF_UNIX, SOCK_SEQPACKET");
     int forks = hh_trace_count(srv, "(clone3?|fork)\\(.*\\) += [0-9]+$");
     int waits = hh_trace_count(srv, "(wait4\\(-?[0-9]+, \\[|wait4 resumed>)"
                                     ".* += [1-9][0-9]*$");
     hh_note(c, "strace: openat(\"/dev/shm/%s\", %s, 0600), ftruncate(%lld), "
-               "mmap(MAP_SHARED), unlink before listen; %d socketpair(s), "
+               "mmap(MAP_SHARED), unlink before any client; %d socketpair(s), "
                "%d fork(s), %d child(ren) reaped by wait4", name, flags,
             size, pairs, forks, waits);
     HH_CHECK(c, pairs == N && forks == N && waits == N,
@@ -909,8 +909,8 @@ shm_chat_slow_client(struct hh_ctx *c)
 }
 
 /* A reader slower than the writers holds them back: its child sends from
- * the slots as its client takes bytes, partial sends included, and the
- * writers wait for their slots.  Nothing is lost or overwritten. */
+ * the slots as its client takes bytes, and the writers wait for their
+ * slots.  Nothing is lost or overwritten. */
 static void
 shm_chat_slow_reader(struct hh_ctx *c)
 {
@@ -1188,13 +1188,14 @@ static const struct hh_scenario scenarios[] = {
     {"shm_chat_syscalls", "13-4",
      "shm_open is openat on /dev/shm; then ftruncate, mmap, unlink",
      "O_CREAT|O_EXCL and mode 0600, a MAP_SHARED mapping of the fd, the "
-     "name unlinked before listen; one socketpair and one fork per client, "
+     "name unlinked before any client; one socketpair and one fork per "
+     "client, "
      "each child reaped by wait4.",
      HH_NEED_STRACE, shm_chat_syscalls},
     {"shm_chat_slow_reader", "13-4",
      "a slow reader holds the writers back; nothing is lost or overwritten",
-     "its child sent from the slots as its client took bytes, partial "
-     "sends included; the writers waited for their slots meanwhile.",
+     "its child sent from the slots as its client took bytes; the writers "
+     "waited for their slots meanwhile, and read their clients no more.",
      0, shm_chat_slow_reader},
     {"shm_chat_slow_client", "13-4",
      "a client that reads nothing is dropped after -t; the room goes on",
