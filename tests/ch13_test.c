@@ -573,7 +573,7 @@ maps_deleted_shm(struct hh_ctx *c, pid_t pid, pid_t srv, char *name,
     snprintf(re, sizeof re, " (/dev/shm/hpsp-chat-%d-[0-9]+)( \\(deleted\\))?$",
              (int)srv);
     for (char *line = strtok(maps, "\n"); line; line = strtok(NULL, "\n")) {
-        char g[3][HH_GROUP_LEN];
+        char g[HH_MAX_GROUPS][HH_GROUP_LEN];
         if (hh_match(c, re, line, g)) {
             snprintf(name, cap, "%.200s", g[1]);
             return g[2][0] != '\0';
