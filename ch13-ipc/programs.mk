@@ -1,2 +1,2 @@
 # Chapter 13, multi-process programming (README.md here).
-ch13_PROGS := sysv_sem_mutex pass_fd
+ch13_PROGS := sysv_sem_mutex shm_chat_server pass_fd
