@@ -298,21 +298,6 @@ tasks_before(void)
     return n;
 }
 
-/* The first line of a /proc file starting with KEY, into BUF. */
-static bool
-proc_line(const char *path, const char *key, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "re");
-    bool found = false;
-
-    if (f == NULL)
-        return false;
-    while (!found && fgets(buf, (int)cap, f) != NULL)
-        found = strncmp(buf, key, strlen(key)) == 0;
-    fclose(f);
-    return found;
-}
-
 /* ------------------------------------------------------------------------
  * Jobs, and what they record
  */
@@ -563,6 +548,43 @@ test_queue_bound_is_exact(void **state)
  * tp_destroy wakes and joins every worker
  */
 
+/* A line of /proc/self/task/TID/FILE into BUF; false if unreadable. */
+static bool
+read_task(int tid, const char *file, char *buf, size_t cap)
+{
+    char path[64];
+    int fd;
+    ssize_t n;
+
+    snprintf(path, sizeof path, "/proc/self/task/%d/%s", tid, file);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    return true;
+}
+
+/* Whether thread TID sleeps in futex(2), as a thread waiting on a
+ * condition variable or in pthread_join does: state S in its stat, futex
+ * the system call it is in. */
+static bool
+asleep_in_futex(int tid)
+{
+    char buf[512];
+
+    if (!read_task(tid, "stat", buf, sizeof buf))
+        return false;
+    const char *end = strrchr(buf, ')'); /* the name may hold anything */
+    if (end == NULL || strncmp(end, ") S", 3) != 0)
+        return false;
+    return read_task(tid, "syscall", buf, sizeof buf) &&
+           strtol(buf, NULL, 10) == SYS_futex;
+}
+
 /* Whether every signal a process is sent on purpose is blocked in task
  * TID (/proc/self/task/TID/status, SigBlk: a hex mask, bit N-1 for N). */
 static bool
@@ -570,12 +592,13 @@ blocks_signals(int tid)
 {
     static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
                                SIGUSR2, SIGCHLD, SIGPIPE, SIGALRM};
-    char path[64], line[128];
+    char buf[4096];
     unsigned long long mask;
 
-    snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
-    if (!proc_line(path, "SigBlk:", line, sizeof line) ||
-        sscanf(line, "SigBlk: %llx", &mask) != 1)
+    if (!read_task(tid, "status", buf, sizeof buf))
+        return false;
+    const char *line = strstr(buf, "\nSigBlk:");
+    if (line == NULL || sscanf(line, "\nSigBlk: %llx", &mask) != 1)
         return false;
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         if (!(mask >> (sigs[i] - 1) & 1))
@@ -595,15 +618,29 @@ joins_child(const void *arg)
 
     wrap_start(-1);
     MUST(tp_create(&pool, 8, 0));
-    int nnow = list_tasks(now, MAX_TASKS);
-    int blocking = 0;
+    /* The workers: the tasks that are new.  Their masks are read once
+     * they sleep in their wait: a thread starts with every signal blocked
+     * and sets its own mask only then (pthread_create), so a mask read
+     * earlier says nothing. */
+    int nnow = list_tasks(now, MAX_TASKS), nworkers = 0;
     for (int i = 0; i < nnow; i++) {
         bool known = false;
         for (int k = 0; k < nold; k++)
             known = known || now[i] == old[k];
         if (!known)
-            blocking += blocks_signals(now[i]);
+            now[nworkers++] = now[i];
     }
+    long long deadline = hh_now_ms() + hh_ms(hc, WAIT_MS);
+    for (int i = 0; i < nworkers; i++)
+        while (!asleep_in_futex(now[i]))
+            if (hh_now_ms() >= deadline)
+                child_fail("worker %d not asleep in futex after %d ms",
+                           now[i], hh_ms(hc, WAIT_MS));
+            else
+                sleep_ms(1);
+    int blocking = 0;
+    for (int i = 0; i < nworkers; i++)
+        blocking += blocks_signals(now[i]);
     printf("pool of 8: %d threads made, %d more tasks, %d of them with "
            "every signal blocked\n",
            wrap.made, nnow - before, blocking);
@@ -652,38 +689,12 @@ first_drain_job(void *arg)
                  tp_append(drain_pool, count_job, &jobs[QUEUED]));
 }
 
-/* Whether the main thread (tid = pid) sleeps in futex(2): state S in its
- * /proc stat, futex the system call it is in.  In tp_destroy that is the
- * join of the worker held at the gate. */
+/* Whether the main thread (tid = pid) sleeps in futex(2).  In
+ * tp_destroy that is the join of the worker held at the gate. */
 static bool
 main_asleep_in_futex(void)
 {
-    char path[64], buf[512];
-    int fd;
-    ssize_t n;
-
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)getpid());
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    const char *end = strrchr(buf, ')'); /* the name may hold anything */
-    if (end == NULL || strncmp(end, ") S", 3) != 0)
-        return false;
-    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)getpid());
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    return strtol(buf, NULL, 10) == SYS_futex;
+    return asleep_in_futex((int)getpid());
 }
 
 /* Opens the gate once the main thread is asleep inside tp_destroy (or at
