@@ -79,10 +79,10 @@ struct slot {
 };
 
 static struct {
-    atomic_long done;        /* jobs finished in this repetition */
-    long total;              /* jobs in it */
-    struct lk_sem finished;  /* posted by the job that finishes the last */
-    unsigned iters;          /* -w */
+    atomic_long done;       /* jobs finished in this repetition */
+    long total;             /* jobs in it */
+    struct lk_sem finished; /* posted by the job that finishes the last */
+    unsigned iters;         /* -w */
 } run;
 
 static double
@@ -256,8 +256,8 @@ main(int argc, char **argv)
         case 'h':
             hp_usage(0);
         case 't':
-            nsizes = parse_list(optarg, "N", 1, TP_MAX_THREADS, sizes,
-                                MAX_SIZES);
+            nsizes =
+                parse_list(optarg, "N", 1, TP_MAX_THREADS, sizes, MAX_SIZES);
             break;
         case 'j':
             njobs = hp_parse_long(optarg, 1, TP_MAX_REQUESTS, "JOBS");
@@ -304,8 +304,7 @@ main(int argc, char **argv)
                 int row = k * rows + i;
                 int workers = i == 0 ? 0 : (int)sizes[i - 1];
                 struct cpu_ticks a = read_ticks();
-                measure(k, workers, slots, njobs, &wall[row][r],
-                        &cpu[row][r]);
+                measure(k, workers, slots, njobs, &wall[row][r], &cpu[row][r]);
                 struct cpu_ticks b = read_ticks();
                 steal[row].steal += b.steal - a.steal;
                 steal[row].total += b.total - a.total;

@@ -21,13 +21,13 @@ struct tp_job {
 };
 
 struct tp_pool {
-    struct lk_mutex lock;     /* everything below but threads */
-    struct lk_cond nonempty;  /* a job was queued, or stop was set */
-    struct tp_job *ring;      /* cap slots, allocated once */
-    size_t cap, head, len;    /* the queue: len jobs from ring[head] */
-    bool stop;                /* tp_destroy has begun */
-    int nthreads;             /* workers started (and not yet joined) */
-    pthread_t *threads;       /* written by the creating thread only */
+    struct lk_mutex lock;    /* everything below but threads */
+    struct lk_cond nonempty; /* a job was queued, or stop was set */
+    struct tp_job *ring;     /* cap slots, allocated once */
+    size_t cap, head, len;   /* the queue: len jobs from ring[head] */
+    bool stop;               /* tp_destroy has begun */
+    int nthreads;            /* workers started (and not yet joined) */
+    pthread_t *threads;      /* written by the creating thread only */
 };
 
 /* A worker's result, for pthread_join: 0 or an error number. */

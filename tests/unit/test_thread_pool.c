@@ -156,14 +156,13 @@ int __wrap_pthread_join(pthread_t t, void **ret);
 enum { MAX_MADE = TP_MAX_THREADS + 1 };
 
 static struct {
-    bool on;                  /* record (and fail) while set */
-    int fail_at;              /* the create, counted from 0, that fails
-                                 with EAGAIN; -1: none */
-    int calls;                /* creates asked for while on */
-    int made;                 /* of them, threads that exist */
+    bool on;     /* record (and fail) while set */
+    int fail_at; /* create to fail (EAGAIN), from 0; -1 none */
+    int calls;   /* creates asked for while on */
+    int made;    /* of them, threads that exist */
     pthread_t thread[MAX_MADE];
-    int joined[MAX_MADE];     /* joins of each, that returned 0 */
-    int stray_joins;          /* joins of threads not made while on */
+    int joined[MAX_MADE]; /* joins of each, that returned 0 */
+    int stray_joins;      /* joins of threads not made while on */
 } wrap;
 
 static void
@@ -311,8 +310,8 @@ struct job {
 };
 
 static struct job jobs[JOBS + 16];
-static atomic_int ran_seq;       /* jobs run so far, in all */
-static int order[JOBS + 16];     /* ids in the order they ran */
+static atomic_int ran_seq;   /* jobs run so far, in all */
+static int order[JOBS + 16]; /* ids in the order they ran */
 
 static void
 jobs_reset(void)
@@ -590,7 +589,7 @@ asleep_in_futex(int tid)
 static bool
 blocks_signals(int tid)
 {
-    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
+    static const int sigs[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT, SIGUSR1,
                                SIGUSR2, SIGCHLD, SIGPIPE, SIGALRM};
     char buf[4096];
     unsigned long long mask;
@@ -634,8 +633,8 @@ joins_child(const void *arg)
     for (int i = 0; i < nworkers; i++)
         while (!asleep_in_futex(now[i]))
             if (hh_now_ms() >= deadline)
-                child_fail("worker %d not asleep in futex after %d ms",
-                           now[i], hh_ms(hc, WAIT_MS));
+                child_fail("worker %d not asleep in futex after %d ms", now[i],
+                           hh_ms(hc, WAIT_MS));
             else
                 sleep_ms(1);
     int blocking = 0;
@@ -783,8 +782,8 @@ create_fails_child(const void *arg)
         printf("create %d of 8 fails: tp_create %s, pool %s; %d made, %d "
                "joined once, %d other joins; tasks %+d\n",
                fail_at[k] + 1, errname(rc),
-               pool == (struct tp_pool *)&pool ? "untouched" : "written",
-               made, joined, stray, wait_tasks(before) - before);
+               pool == (struct tp_pool *)&pool ? "untouched" : "written", made,
+               joined, stray, wait_tasks(before) - before);
     }
 }
 
@@ -824,10 +823,8 @@ destroy_self_job(void *arg)
 static void
 arguments_child(const void *arg)
 {
-    static const int bad[][2] = {{-1, 0},
-                                 {TP_MAX_THREADS + 1, 0},
-                                 {1, -1},
-                                 {1, TP_MAX_REQUESTS + 1}};
+    static const int bad[][2] = {
+        {-1, 0}, {TP_MAX_THREADS + 1, 0}, {1, -1}, {1, TP_MAX_REQUESTS + 1}};
     struct tp_pool *pool;
 
     (void)arg;
@@ -898,9 +895,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_jobs_run_exactly_once),   T(test_queue_bound_is_exact),
+        T(test_jobs_run_exactly_once),      T(test_queue_bound_is_exact),
         T(test_destroy_joins_every_worker), T(test_destroy_runs_queued_jobs),
-        T(test_create_fails_midway),     T(test_arguments),
+        T(test_create_fails_midway),        T(test_arguments),
     };
 
     return cmocka_run_group_tests_name("thread pool (listing 15-3)", tests,
