@@ -1,7 +1,7 @@
 /*
  * thread_pool.h - Listing 15-3: a pool of worker threads that run jobs
  * from a bounded queue, built on the 14-2 locker (ch14-thread/locker.h).
- * The web server (15-6) hands each parsed-ready connection to it.
+ * The web server (15-6) hands it each connection whose request has arrived.
  *
  * A job is a function and its argument.  tp_append puts one at the tail
  * of the queue and wakes a worker; a worker takes jobs from the head, in
