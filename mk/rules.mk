@@ -65,18 +65,24 @@ absent-markers:
 define ABSENT_PROGRAM_RULE
 ABSENT_NAMES += $(3)
 ABSENT_WHY_$(3) := $(call absent_reason,$(3),$(firstword $(call missing_features,$($(2)_NEEDS_$(3)))))
-ALL_SRCS += $(1)/$(3).c $(addprefix $(1)/,$($(2)_SRCS_$(3)))
+ALL_SRCS += $(1)/$(3).c $(call src_paths,$(1),$($(2)_SRCS_$(3)))
 endef
+
+# A program's extra sources, named relative to its chapter directory
+# $(1), as paths from the top: a module of another chapter
+# (../ch14-thread/locker.c) is then the same source, and the same object,
+# as that chapter's own, not a second copy under ch15-pools/../.
+src_paths = $(patsubst $(CURDIR)/%,%,$(abspath $(addprefix $(1)/,$(2))))
 
 # $(1) chapter dir, $(2) key (ch05), $(3) program name
 define PROGRAM_RULE
 $(BUILD)/bin/$(3): $(BUILD)/obj/$(1)/$(3).o \
-		$(patsubst %.c,$(BUILD)/obj/$(1)/%.o,$($(2)_SRCS_$(3))) $(LIB)
+		$(patsubst %.c,$(BUILD)/obj/%.o,$(call src_paths,$(1),$($(2)_SRCS_$(3)))) $(LIB)
 	@mkdir -p $$(@D)
 	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$(filter %.o,$$^) $(LIB) $($(2)_LDLIBS_$(3))
 ALL_PROGS += $(BUILD)/bin/$(3)
 $(2)_BINS += $(BUILD)/bin/$(3)
-ALL_SRCS += $(1)/$(3).c $(addprefix $(1)/,$($(2)_SRCS_$(3)))
+ALL_SRCS += $(1)/$(3).c $(call src_paths,$(1),$($(2)_SRCS_$(3)))
 endef
 
 # $(1) chapter key (ch05), $(2) test name (ch05_test, ch09_echo_test)

@@ -1,0 +1,18 @@
+# Chapter 15, process pools and thread pools (README.md here).
+# The thread pool (15-3) is a module over the 14-2 locker, linked into the
+# programs that use it and into its unit test; pool_bench measures what a
+# job's hand-off through it costs (bench/run, make bench).
+ch15_THREAD_POOL := thread_pool.c ../ch14-thread/locker.c
+
+ch15_PROGS := pool_bench
+ch15_SRCS_pool_bench := $(ch15_THREAD_POOL)
+ch15_LDLIBS_pool_bench := -pthread
+
+# The unit test fails pthread_create on purpose (a create that fails
+# midway) and sees every create and join of the module: --wrap sends the
+# module's calls to the test's __wrap_ functions, which call the real ones
+# (tests/unit/test_thread_pool.c says why not RLIMIT_NPROC).
+UNIT_SRCS_test_thread_pool := ch15-pools/thread_pool.c ch14-thread/locker.c
+UNIT_LDLIBS_test_thread_pool := -pthread -Wl,--wrap=pthread_create \
+	-Wl,--wrap=pthread_join
+UNIT_THREADED += test_thread_pool
