@@ -1,0 +1,4 @@
+# Chapter 15, process pools and thread pools (README.md here).
+# 15-1 the process pool and its echo driver, 15-2 the CGI server on it:
+ch15_PROGS := pool_echo
+ch15_SRCS_pool_echo := process_pool.c
