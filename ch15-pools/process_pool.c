@@ -534,20 +534,21 @@ notify(struct pool *pool)
         struct worker *w = &pool->w[k];
         if (!w->alive || w->fd < 0)
             continue; /* dead workers are skipped */
+        /* logged first: the worker's own lines about it come after */
+        printf("connection %d -> worker %d (pid %d)\n", number, k,
+               (int)w->pid);
         ssize_t n = send(w->fd, &number, sizeof number, MSG_NOSIGNAL);
-        if (n == (ssize_t)sizeof number) {
-            printf("connection %d -> worker %d (pid %d)\n", number, k,
-                   (int)w->pid);
+        if (n == (ssize_t)sizeof number)
             return;
-        }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            printf("worker %d (pid %d) has %s notifications unread: "
-                   "skipped\n", k, (int)w->pid, "too many");
+            printf("worker %d (pid %d) has too many notifications unread: "
+                   "the next worker\n", k, (int)w->pid);
             continue;
         }
         /* EPIPE: it died and SIGCHLD has not been read yet */
-        printf("worker %d (pid %d): notification failed (%s): skipped\n", k,
-               (int)w->pid, n < 0 ? strerrorname_np(errno) : "short");
+        printf("worker %d (pid %d): notification failed (%s): the next "
+               "worker\n", k, (int)w->pid,
+               n < 0 ? strerrorname_np(errno) : "short");
         close(w->fd);
         w->fd = -1;
     }
