@@ -270,7 +270,16 @@ run_program(int sock, const struct cgi_conn *st)
     set_limit(RLIMIT_CPU, (rlim_t)(cfg.timeout_ms / 1000 + 1), "RLIMIT_CPU");
     set_limit(RLIMIT_AS, LIMIT_AS, "RLIMIT_AS");
     set_limit(RLIMIT_FSIZE, LIMIT_FSIZE, "RLIMIT_FSIZE");
-    set_limit(RLIMIT_NOFILE, LIMIT_NOFILE, "RLIMIT_NOFILE");
+    struct rlimit nofile = {.rlim_cur = LIMIT_NOFILE, .rlim_max = LIMIT_NOFILE};
+    if (setrlimit(RLIMIT_NOFILE, &nofile) < 0) {
+        /* only valgrind refuses to lower a hard limit (it keeps fds of its
+         * own above it): the soft one still holds the program */
+        if (errno != EPERM || getrlimit(RLIMIT_NOFILE, &nofile) < 0)
+            hp_die_child("setrlimit RLIMIT_NOFILE");
+        nofile.rlim_cur = LIMIT_NOFILE;
+        if (setrlimit(RLIMIT_NOFILE, &nofile) < 0)
+            hp_die_child("setrlimit RLIMIT_NOFILE");
+    }
     if (cfg.switch_user) {
         /* groups first: after setuid we may no longer change them */
         if (setgroups(1, &cfg.gid) < 0)
