@@ -489,6 +489,13 @@ pool_syscalls(struct hh_ctx *c)
 
 /* ---- 15-2: the CGI server ------------------------------------------------ */
 
+static bool
+under_valgrind(void)
+{
+    const char *v = getenv("HPSP_VALGRIND");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 enum { NOBODY = 65534 };
 
 /* A directory for CGI programs, searchable by the programs' user (the
@@ -708,9 +715,14 @@ cgi_clean_start(struct hh_ctx *c)
     HH_CHECK(c, d != NULL, "opendir %s", fddir);
     struct dirent *e;
     int extra = -1;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.' && atoi(e->d_name) > 2)
-            extra = atoi(e->d_name);
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) <= 2)
+            continue;
+        fd_link(c, pid, atoi(e->d_name), link, sizeof link);
+        if (under_valgrind() && strstr(link, "/valgrind."))
+            continue; /* valgrind's log, which it leaves open over exec */
+        extra = atoi(e->d_name);
+    }
     closedir(d);
     if (extra >= 0)
         fd_link(c, pid, extra, link, sizeof link);
@@ -739,6 +751,8 @@ cgi_clean_start(struct hh_ctx *c)
         {"Max cpu time", "11"},
     };
     for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++) {
+        if (under_valgrind() && strcmp(lim[i].key, "Max open files") == 0)
+            continue; /* valgrind emulates it and never tells the kernel */
         const char *v = proc_field(c, pid, "limits", lim[i].key);
         HH_CHECK(c, strncmp(v, lim[i].val, strlen(lim[i].val)) == 0,
                  "%s: %s, want %s", lim[i].key, v, lim[i].val);
@@ -1010,6 +1024,12 @@ regress_15_2_exec_fails(struct hh_ctx *c)
     size_t n = cgi_ask(c, &pl, "broken\r\n", 8, out, sizeof out);
     HH_CHECK(c, n == 0, "the client got \"%s\" from a program that never "
                         "ran", out);
+    if (under_valgrind()) { /* it ends a failed execve itself: 101 */
+        hh_expect_line(pl.p, "broken \\(pid [0-9]+\\) exited 101 after",
+                       2000);
+        pool_stop(c, &pl);
+        return;
+    }
     hh_expect_line(pl.p, "broken \\(pid [0-9]+\\) exited 127 after", 2000);
     hh_expect_err(pl.p, "execve .*/broken: .*\\(ENOENT\\)", 2000);
     hh_note(c, "execve failed (ENOENT: no interpreter); the grandchild "
