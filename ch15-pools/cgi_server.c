@@ -238,15 +238,8 @@ run_program(int sock, const struct cgi_conn *st)
         if (sig == SIGKILL || sig == SIGSTOP)
             continue;
         if (sigaction(sig, &dfl, NULL) < 0) {
-            /* glibc keeps 32 and 33 for itself and refuses them; they may
-             * have come to us ignored, and would stay so in the program */
-            struct {
-                void (*handler)(int);
-                unsigned long flags;
-                void (*restorer)(void);
-                unsigned long mask;
-            } kdfl = {.handler = SIG_DFL};
-            syscall(SYS_rt_sigaction, sig, &kdfl, NULL, sizeof kdfl.mask);
+            /* glibc keeps 32 and 33 for itself and refuses them: they are
+             * reset just before execve (setuid still needs them) */
         }
     }
     if (setsid() < 0) /* a group of its own: killed whole at the end */
@@ -293,6 +286,18 @@ run_program(int sock, const struct cgi_conn *st)
         hp_die_child("still uid %d gid %d: not running %s", (int)geteuid(),
                      (int)getegid(), st->name);
 
+    /* glibc's own signals (32, 33: setuid in a threaded process uses
+     * one) may have come to us ignored, and would stay so in the program;
+     * glibc's sigaction refuses them, the kernel's does not */
+    for (int sig = 32; sig < SIGRTMIN; sig++) {
+        struct {
+            void (*handler)(int);
+            unsigned long flags;
+            void (*restorer)(void);
+            unsigned long mask;
+        } kdfl = {.handler = SIG_DFL};
+        syscall(SYS_rt_sigaction, sig, &kdfl, NULL, sizeof kdfl.mask);
+    }
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     execve(st->path, argv, envp);
