@@ -1,10 +1,14 @@
 # Chapter 15, process pools and thread pools (README.md here).
+
+# 15-1 the process pool and its echo driver, 15-2 the CGI server on it.
+ch15_PROGS := pool_echo cgi_server pool_bench
+ch15_SRCS_pool_echo := process_pool.c
+ch15_SRCS_cgi_server := process_pool.c
+
 # The thread pool (15-3) is a module over the 14-2 locker, linked into the
 # programs that use it and into its unit test; pool_bench measures what a
 # job's hand-off through it costs (bench/run, make bench).
 ch15_THREAD_POOL := thread_pool.c ../ch14-thread/locker.c
-
-ch15_PROGS := pool_bench
 ch15_SRCS_pool_bench := $(ch15_THREAD_POOL)
 ch15_LDLIBS_pool_bench := -pthread
 

@@ -1,0 +1,1213 @@
+/*
+ * ch15_test.c - chapter 15, process pools and thread pools: one scenario
+ * per lesson.  15-1, the process pool, through its echo driver pool_echo;
+ * 15-2, the CGI server on the same pool, and the fences around what it
+ * runs.  (15-3, the thread pool, is a module with a unit test of its own:
+ * tests/unit/test_thread_pool.c.)
+ *
+ * Which worker served a connection is taken from the kernel, not from the
+ * log alone: the server side of the client's connection is looked up in
+ * /proc/net/tcp (its socket inode), and the worker whose /proc/PID/fd
+ * holds that inode is the one that accepted it.  The workers are the
+ * server's children in /proc; that none holds another's socketpair end is
+ * read from their fd tables; that SIGTERM leaves no process and no zombie
+ * from /proc after the server is gone (a worker it did not reap would be
+ * reparented to the harness, a subreaper, and stay a zombie).
+ *
+ * The CGI server's refusals are proved with strace -f: no execve of a
+ * refused name; its fences from outside: the CGI program's uid, fds,
+ * environment, signal state and limits are read from /proc while it
+ * runs, its wall-clock kill is timed on the harness's clock, and its
+ * scratch directory is looked for after it has ended.
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+#include "hpsp.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { MAX_WORKERS = 16 };
+enum { ECHO_LEN = 256 * 1024 }; /* bytes through each echo: many reads */
+
+/* ---- the pool, seen from outside ----------------------------------------- */
+
+struct pool {
+    struct hh_proc *p;
+    int n;
+    pid_t pid[MAX_WORKERS]; /* worker K's pid, from the log, checked */
+};
+
+/* The children of P's program, from /proc; their count. */
+static int
+children_of(struct hh_ctx *c, pid_t pid, pid_t *out, int cap)
+{
+    char path[64];
+    size_t len;
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid,
+             (int)pid);
+    char *text = hh_read_file(c, path, &len);
+    int n = 0;
+    for (char *s = text; n < cap && *s;) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s)
+            break;
+        out[n++] = (pid_t)v;
+        s = end;
+    }
+    return n;
+}
+
+/* Parent pid of PID from /proc/PID/stat, or -1.  (The children file
+ * is exact only for stopped children: proc(5).) */
+static pid_t
+ppid_of(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *paren = strrchr(buf, ')'); /* the name may hold spaces */
+    int ppid;
+    if (!paren || sscanf(paren + 1, " %*c %d", &ppid) != 1)
+        return -1;
+    return ppid;
+}
+
+/* Whether PID is still there for /proc (alive, or a zombie). */
+static bool
+proc_exists(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d", (int)pid);
+    return access(path, F_OK) == 0;
+}
+
+/* Start PROG (pool_echo or cgi_server) with ARGS before IP PORT; wait
+ * for its N "worker K started: pid P" lines and check each P is its
+ * child. */
+static void
+pool_start(struct hh_ctx *c, struct pool *pl, const char *prog,
+           const struct hh_spawn *opt, const char *const *args, int n)
+{
+    const char *argv[24];
+    int k = 0;
+    for (; args && args[k]; k++)
+        argv[k] = args[k];
+    argv[k++] = "127.0.0.1";
+    argv[k++] = "0";
+    argv[k] = NULL;
+    struct hh_spawn o = opt ? *opt : (struct hh_spawn){0};
+    if (!o.role)
+        o.role = "server";
+    memset(pl, 0, sizeof *pl);
+    pl->n = n;
+    pl->p = hh_startv(c, &o, prog, argv);
+    hh_wait_listening(pl->p);
+    for (int w = 0; w < n; w++) {
+        char re[64];
+        snprintf(re, sizeof re, "^worker %d started: pid ([0-9]+)$", w);
+        hh_expect_line(pl->p, re, 3000);
+        pl->pid[w] = (pid_t)hh_group_ll(pl->p, 1);
+    }
+    for (int w = 0; w < n; w++)
+        HH_CHECK(c, ppid_of(pl->pid[w]) == hh_pid(pl->p),
+                 "worker %d's pid %d is not a child of the server in /proc",
+                 w, (int)pl->pid[w]);
+    hh_note(c, "harness: /proc/PID/stat of the %d workers: the server %d "
+               "is their parent", n, (int)hh_pid(pl->p));
+}
+
+/* SIGTERM: exit 0, and afterwards no worker in /proc, alive or zombie. */
+static void
+pool_stop(struct hh_ctx *c, struct pool *pl)
+{
+    pid_t kids[64];
+    int nk = children_of(c, hh_pid(pl->p), kids, 64);
+    hh_stop(pl->p);
+    int left = 0;
+    for (int i = 0; i < nk; i++)
+        if (proc_exists(kids[i])) {
+            left++;
+            hh_track_pid(c, kids[i]); /* teardown ends it */
+        }
+    HH_CHECK(c, left == 0, "%d of the server's %d children are still in "
+                           "/proc after it exited (alive, or zombies it "
+                           "never reaped)", left, nk);
+    hh_note(c, "exit 0; its %d children are gone from /proc: none alive, "
+               "no zombie", nk);
+}
+
+/* The inode of the TCP socket 127.0.0.1:LPORT <-> 127.0.0.1:RPORT
+ * (/proc/net/tcp), or 0. */
+static unsigned long
+tcp_inode(struct hh_ctx *c, in_port_t lport, in_port_t rport)
+{
+    size_t len;
+    char *text = hh_read_file(c, "/proc/net/tcp", &len);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        unsigned la, lp, ra, rp, st;
+        unsigned long ino;
+        if (sscanf(line, " %*d: %x:%x %x:%x %x %*x:%*x %*x:%*x %*x %*d %*d "
+                         "%lu", &la, &lp, &ra, &rp, &st, &ino) == 6 &&
+            lp == lport && rp == rport)
+            return ino;
+    }
+    return 0;
+}
+
+/* Whether PID holds the link text LINK ("socket:[123]") among its fds. */
+static bool
+holds(struct hh_ctx *c, pid_t pid, const char *link)
+{
+    char path[64], target[128];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    HH_CHECK(c, d != NULL, "opendir %s: %s", path, strerror(errno));
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        char fdpath[340];
+        snprintf(fdpath, sizeof fdpath, "%s/%s", path, e->d_name);
+        ssize_t k = readlink(fdpath, target, sizeof target - 1);
+        if (k > 0) {
+            target[k] = '\0';
+            found = strcmp(target, link) == 0;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/* The worker whose fd table holds the server side of client FD: the
+ * kernel's account of who accepted it.  Exactly one may. */
+static int
+holder(struct hh_ctx *c, const struct pool *pl, int fd)
+{
+    in_port_t cport = hh_local_port(fd);
+    unsigned long ino =
+        tcp_inode(c, ntohs(pl->p->addr.sin_port), cport);
+    HH_CHECK(c, ino != 0, "no server-side socket for client port %u in "
+                          "/proc/net/tcp", (unsigned)cport);
+    char link[64];
+    snprintf(link, sizeof link, "socket:[%lu]", ino);
+    int who = -1;
+    for (int w = 0; w < pl->n; w++) {
+        if (!proc_exists(pl->pid[w]) || !holds(c, pl->pid[w], link))
+            continue;
+        HH_CHECK(c, who < 0, "workers %d and %d both hold %s", who, w, link);
+        who = w;
+    }
+    HH_CHECK(c, who >= 0, "no worker holds %s (client port %u)", link,
+             (unsigned)cport);
+    HH_CHECK(c, !holds(c, hh_pid(pl->p), link),
+             "the parent holds the accepted socket %s", link);
+    return who;
+}
+
+/* Connect, echo ECHO_LEN bytes, and name the worker that holds it; the
+ * log must agree: "connection N -> worker K" and that worker accepted
+ * the client's port.  Returns the worker; the client stays open. */
+static int
+pool_echo_once(struct hh_ctx *c, struct pool *pl, int *fd_out)
+{
+    int fd = hh_connect(c, &pl->p->addr, 2000);
+    hh_echo_exchange(c, fd, hh_pattern(c, ECHO_LEN), ECHO_LEN, 10000);
+    int w = holder(c, pl, fd);
+    char re[128];
+    snprintf(re, sizeof re, "^worker %d \\(pid %d\\): connection ([0-9]+): "
+                            "accepted 127\\.0\\.0\\.1:%u$",
+             w, (int)pl->pid[w], (unsigned)hh_local_port(fd));
+    hh_expect_line(pl->p, re, 2000);
+    hh_note(c, "harness: client port %u echoed %d bytes; /proc: worker %d "
+               "(pid %d) holds the server side", (unsigned)hh_local_port(fd),
+            ECHO_LEN, w, (int)pl->pid[w]);
+    *fd_out = fd;
+    return w;
+}
+
+/* N+1 connections one after another: workers 0 .. N-1, then 0 again. */
+static void
+pool_round_robin(struct hh_ctx *c)
+{
+    enum { N = 4 };
+    struct pool pl;
+    const char *args[] = {"-n", "4", NULL};
+    pool_start(c, &pl, "pool_echo", NULL, args, N);
+    int got[N + 1];
+    for (int i = 0; i <= N; i++) {
+        int fd;
+        got[i] = pool_echo_once(c, &pl, &fd);
+        char re[96];
+        snprintf(re, sizeof re, "^connection %d -> worker %d \\(pid %d\\)$",
+                 i + 1, got[i], (int)pl.pid[got[i]]);
+        HH_CHECK(c, hh_output_has(pl.p, re),
+                 "no log line \"connection %d -> worker %d\"", i + 1, got[i]);
+        HH_CHECK(c, got[i] == i % N,
+                 "connection %d was taken by worker %d (pid %d), want "
+                 "worker %d: not round-robin", i + 1, got[i],
+                 (int)pl.pid[got[i]], i % N);
+        hh_close(c, fd);
+    }
+    hh_note(c, "connections 1..%d went to workers 0 1 2 3 0, by the "
+               "kernel's account (/proc) and by the log", N + 1);
+    pool_stop(c, &pl);
+}
+
+/* A worker killed with SIGKILL: logged, skipped, the pool serves on. */
+static void
+pool_dead_worker(struct hh_ctx *c)
+{
+    enum { N = 3 };
+    struct pool pl;
+    const char *args[] = {"-n", "3", NULL};
+    pool_start(c, &pl, "pool_echo", NULL, args, N);
+    pid_t dead = pl.pid[1];
+    hh_note(c, "harness: kill -9 %d (worker 1)", (int)dead);
+    HH_CHECK(c, kill(dead, SIGKILL) == 0, "kill: %s", strerror(errno));
+    char re[96];
+    snprintf(re, sizeof re, "^worker 1 \\(pid %d\\) ended: killed by "
+                            "signal 9$", (int)dead);
+    hh_expect_line(pl.p, re, 3000);
+    HH_CHECK(c, hh_wait_gone(c, dead, 2000) && !proc_exists(dead),
+             "the killed worker %d is still in /proc: not reaped",
+             (int)dead);
+    const int want[] = {0, 2, 0, 2};
+    for (int i = 0; i < 4; i++) {
+        int fd;
+        int w = pool_echo_once(c, &pl, &fd);
+        HH_CHECK(c, w == want[i], "connection %d went to worker %d, want %d "
+                                  "(worker 1 is dead)", i + 1, w, want[i]);
+        hh_close(c, fd);
+    }
+    HH_CHECK(c, !hh_output_has(pl.p, "-> worker 1 "),
+             "a connection was handed to the dead worker 1");
+    hh_note(c, "4 connections after the kill went to workers 0 2 0 2: the "
+               "dead one is skipped; /proc has no zombie of it");
+    pool_stop(c, &pl);
+}
+
+/* Every worker gone: the parent stops by itself (exit 1, said why). */
+static void
+pool_all_dead(struct hh_ctx *c)
+{
+    struct pool pl;
+    const char *args[] = {"-n", "2", NULL};
+    pool_start(c, &pl, "pool_echo", NULL, args, 2);
+    for (int w = 0; w < 2; w++) {
+        hh_note(c, "harness: kill -9 %d (worker %d)", (int)pl.pid[w], w);
+        kill(pl.pid[w], SIGKILL);
+    }
+    hh_expect_line(pl.p, "^no worker left: the pool stops$", 3000);
+    hh_expect_exit(pl.p, 1, 3000);
+}
+
+/* The parent stopped, two connections, SIGCONT: both are served.  The
+ * book's edge-triggered listener makes one readiness of the two, and its
+ * worker accepts once: the second waits for a third client. */
+static void
+regress_15_1_burst(struct hh_ctx *c)
+{
+    struct pool pl;
+    const char *args[] = {"-n", "2", NULL};
+    pool_start(c, &pl, "pool_echo", NULL, args, 2);
+    hh_kill(pl.p, SIGSTOP);
+    hh_wait_state(pl.p, "Tt", 2000);
+    hh_note(c, "harness: SIGSTOP the parent; two clients connect");
+    int a = hh_connect(c, &pl.p->addr, 2000);
+    int b = hh_connect(c, &pl.p->addr, 2000);
+    hh_kill(pl.p, SIGCONT);
+    hh_note(c, "harness: SIGCONT");
+    const char *data = hh_pattern(c, ECHO_LEN);
+    hh_echo_exchange(c, a, data, ECHO_LEN, 5000);
+    hh_echo_exchange(c, b, data, ECHO_LEN, 5000);
+    int wa = holder(c, &pl, a), wb = holder(c, &pl, b);
+    hh_note(c, "both echoed; worker %d holds the first, worker %d the "
+               "second (one readiness, accepted until EAGAIN)", wa, wb);
+    hh_close(c, a);
+    hh_close(c, b);
+    pool_stop(c, &pl);
+}
+
+/* Each fd of PID from 3 up that is a socket or a pipe, as link texts. */
+static int
+fd_links(struct hh_ctx *c, pid_t pid, char links[][48], int cap)
+{
+    char path[64], target[128];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    HH_CHECK(c, d != NULL, "opendir %s: %s", path, strerror(errno));
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < cap) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] == '.' || fd < 3 || fd >= 1000)
+            continue; /* stdio is shared by design; valgrind's are high */
+        char fdpath[340];
+        snprintf(fdpath, sizeof fdpath, "%s/%s", path, e->d_name);
+        ssize_t k = readlink(fdpath, target, sizeof target - 1);
+        if (k <= 0)
+            continue;
+        target[k] = '\0';
+        if (strncmp(target, "socket:", 7) && strncmp(target, "pipe:", 5))
+            continue;
+        snprintf(links[n++], 48, "%.47s", target);
+    }
+    closedir(d);
+    return n;
+}
+
+/* No worker holds another worker's socketpair end, nor the parent's
+ * ends or its signal pipe: only the listener is shared. */
+static void
+regress_15_1_worker_fds(struct hh_ctx *c)
+{
+    enum { N = 4, CAP = 64 };
+    struct pool pl;
+    const char *args[] = {"-n", "4", NULL};
+    pool_start(c, &pl, "pool_echo", NULL, args, N);
+    for (int i = 0; i < N; i++) { /* each worker past its setup */
+        int fd;
+        pool_echo_once(c, &pl, &fd);
+        in_port_t port = hh_local_port(fd);
+        hh_close(c, fd);
+        char re[96]; /* and done with this connection */
+        snprintf(re, sizeof re, "^worker %d \\(pid [0-9]+\\): "
+                                "127\\.0\\.0\\.1:%u closed$", i,
+                 (unsigned)port);
+        hh_expect_line(pl.p, re, 2000);
+    }
+    unsigned long lino = tcp_inode(c, ntohs(pl.p->addr.sin_port), 0);
+    char listener[48];
+    snprintf(listener, sizeof listener, "socket:[%lu]", lino);
+    static char parent[CAP][48], mine[N][CAP][48];
+    int np = fd_links(c, hh_pid(pl.p), parent, CAP);
+    int nm[N];
+    for (int w = 0; w < N; w++)
+        nm[w] = fd_links(c, pl.pid[w], mine[w], CAP);
+    for (int w = 0; w < N; w++) {
+        int sockets = 0;
+        for (int i = 0; i < nm[w]; i++) {
+            const char *l = mine[w][i];
+            if (strcmp(l, listener) == 0)
+                continue;
+            sockets += strncmp(l, "socket:", 7) == 0;
+            for (int j = 0; j < np; j++)
+                HH_CHECK(c, strcmp(l, parent[j]) != 0,
+                         "worker %d (pid %d) holds %s, which the parent "
+                         "holds too: an inherited end it should have "
+                         "closed", w, (int)pl.pid[w], l);
+            for (int v = 0; v < N; v++)
+                for (int j = 0; v != w && j < nm[v]; j++)
+                    HH_CHECK(c, strcmp(l, mine[v][j]) != 0,
+                             "workers %d and %d both hold %s", w, v, l);
+        }
+        HH_CHECK(c, sockets == 1, "worker %d (pid %d) holds %d sockets "
+                                  "besides the listener, want 1 (its end "
+                                  "of its socketpair)", w, (int)pl.pid[w],
+                 sockets);
+        hh_note(c, "/proc/%d/fd: the listener %s, one socketpair end, its "
+                   "own signal pipe; nothing of the parent's or another "
+                   "worker's", (int)pl.pid[w], listener);
+    }
+    pool_stop(c, &pl);
+}
+
+/* SIGTERM with connections open: every process exits, clients see EOF. */
+static void
+pool_sigterm(struct hh_ctx *c)
+{
+    struct pool pl;
+    const char *args[] = {"-n", "3", NULL};
+    pool_start(c, &pl, "pool_echo", NULL, args, 3);
+    int fd[2];
+    for (int i = 0; i < 2; i++)
+        pool_echo_once(c, &pl, &fd[i]);
+    pool_stop(c, &pl);
+    for (int i = 0; i < 2; i++)
+        hh_expect_eof(c, fd[i], 2000);
+    HH_CHECK(c, hh_count_lines(pl.p, "^worker [0-9] \\(pid [0-9]+\\) ended: "
+                                     "exited 0$") == 3,
+             "the parent did not report 3 workers that exited 0");
+    hh_note(c, "both clients got EOF: the workers closed their "
+               "connections and exited 0; the parent reaped all three");
+}
+
+/* The notification and the accept, in the system calls (strace -f). */
+static void
+pool_syscalls(struct hh_ctx *c)
+{
+    struct pool pl;
+    const char *args[] = {"-n", "2", NULL};
+    struct hh_spawn opt = {.trace = "trace=sendto,recvfrom,accept4",
+                           .must_trace = true};
+    pool_start(c, &pl, "pool_echo", &opt, args, 2);
+    int fd;
+    int w = pool_echo_once(c, &pl, &fd);
+    pid_t parent = hh_pid(pl.p); /* the tracee: asked while it runs */
+    hh_close(c, fd);
+    pool_stop(c, &pl);
+    char re[128];
+    /* a call another process interrupts is split in two lines by strace
+     * ("<unfinished ...>", "<... resumed>"): the arguments are on the
+     * first, what was received on the second */
+    snprintf(re, sizeof re, "^%d +sendto\\([0-9]+, \"\\\\1\\\\0\\\\0\\\\0\", "
+                            "4, MSG_NOSIGNAL", (int)parent);
+    HH_CHECK(c, hh_trace_count(pl.p, re) == 1,
+             "no 4-byte notification (the int 1) sent by the parent %d",
+             (int)parent);
+    snprintf(re, sizeof re, "^%d +(recvfrom\\([0-9]+, |<\\.\\.\\. recvfrom "
+                            "resumed>)\"\\\\1\\\\0\\\\0\\\\0\", 4, .*= 4$",
+             (int)pl.pid[w]);
+    HH_CHECK(c, hh_trace_count(pl.p, re) == 1,
+             "worker %d (pid %d) did not receive the notification",
+             w, (int)pl.pid[w]);
+    snprintf(re, sizeof re, "^%d +(accept4\\(|<\\.\\.\\. accept4 resumed>).* "
+                            "= [0-9]+$", (int)pl.pid[w]);
+    HH_CHECK(c, hh_trace_count(pl.p, re) == 1,
+             "worker %d (pid %d) did not accept the connection", w,
+             (int)pl.pid[w]);
+    snprintf(re, sizeof re, "^%d +accept4\\(", (int)parent);
+    HH_CHECK(c, hh_trace_count(pl.p, re) == 0, "the parent called accept4");
+    hh_note(c, "strace -f: the parent sent the int 1 (4 bytes) to worker "
+               "%d, which received it and called accept4; the parent never "
+               "accepts", w);
+}
+
+/* ---- 15-2: the CGI server ------------------------------------------------ */
+
+static bool
+under_valgrind(void)
+{
+    const char *v = getenv("HPSP_VALGRIND");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+enum { NOBODY = 65534 };
+
+/* A directory for CGI programs, searchable by the programs' user (the
+ * scenario's temp dir is 0700 otherwise).  Its path into DIR. */
+static void
+cgi_dir(struct hh_ctx *c, char *dir, size_t len)
+{
+    hh_tmpfile(c, "cgi", dir, len);
+    HH_CHECK(c, mkdir(dir, 0755) == 0, "mkdir %s: %s", dir, strerror(errno));
+    HH_CHECK(c, chmod(c->tmpdir, 0755) == 0, "chmod %s: %s", c->tmpdir,
+             strerror(errno));
+}
+
+/* DIR/NAME holding TEXT, with mode MODE. */
+static void
+cgi_file(struct hh_ctx *c, const char *dir, const char *name,
+         const char *text, mode_t mode)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    hh_write_text(c, path, text);
+    HH_CHECK(c, chmod(path, mode) == 0, "chmod %s: %s", path,
+             strerror(errno));
+}
+
+/* cgi_server -n N -r DIR [OPTS] 127.0.0.1 0, its workers known. */
+static void
+cgi_start(struct hh_ctx *c, struct pool *pl, const char *dir, int n,
+          const char *const *opts, const struct hh_spawn *spawn)
+{
+    const char *args[16];
+    char nw[8];
+    int k = 0;
+    snprintf(nw, sizeof nw, "%d", n);
+    args[k++] = "-n";
+    args[k++] = nw;
+    args[k++] = "-r";
+    args[k++] = dir;
+    for (int i = 0; opts && opts[i]; i++)
+        args[k++] = opts[i];
+    args[k] = NULL;
+    pool_start(c, pl, "cgi_server", spawn, args, n);
+}
+
+/* Send REQ (LEN bytes) on a new connection, read to EOF into OUT (NUL
+ * terminated).  Returns the byte count; *FD_OUT the socket, if wanted. */
+static size_t
+cgi_ask(struct hh_ctx *c, struct pool *pl, const char *req, size_t len,
+        char *out, size_t cap)
+{
+    int fd = hh_connect(c, &pl->p->addr, 2000);
+    hh_send(c, fd, req, len, 2000);
+    size_t n = hh_recv_all(c, fd, out, cap - 1, 5000);
+    out[n] = '\0';
+    hh_close(c, fd);
+    return n;
+}
+
+/* The worker's "running PATH as pid P" line for the client port PORT:
+ * P, checked to be a child of one of the workers in /proc. */
+static pid_t
+cgi_running(struct hh_ctx *c, struct pool *pl, in_port_t port)
+{
+    char re[160];
+    snprintf(re, sizeof re, "^worker ([0-9]+) \\(pid ([0-9]+)\\): "
+                            "127\\.0\\.0\\.1:%u: running .* as pid ([0-9]+) ",
+             (unsigned)port);
+    hh_expect_line(pl->p, re, 3000);
+    int w = atoi(pl->p->groups[1]);
+    pid_t pid = (pid_t)atoi(pl->p->groups[3]);
+    HH_CHECK(c, w >= 0 && w < pl->n, "no worker %d", w);
+    HH_CHECK(c, ppid_of(pid) == pl->pid[w], "pid %d is not a child of "
+                                            "worker %d (pid %d) in /proc",
+             (int)pid, w, (int)pl->pid[w]);
+    return pid;
+}
+
+/* The program's output is exactly its line, then EOF. */
+static void
+cgi_hello(struct hh_ctx *c)
+{
+    char dir[256], out[256];
+    cgi_dir(c, dir, sizeof dir);
+    cgi_file(c, dir, "hello", "#!/bin/sh\necho \"hello from a CGI "
+                              "program\"\n", 0755);
+    struct pool pl;
+    cgi_start(c, &pl, dir, 2, NULL, NULL);
+    static const char want[] = "hello from a CGI program\n";
+    size_t n = cgi_ask(c, &pl, "hello\r\n", 7, out, sizeof out);
+    HH_CHECK(c, n == sizeof want - 1 && memcmp(out, want, n) == 0,
+             "got \"%s\" (%zu bytes), want the program's one line", out, n);
+    hh_expect_line(pl.p, "^worker 0 \\(pid [0-9]+\\): hello \\(pid [0-9]+\\) "
+                         "exited 0 after ", 3000);
+    hh_note(c, "harness: \"hello\\r\\n\" gave exactly the program's line, "
+               "then EOF: the program's stdout was the socket");
+    pool_stop(c, &pl);
+}
+
+/* Workers take the requests round-robin: the program's parent says
+ * which (its $PPID, a pid the harness checks against /proc). */
+static void
+cgi_round_robin(struct hh_ctx *c)
+{
+    enum { N = 3 };
+    char dir[256], out[128];
+    cgi_dir(c, dir, sizeof dir);
+    cgi_file(c, dir, "whose", "#!/bin/sh\necho \"$PPID\"\n", 0755);
+    struct pool pl;
+    cgi_start(c, &pl, dir, N, NULL, NULL);
+    pid_t got[N + 1];
+    for (int i = 0; i <= N; i++) {
+        cgi_ask(c, &pl, "whose\r\n", 7, out, sizeof out);
+        got[i] = (pid_t)atoi(out);
+        HH_CHECK(c, got[i] == pl.pid[i % N],
+                 "request %d ran under pid %d, want worker %d (pid %d)",
+                 i + 1, (int)got[i], i % N, (int)pl.pid[i % N]);
+    }
+    hh_note(c, "the programs' parents were workers 0 1 2 0 (pids %d %d %d "
+               "%d): round-robin", (int)got[0], (int)got[1], (int)got[2],
+            (int)got[3]);
+    pool_stop(c, &pl);
+}
+
+/* One line of /proc/PID/FILE that starts with KEY, after KEY. */
+static const char *
+proc_field(struct hh_ctx *c, pid_t pid, const char *file, const char *key)
+{
+    char path[64];
+    size_t len;
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    char *text = hh_read_file(c, path, &len);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        if (strncmp(line, key, strlen(key)) == 0) {
+            line += strlen(key);
+            while (*line == ' ' || *line == '\t')
+                line++;
+            return line;
+        }
+    hh_fail(c, "no \"%s\" in %s", key, path);
+}
+
+static void
+fd_link(struct hh_ctx *c, pid_t pid, int fd, char *out, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, fd);
+    ssize_t k = readlink(path, out, cap - 1);
+    HH_CHECK(c, k > 0, "readlink %s: %s", path, strerror(errno));
+    out[k] = '\0';
+}
+
+/* What the program starts with, read from /proc while it runs: a copy
+ * of yes(1), which writes to the socket until the client goes. */
+static void
+cgi_clean_start(struct hh_ctx *c)
+{
+    char dir[256], path[512], link[128], want[128];
+    cgi_dir(c, dir, sizeof dir);
+    size_t len;
+    char *yes = hh_read_file(c, "/usr/bin/yes", &len);
+    snprintf(path, sizeof path, "%s/yes", dir);
+    FILE *f = fopen(path, "w");
+    HH_CHECK(c, f && fwrite(yes, 1, len, f) == len && fclose(f) == 0,
+             "copy yes to %s", path);
+    HH_CHECK(c, chmod(path, 0755) == 0, "chmod %s", path);
+    /* a variable of the server's own that must not reach the program */
+    setenv("HPSP_SERVER_SECRET", "do-not-pass", 1);
+    struct pool pl;
+    cgi_start(c, &pl, dir, 2, NULL, NULL);
+    unsetenv("HPSP_SERVER_SECRET");
+    int fd = hh_connect(c, &pl.p->addr, 2000);
+    hh_send(c, fd, "yes\r\n", 5, 2000);
+    hh_echo_expect(c, fd, "y\ny\n", 4, 3000);
+    pid_t pid = cgi_running(c, &pl, hh_local_port(fd));
+    /* the socket's buffers fill meanwhile: yes must block in write, not
+     * fail with EAGAIN (the accepted socket is non-blocking in the
+     * worker; the open file, and so the flag, is shared with the child) */
+    hh_observe(c, 300);
+    hh_note(c, "harness: reading /proc/%d of the running program", (int)pid);
+    char info[64];
+    snprintf(info, sizeof info, "/proc/%d/fdinfo/1", (int)pid);
+    const char *flags = proc_field(c, pid, "fdinfo/1", "flags:");
+    HH_CHECK(c, !(strtoul(flags, NULL, 8) & O_NONBLOCK),
+             "%s: flags %s: its stdout is non-blocking (O_NONBLOCK)", info,
+             flags);
+
+    const char *uid = proc_field(c, pid, "status", "Uid:");
+    HH_CHECK(c, strcmp(uid, "65534\t65534\t65534\t65534") == 0,
+             "Uid: %s, want 65534 four times", uid);
+    const char *gid = proc_field(c, pid, "status", "Gid:");
+    HH_CHECK(c, strcmp(gid, "65534\t65534\t65534\t65534") == 0,
+             "Gid: %s, want 65534 four times", gid);
+    const char *groups = proc_field(c, pid, "status", "Groups:");
+    HH_CHECK(c, strcmp(groups, "65534") == 0 || strcmp(groups, "65534 ") == 0,
+             "Groups: %s, want 65534 only (root's groups dropped)", groups);
+    const char *masks[] = {"SigBlk:", "SigIgn:", "SigCgt:"};
+    for (int i = 0; i < 3; i++) {
+        const char *m = proc_field(c, pid, "status", masks[i]);
+        HH_CHECK(c, strtoull(m, NULL, 16) == 0, "%s %s, want none", masks[i],
+                 m);
+    }
+    hh_note(c, "/proc/%d/status: Uid and Gid 65534, Groups 65534, SigBlk, "
+               "SigIgn and SigCgt 0", (int)pid);
+
+    char envpath[64];
+    snprintf(envpath, sizeof envpath, "/proc/%d/environ", (int)pid);
+    char *env = hh_read_file(c, envpath, &len);
+    static const char clean[] = "PATH=/usr/bin:/bin";
+    HH_CHECK(c, len == sizeof clean && memcmp(env, clean, len) == 0,
+             "%s is \"%s\"%s (%zu bytes), want %s alone", envpath, env,
+             len > strlen(env) + 1 ? " and more" : "", len, clean);
+    hh_note(c, "%s: %s, and nothing else", envpath, clean);
+
+    char fddir[64];
+    snprintf(fddir, sizeof fddir, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(fddir);
+    HH_CHECK(c, d != NULL, "opendir %s", fddir);
+    struct dirent *e;
+    int extra = -1;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) <= 2)
+            continue;
+        fd_link(c, pid, atoi(e->d_name), link, sizeof link);
+        if (under_valgrind() && strstr(link, "/valgrind."))
+            continue; /* valgrind's log, which it leaves open over exec */
+        extra = atoi(e->d_name);
+    }
+    closedir(d);
+    if (extra >= 0)
+        fd_link(c, pid, extra, link, sizeof link);
+    HH_CHECK(c, extra < 0, "the program holds fd %d (%s): a descriptor of "
+                           "the server's", extra, extra >= 0 ? link : "");
+    fd_link(c, pid, 0, link, sizeof link);
+    HH_CHECK(c, strcmp(link, "/dev/null") == 0, "fd 0 is %s", link);
+    fd_link(c, pid, 1, link, sizeof link);
+    snprintf(want, sizeof want, "socket:[%lu]",
+             tcp_inode(c, ntohs(pl.p->addr.sin_port), hh_local_port(fd)));
+    HH_CHECK(c, strcmp(link, want) == 0, "fd 1 is %s, not the client's "
+                                         "connection %s", link, want);
+    char theirs[128];
+    fd_link(c, pid, 2, link, sizeof link);
+    fd_link(c, hh_pid(pl.p), 2, theirs, sizeof theirs);
+    HH_CHECK(c, strcmp(link, theirs) == 0, "fd 2 is %s, not the server's "
+                                           "stderr %s", link, theirs);
+    hh_note(c, "%s: 0 /dev/null, 1 %s (this connection), 2 the server's "
+               "stderr; nothing else", fddir, want);
+
+    const struct { const char *key, *val; } lim[] = {
+        {"Max processes", "32"},
+        {"Max open files", "64"},
+        {"Max file size", "1048576"},
+        {"Max address space", "536870912"},
+        {"Max cpu time", "11"},
+    };
+    for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++) {
+        if (under_valgrind() && strcmp(lim[i].key, "Max open files") == 0)
+            continue; /* valgrind emulates it and never tells the kernel */
+        const char *v = proc_field(c, pid, "limits", lim[i].key);
+        HH_CHECK(c, strncmp(v, lim[i].val, strlen(lim[i].val)) == 0,
+                 "%s: %s, want %s", lim[i].key, v, lim[i].val);
+    }
+    hh_note(c, "/proc/%d/limits: 32 processes, 64 files, 1 MiB file size, "
+               "512 MiB address space, 11 s of CPU", (int)pid);
+
+    char cwd[64];
+    struct stat sb;
+    snprintf(cwd, sizeof cwd, "/proc/%d/cwd", (int)pid);
+    HH_CHECK(c, stat(cwd, &sb) == 0 && sb.st_uid == NOBODY &&
+                    (sb.st_mode & 0777) == 0700,
+             "its working directory is not a 0700 directory of uid 65534");
+    hh_close(c, fd);
+    hh_expect_line(pl.p, "yes: scratch directory .* removed$", 3000);
+    pool_stop(c, &pl);
+}
+
+/* Names that must never reach execve, under strace -f. */
+static void
+cgi_refusals(struct hh_ctx *c)
+{
+    char dir[256], outside[256], link[512], out[512], req[400];
+    cgi_dir(c, dir, sizeof dir);
+    cgi_file(c, dir, "hello", "#!/bin/sh\necho hello\n", 0755);
+    cgi_file(c, dir, "plain", "#!/bin/sh\necho plain\n", 0644);
+    snprintf(link, sizeof link, "%s/sub", dir);
+    HH_CHECK(c, mkdir(link, 0755) == 0, "mkdir %s", link);
+    /* an executable beside DIR, and a symlink in DIR that leads to it */
+    hh_tmpfile(c, "outside", outside, sizeof outside);
+    hh_write_text(c, outside, "#!/bin/sh\necho escaped\n");
+    chmod(outside, 0755);
+    snprintf(link, sizeof link, "%s/out", dir);
+    HH_CHECK(c, symlink(outside, link) == 0, "symlink %s", link);
+    const char *base = strrchr(outside, '/') + 1;
+
+    struct pool pl;
+    const char *opts[] = {"-t", "300ms", NULL};
+    struct hh_spawn spawn = {.trace = "trace=execve", .must_trace = true};
+    cgi_start(c, &pl, dir, 2, opts, &spawn);
+    char up[300], abs_path[600], longname[300];
+    snprintf(up, sizeof up, "../%s\r\n", base);
+    snprintf(abs_path, sizeof abs_path, "%s/hello\r\n", dir);
+    memset(longname, 'a', 256);
+    memcpy(longname + 256, "\r\n", 3);
+    const struct { const char *req; size_t len; const char *why; } cases[] = {
+        {up, strlen(up), "outside the CGI directory"},
+        {abs_path, strlen(abs_path), "absolute path"},
+        {"out\r\n", 5, "outside the CGI directory"},
+        {"plain\r\n", 7, "not executable"},
+        {"sub\r\n", 5, "not a regular file"},
+        {"nothing\r\n", 9, "no such program"},
+        {"hel\001lo\r\n", 8, "control byte in the name"},
+        {"hel\0lo\r\n", 8, "control byte in the name"},
+        {longname, 258, "request line too long"},
+        {"hello\n", 6, "line not ended by CRLF"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = cgi_ask(c, &pl, cases[i].req, cases[i].len, out,
+                           sizeof out);
+        snprintf(req, sizeof req, "cgi_server: refused: %s\r\n",
+                 cases[i].why);
+        HH_CHECK(c, n == strlen(req) && strcmp(out, req) == 0,
+                 "request %zu got \"%s\", want the one line \"%s\"", i + 1,
+                 out, req);
+        snprintf(req, sizeof req, "refused 127\\.0\\.0\\.1:[0-9]+: .*: %s$",
+                 cases[i].why);
+        hh_expect_line(pl.p, req, 2000);
+    }
+    /* unterminated: end of file first, then silence past REQTIME */
+    int fd = hh_connect(c, &pl.p->addr, 2000);
+    hh_send(c, fd, "hello", 5, 2000);
+    shutdown(fd, SHUT_WR);
+    hh_recv_all(c, fd, out, sizeof out - 1, 3000);
+    hh_close(c, fd);
+    hh_expect_line(pl.p, "refused .*: end of file before CRLF$", 2000);
+    fd = hh_connect(c, &pl.p->addr, 2000);
+    long long t0 = hh_now_ms();
+    hh_send(c, fd, "hello", 5, 2000);
+    size_t n = hh_recv_all(c, fd, out, sizeof out - 1, 3000);
+    out[n] = '\0';
+    long long waited = hh_now_ms() - t0;
+    hh_close(c, fd);
+    HH_CHECK(c, strstr(out, "not complete in time") && waited >= 280,
+             "an unterminated line got \"%s\" after %lld ms, want a refusal "
+             "after the 300 ms REQTIME", out, waited);
+    hh_note(c, "harness clock: the unterminated line was refused after %lld "
+               "ms (REQTIME 300ms)", waited);
+    n = cgi_ask(c, &pl, "hello\r\n", 7, out, sizeof out);
+    HH_CHECK(c, strcmp(out, "hello\n") == 0, "hello gave \"%s\"", out);
+    pid_t parent = hh_pid(pl.p);
+    pool_stop(c, &pl);
+
+    char re[700];
+    snprintf(re, sizeof re, "^[0-9]+ +execve\\(\"%s/hello\", \\[\"hello\"\\], "
+                            "0x[0-9a-f]+ /\\* 1 var \\*/\\) = 0$", dir);
+    int ok = hh_trace_count(pl.p, re);
+    int all = hh_trace_count(pl.p, "^[0-9]+ +execve\\(");
+    snprintf(re, sizeof re, "^%d +execve\\(", (int)parent);
+    int own = hh_trace_count(pl.p, re);
+    HH_CHECK(c, ok == 1 && all == own + 1,
+             "strace -f: %d execve calls in all, %d of the server itself, %d "
+             "of hello: a refused name reached execve", all, own, ok);
+    HH_CHECK(c, hh_trace_count(pl.p, "execve\\(\"[^\"]*/(outside[^\"]*|plain|"
+                                     "sub|nothing|out)\"") == 0,
+             "strace -f: execve of a refused name");
+    hh_note(c, "strace -f: one execve besides the server's own, of "
+               "%s/hello with argv [\"hello\"] and 1 variable; none of the "
+               "12 refused requests reached execve", dir);
+}
+
+/* A program that forks without end: RLIMIT_NPROC stops it, and nothing
+ * of it is left once the connection ends. */
+static void
+cgi_fork_bomb(struct hh_ctx *c)
+{
+    char dir[256], out[4096];
+    cgi_dir(c, dir, sizeof dir);
+    cgi_file(c, dir, "bomb",
+             "#!/bin/sh\nn=0\nwhile [ $n -lt 200 ]; do\n"
+             "  sleep 30 &\n  n=$((n+1))\n  echo \"started $n\"\ndone\n"
+             "echo \"all $n started\"\n", 0755);
+    struct pool pl;
+    cgi_start(c, &pl, dir, 2, NULL, NULL);
+    size_t n = cgi_ask(c, &pl, "bomb\r\n", 6, out, sizeof out);
+    int last = 0;
+    for (char *s = out; (s = strstr(s, "started ")) != NULL; s += 8)
+        last = atoi(s + 8);
+    HH_CHECK(c, n > 0 && !strstr(out, "all 200 started") && last < 32,
+             "the program started %d processes (limit: 32 of its user)",
+             last);
+    hh_note(c, "the program could start %d sleeps; then fork failed "
+               "(RLIMIT_NPROC 32 for uid 65534)", last);
+    hh_expect_line(pl.p, "bomb: scratch directory .* removed$", 3000);
+    /* every process of uid 65534 is gone */
+    DIR *d = opendir("/proc");
+    HH_CHECK(c, d != NULL, "opendir /proc");
+    struct dirent *e;
+    int left = 0;
+    while ((e = readdir(d)) != NULL) {
+        char path[300];
+        struct stat sb;
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s", e->d_name);
+        if (stat(path, &sb) == 0 && sb.st_uid == NOBODY &&
+            !hh_wait_gone(c, (pid_t)atoi(e->d_name), 2000))
+            left++;
+    }
+    closedir(d);
+    HH_CHECK(c, left == 0, "%d process(es) of uid 65534 outlived the "
+                           "connection", left);
+    hh_note(c, "the connection ended; /proc holds no process of uid 65534: "
+               "the program's process group was killed whole");
+    pool_stop(c, &pl);
+}
+
+/* A program that never ends is killed at -T, on the harness's clock. */
+static void
+cgi_wall_clock(struct hh_ctx *c)
+{
+    char dir[256], out[256];
+    cgi_dir(c, dir, sizeof dir);
+    cgi_file(c, dir, "forever", "#!/bin/sh\necho started\n"
+                                "while :; do sleep 1; done\n", 0755);
+    struct pool pl;
+    const char *opts[] = {"-T", "1s", NULL};
+    cgi_start(c, &pl, dir, 2, opts, NULL);
+    long long t0 = hh_now_ms();
+    size_t n = cgi_ask(c, &pl, "forever\r\n", 9, out, sizeof out);
+    long long took = hh_now_ms() - t0;
+    HH_CHECK(c, n == 8 && strcmp(out, "started\n") == 0, "got \"%s\"", out);
+    hh_note(c, "harness clock: EOF %lld ms after the request (TIMEOUT 1s)",
+            took);
+    HH_CHECK(c, took >= 950 && took <= hh_ms(c, 2500),
+             "the connection ended after %lld ms, want about 1000", took);
+    hh_expect_line(pl.p, "forever \\(pid [0-9]+\\) still running after 1000 "
+                         "ms: killed$", 2000);
+    hh_expect_line(pl.p, "forever \\(pid [0-9]+\\) killed by signal 9 "
+                         "\\(wall-clock limit\\)", 2000);
+    pool_stop(c, &pl);
+}
+
+/* A file over RLIMIT_FSIZE: SIGXFSZ kills the writer, the file stops at
+ * 1 MiB. */
+static void
+cgi_big_file(struct hh_ctx *c)
+{
+    char dir[256], out[256];
+    cgi_dir(c, dir, sizeof dir);
+    cgi_file(c, dir, "big", "#!/bin/sh\nhead -c 3000000 /dev/zero > big\n"
+                            "echo \"status $?\"\nwc -c < big\n", 0755);
+    struct pool pl;
+    cgi_start(c, &pl, dir, 1, NULL, NULL);
+    cgi_ask(c, &pl, "big\r\n", 5, out, sizeof out);
+    HH_CHECK(c, strcmp(out, "status 153\n1048576\n") == 0,
+             "got \"%s\", want head killed by SIGXFSZ (status 153) and a "
+             "file of 1048576 bytes", out);
+    hh_note(c, "head was killed by SIGXFSZ (128 + 25) at 1 MiB: the "
+               "program's RLIMIT_FSIZE");
+    pool_stop(c, &pl);
+}
+
+/* Not root; a scratch directory of its own, gone afterwards. */
+static void
+cgi_user_and_scratch(struct hh_ctx *c)
+{
+    char dir[256], out[512], where[300];
+    cgi_dir(c, dir, sizeof dir);
+    cgi_file(c, dir, "who", "#!/bin/sh\nid -u\nid -g\npwd\n"
+                            "stat -c '%u %a' .\necho left > left.txt\n",
+             0755);
+    struct pool pl;
+    cgi_start(c, &pl, dir, 1, NULL, NULL);
+    cgi_ask(c, &pl, "who\r\n", 5, out, sizeof out);
+    int uid = -1, gid = -1, owner = -1;
+    unsigned mode = 0;
+    HH_CHECK(c, sscanf(out, "%d\n%d\n%299s\n%d %o", &uid, &gid, where,
+                       &owner, &mode) == 5,
+             "got \"%s\"", out);
+    HH_CHECK(c, uid == NOBODY && gid == NOBODY,
+             "the program ran as uid %d gid %d, want 65534", uid, gid);
+    HH_CHECK(c, owner == NOBODY && mode == 0700,
+             "its working directory %s is uid %d mode %o, want 65534 0700",
+             where, owner, mode);
+    char re[400];
+    snprintf(re, sizeof re, "who: scratch directory %s removed$", where);
+    hh_expect_line(pl.p, re, 3000);
+    HH_CHECK(c, access(where, F_OK) != 0 && errno == ENOENT,
+             "%s, with the file the program left in it, is still there",
+             where);
+    hh_note(c, "id -u: %d; it wrote left.txt in %s, which is gone once it "
+               "ended", uid, where);
+    pool_stop(c, &pl);
+}
+
+/* SIGTERM with a program running: it is killed, everything reaped. */
+static void
+cgi_sigterm(struct hh_ctx *c)
+{
+    char dir[256], out[64];
+    cgi_dir(c, dir, sizeof dir);
+    cgi_file(c, dir, "slow", "#!/bin/sh\necho started\nsleep 30\n", 0755);
+    struct pool pl;
+    cgi_start(c, &pl, dir, 2, NULL, NULL);
+    int fd = hh_connect(c, &pl.p->addr, 2000);
+    hh_send(c, fd, "slow\r\n", 6, 2000);
+    hh_echo_expect(c, fd, "started\n", 8, 3000);
+    pid_t pid = cgi_running(c, &pl, hh_local_port(fd));
+    pool_stop(c, &pl);
+    hh_recv_all(c, fd, out, sizeof out, 2000);
+    HH_CHECK(c, !proc_exists(pid), "the program %d outlived the server",
+             (int)pid);
+    hh_expect_line(pl.p, "slow: scratch directory .* removed$", 1);
+    hh_note(c, "SIGTERM: the worker killed its running program and removed "
+               "its scratch directory; the client got EOF; exit 0");
+}
+
+/* A program that cannot be exec'd: _exit(127), and not a byte of the
+ * worker's stdio reaches the client. */
+static void
+regress_15_2_exec_fails(struct hh_ctx *c)
+{
+    char dir[256], out[256];
+    cgi_dir(c, dir, sizeof dir);
+    cgi_file(c, dir, "broken", "#!/no/such/interpreter\n", 0755);
+    struct pool pl;
+    cgi_start(c, &pl, dir, 1, NULL, NULL);
+    size_t n = cgi_ask(c, &pl, "broken\r\n", 8, out, sizeof out);
+    HH_CHECK(c, n == 0, "the client got \"%s\" from a program that never "
+                        "ran", out);
+    if (under_valgrind()) { /* it ends a failed execve itself: 101 */
+        hh_expect_line(pl.p, "broken \\(pid [0-9]+\\) exited 101 after",
+                       2000);
+        pool_stop(c, &pl);
+        return;
+    }
+    hh_expect_line(pl.p, "broken \\(pid [0-9]+\\) exited 127 after", 2000);
+    hh_expect_err(pl.p, "execve .*/broken: .*\\(ENOENT\\)", 2000);
+    hh_note(c, "execve failed (ENOENT: no interpreter); the grandchild "
+               "left with _exit(127), the client got EOF and nothing else");
+    pool_stop(c, &pl);
+}
+
+/* ---- 15-3: the thread pool's benchmark, as a smoke run --------------- */
+
+/* pool_bench's table (make bench reads it): a row per job, mode and pool
+ * size, each with min <= median <= max and a rate that is the median's. */
+static void
+pool_bench_smoke(struct hh_ctx *c)
+{
+    struct hh_proc *p = hh_start(c, "pool_bench", "pool_bench", "-j", "1000",
+                                 "-r", "1", "-t", "1,2", NULL);
+    hh_expect_exit(p, 0, 20000);
+    const char *row = "^(empty|work),(direct|pool),([0-9]+),1000,1,"
+                      "([0-9.]+),([0-9.]+),([0-9.]+),[0-9.]+,([0-9]+),";
+    char line[512], g[HH_MAX_GROUPS][HH_GROUP_LEN];
+    size_t pos = 0;
+    int rows = 0;
+    while (hh_next_line(p, &pos, line, sizeof line)) {
+        if (!hh_match(c, row, line, g))
+            continue;
+        double med = atof(g[4]), lo = atof(g[5]), hi = atof(g[6]);
+        double rate = atof(g[7]);
+        HH_CHECK(c, lo <= med && med <= hi && med > 0,
+                 "row '%s': min %s, median %s, max %s out of order", line,
+                 g[5], g[4], g[6]);
+        HH_CHECK(c, rate > 0.9e9 / med && rate < 1.1e9 / med,
+                 "row '%s': %s jobs/s is not 1e9 / %s ns", line, g[7], g[4]);
+        rows++;
+    }
+    HH_CHECK(c, rows == 6, "%d rows, want 6 (2 jobs x direct, 1, 2 workers)",
+             rows);
+}
+
+/* ---- the table --------------------------------------------------------- */
+
+static const struct hh_scenario scenarios[] = {
+    {"pool_round_robin", "15-1",
+     "a pool of 4 workers: 5 connections go to workers 0 1 2 3 0",
+     "the parent writes one int per readiness to the next worker's "
+     "socketpair; that worker accepts and echoes, and /proc shows the "
+     "accepted socket in its fd table, not in the parent's.",
+     0, pool_round_robin},
+    {"pool_dead_worker", "15-1",
+     "a worker killed with SIGKILL is reaped, logged and skipped",
+     "SIGCHLD reached the parent's loop through its pipe; it reaped the "
+     "worker (no zombie) and hands no connection to it from then on.",
+     0, pool_dead_worker},
+    {"pool_sigterm", "15-1",
+     "SIGTERM: the workers are told, reaped, and the parent exits 0",
+     "the clients got EOF from their workers; /proc has none of the "
+     "server's processes left, not even a zombie.",
+     0, pool_sigterm},
+    {"pool_syscalls", "15-1",
+     "the notification and the accept, under strace -f",
+     "sendto of 4 bytes by the parent, recvfrom of them and accept4 by "
+     "the worker: the parent never accepts.",
+     HH_NEED_STRACE, pool_syscalls},
+    {"pool_all_dead", "15-1",
+     "every worker killed: the parent stops by itself",
+     "with no live worker left nobody can accept; the parent says so and "
+     "exits 1.", HH_FAILURE_PATH, pool_all_dead},
+    {"regress_15_1_burst", "15-1",
+     "two connections while the parent is stopped: both are served",
+     "one readiness for two connections; the worker accepts until EAGAIN "
+     "(the book's accepts once, and the second waits for a third client).",
+     HH_REGRESSION, regress_15_1_burst},
+    {"regress_15_1_worker_fds", "15-1",
+     "no worker holds another worker's socketpair end",
+     "each worker's /proc/PID/fd: the listener, its own socketpair end "
+     "and its own pipe; the book's workers keep the parent's ends of every "
+     "earlier worker's socketpair.",
+     HH_REGRESSION, regress_15_1_worker_fds},
+    {"cgi_hello", "15-2",
+     "\"hello\\r\\n\": a worker forks, the grandchild execs DIR/hello",
+     "the program's stdout was the connection: the client got its line, "
+     "then EOF when it exited.", 0, cgi_hello},
+    {"cgi_round_robin", "15-2",
+     "4 requests on 3 workers: the programs' parents are workers 0 1 2 0",
+     "each program printed its $PPID: the worker that accepted it.", 0,
+     cgi_round_robin},
+    {"cgi_clean_start", "15-2",
+     "what the program starts with, read from /proc while it runs",
+     "uid 65534 and its group only, PATH alone in its environment, no "
+     "signal blocked, ignored or caught, fds 0 1 2 and nothing else, "
+     "the limits; SIGPIPE at its default kills it when the client goes.",
+     0, cgi_clean_start},
+    {"cgi_refusals", "15-2",
+     "names that never run: .., absolute, symlinks out, no x bit, ...",
+     "each got one line \"cgi_server: refused: REASON\" and a log line; "
+     "strace -f shows no execve but the server's own and hello's.",
+     HH_NEED_STRACE, cgi_refusals},
+    {"cgi_fork_bomb", "15-2",
+     "a program that forks without end stops at RLIMIT_NPROC",
+     "fork failed at 32 processes of uid 65534; when the program ended "
+     "its process group was killed, and /proc has none of them left.",
+     0, cgi_fork_bomb},
+    {"cgi_wall_clock", "15-2",
+     "a program that never ends is killed at -T",
+     "the worker's deadline came after 1 s on the harness's clock; it "
+     "killed the program's process group with SIGKILL.", 0, cgi_wall_clock},
+    {"cgi_big_file", "15-2",
+     "a program that writes a 3 MB file: SIGXFSZ at 1 MiB",
+     "RLIMIT_FSIZE stopped the write at 1048576 bytes, and SIGXFSZ, at its "
+     "default, killed the writer.", 0, cgi_big_file},
+    {"cgi_user_and_scratch", "15-2",
+     "not root, in a scratch directory of its own that goes with it",
+     "id -u says 65534; its cwd was a fresh 0700 directory of its user, "
+     "removed with the file it left there.", 0, cgi_user_and_scratch},
+    {"cgi_sigterm", "15-2",
+     "SIGTERM while a program runs: everything stops, exit 0",
+     "the worker killed the program, removed its scratch directory and "
+     "exited; the parent reaped every worker.", 0, cgi_sigterm},
+    {"regress_15_2_exec_fails", "15-2",
+     "a program that cannot be exec'd: _exit(127), nothing sent",
+     "the book calls exit after a failed execl, flushing stdio buffers "
+     "copied from its parent into the client's connection.",
+     HH_REGRESSION, regress_15_2_exec_fails},
+    {"pool_bench_smoke", "15-3",
+     "the thread pool's benchmark runs: one row per job, mode and size",
+     NULL, HH_TEST_ONLY, pool_bench_smoke},
+};
+
+static const struct hh_program programs[] = {
+    {.name = "cgi_server", .listing = "15-2",
+     .syscalls = "trace=sendto,accept4,clone,clone3,setsid,setgroups,"
+                 "setgid,setuid,execve,kill,wait4",
+     /* not HH_PROG_SERVER: its port-in-use row would lack -r; the row
+      * with -r is below */
+     .args = HH_ARGS_IP_PORT,
+     .opts = {"-r", "/tmp"},
+     HH_ROWS({{"127.0.0.1", "0", NULL}, 2, HH_USAGE},
+             {{"-r", "/no/such/dir", "127.0.0.1", "0", NULL}, 1,
+              "-r /no/such/dir: .*\\(ENOENT\\)"},
+             {{"-r", "/etc/passwd", "127.0.0.1", "0", NULL}, 1,
+              "-r /etc/passwd: .*\\(ENOTDIR\\)"},
+             {{"-r", "/tmp", "-U", "root", "127.0.0.1", "0", NULL}, 2,
+              "programs never run as root"},
+             {{"-r", "/tmp", "-U", "no-such-user", "127.0.0.1", "0", NULL}, 2,
+              "no such user"},
+             {{"-r", "/tmp", "-T", "0", "127.0.0.1", "0", NULL}, 2,
+              "TIMEOUT '0': out of "},
+             {{"-r", "/tmp", "-t", "soon", "127.0.0.1", "0", NULL}, 2,
+              "REQTIME 'soon': not "},
+             {{"-r", "/tmp", "-n", "17", "127.0.0.1", "0", NULL}, 2,
+              "N '17': out of "},
+             HH_SERVER_IN_USE("-r", "/tmp", ))},
+    {.name = "pool_echo", .listing = "15-1",
+     .syscalls = "trace=socketpair,clone,clone3,sendto,recvfrom,accept4,"
+                 "kill,wait4",
+     .flags = HH_PROG_SERVER, .args = HH_ARGS_IP_PORT,
+     HH_ROWS({{"-n", "0", "127.0.0.1", "0", NULL}, 2, "N '0': out of "},
+             {{"-n", "17", "127.0.0.1", "0", NULL}, 2, "N '17': out of "},
+             {{"-n", "x", "127.0.0.1", "0", NULL}, 2, "N 'x': not a "},
+             HH_SERVER_IN_USE("-n", "2", ))},
+    {.name = "pool_bench", .listing = "15-3", .args = HH_ARGS_HELP,
+     HH_ROWS({{"extra", NULL}, 2, HH_USAGE},
+             {{"-t", "0", NULL}, 2, "N '0': out of range"},
+             {{"-t", "1,,x", NULL}, 2, "N 'x'"},
+             {{"-t", "257", NULL}, 2, "N '257': out of range"},
+             {{"-t", ",", NULL}, 2, "N: empty"},
+             {{"-j", "1048577", NULL}, 2, "JOBS '1048577': out of range"},
+             {{"-r", "100", NULL}, 2, "repetitions '100': out of range"},
+             {{"-w", "x", NULL}, 2, "ITERS 'x'"})},
+};
+
+static const struct hh_chapter chapter = {
+    .name = "ch15-pools",
+    HH_TABLE(programs),
+    HH_TABLE(scenarios),
+};
+
+int
+main(int argc, char **argv)
+{
+    return hh_run_chapter(argc, argv, &chapter);
+}
