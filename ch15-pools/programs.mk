@@ -16,7 +16,8 @@ ch15_LDLIBS_pool_bench := -pthread
 # midway) and sees every create and join of the module: --wrap sends the
 # module's calls to the test's __wrap_ functions, which call the real ones
 # (tests/unit/test_thread_pool.c says why not RLIMIT_NPROC).
-UNIT_SRCS_test_thread_pool := ch15-pools/thread_pool.c ch14-thread/locker.c
+UNIT_SRCS_test_thread_pool := ch15-pools/thread_pool.c ch14-thread/locker.c \
+	tests/unit/thread_check.c
 UNIT_LDLIBS_test_thread_pool := -pthread -Wl,--wrap=pthread_create \
 	-Wl,--wrap=pthread_join
 UNIT_THREADED += test_thread_pool

@@ -43,6 +43,7 @@
 
 #include "../../ch14-thread/locker.h"
 #include "harness.h"
+#include "thread_check.h"
 
 /* How long a child may take, and inside it a thread (both stretched by
  * the harness under valgrind and the sanitizers).  Generous: only a
@@ -70,63 +71,8 @@ __tsan_default_suppressions(void)
 }
 
 /* ------------------------------------------------------------------------
- * Helpers: error names, deadlines, children
+ * Helpers (the rest are in thread_check.h)
  */
-
-/* "EPERM" for EPERM, "0" for 0, the number for anything else. */
-static const char *
-errname(int err)
-{
-    static __thread char other[32];
-    const char *name = err == 0 ? "0" : strerrorname_np(err);
-
-    if (name != NULL)
-        return name;
-    snprintf(other, sizeof other, "%d (not an error number)", err);
-    return other;
-}
-
-/* In a child, any thread: say why on stderr and end the child.  What it
- * printed so far goes first, so the test shows how far it got. */
-static void child_fail(const char *fmt, ...) HH_NORETURN HH_PRINTF(1, 2);
-
-static void
-child_fail(const char *fmt, ...)
-{
-    va_list ap;
-
-    fflush(stdout);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    _exit(1);
-}
-
-/* In a child: CALL, a locker or pthread call, must return 0. */
-#define MUST(call)                                                             \
-    do {                                                                       \
-        int must_rc_ = (call);                                                 \
-        if (must_rc_ != 0)                                                     \
-            child_fail("%s: %s", #call, errname(must_rc_));                    \
-    } while (0)
-
-/* MS from now on CLOCK_REALTIME, the clock of pthread_timedjoin_np and of
- * a default pthread_cond_timedwait. */
-static struct timespec
-realtime_in(int ms)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (t.tv_nsec >= 1000000000) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000;
-    }
-    return t;
-}
 
 static pthread_t
 start_thread(void *(*fn)(void *), void *arg)
@@ -150,25 +96,6 @@ join_by(pthread_t t, const char *who, const struct timespec *deadline)
                    hh_ms(hc, JOIN_MS));
     if (rc != 0)
         child_fail("join %s: %s", who, errname(rc));
-}
-
-/* Run BODY in a child (hh_fork) and wait for it with a deadline; it must
- * exit 0 having printed exactly WANT. */
-static void
-run_child(const char *role, void (*body)(const void *arg), const char *want)
-{
-    struct hh_proc *p = hh_fork(hc, role, body, NULL);
-    int st = hh_wait_exit(p, CHILD_MS);
-    const char *out = p->out.data ? p->out.data : "";
-    const char *err = p->err.data ? p->err.data : "";
-
-    if (WIFSIGNALED(st))
-        fail_msg("%s: killed by signal %d\n  stdout: %s\n  stderr: %s", role,
-                 WTERMSIG(st), out, err);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail_msg("%s: exit %d, want 0\n  stdout: %s\n  stderr: %s", role,
-                 WEXITSTATUS(st), out, err);
-    assert_string_equal(out, want);
 }
 
 /* ------------------------------------------------------------------------
@@ -268,7 +195,7 @@ static void
 test_sem_producer_consumer(void **state)
 {
     (void)state;
-    run_child("bounded buffer", bounded_buffer_child,
+    run_child(hc, CHILD_MS, "bounded buffer", bounded_buffer_child,
               "100000 items: 100000 taken once, 0 never, 0 more than once, "
               "0 unknown\n"
               "then: 8 free slots, 0 filled\n");
@@ -377,7 +304,7 @@ static void
 test_cond_signal_before_wait(void **state)
 {
     (void)state;
-    run_child("condition waiter", cond_window_child,
+    run_child(hc, CHILD_MS, "condition waiter", cond_window_child,
               "signal before the waiter starts: it returns after 0 waits\n"
               "signal between the waiter's test and its wait: it waits, and "
               "is woken\n");
@@ -507,7 +434,7 @@ static void
 test_cond_ping_pong(void **state)
 {
     (void)state;
-    run_child("ping-pong", ping_pong_child, "turns: 10000 and 10000\n");
+    run_child(hc, CHILD_MS, "ping-pong", ping_pong_child, "turns: 10000 and 10000\n");
 }
 
 static struct {
@@ -567,7 +494,7 @@ static void
 test_cond_broadcast_wakes_all(void **state)
 {
     (void)state;
-    run_child("broadcast", broadcast_child,
+    run_child(hc, CHILD_MS, "broadcast", broadcast_child,
               "broadcast to 4 waiters: 4 woken\n");
 }
 
@@ -618,7 +545,7 @@ static void
 test_mutex_errors(void **state)
 {
     (void)state;
-    run_child("mutex misuse", misuse_mutex_child,
+    run_child(hc, CHILD_MS, "mutex misuse", misuse_mutex_child,
               "unlock, not locked: EPERM\n"
               "cond wait, mutex not held: EPERM\n"
               "lock, held by the caller: EDEADLK\n"

@@ -51,6 +51,7 @@
 
 #include "../../ch15-pools/thread_pool.h"
 #include "harness.h"
+#include "thread_check.h"
 
 /* How long a child may take, and inside it any one wait (both stretched
  * by the harness under valgrind and the sanitizers).  Generous: only a
@@ -62,83 +63,8 @@
 static struct hh_ctx *hc;
 
 /* ------------------------------------------------------------------------
- * Helpers: error names, deadlines, children
+ * Helpers (the rest are in thread_check.h)
  */
-
-/* "EAGAIN" for EAGAIN, "0" for 0, the number for anything else. */
-static const char *
-errname(int err)
-{
-    static __thread char other[32];
-    const char *name = err == 0 ? "0" : strerrorname_np(err);
-
-    if (name != NULL)
-        return name;
-    snprintf(other, sizeof other, "%d (not an error number)", err);
-    return other;
-}
-
-/* In a child, any thread: say why on stderr and end the child.  What it
- * printed so far goes first, so the test shows how far it got. */
-static void child_fail(const char *fmt, ...) HH_NORETURN HH_PRINTF(1, 2);
-
-static void
-child_fail(const char *fmt, ...)
-{
-    va_list ap;
-
-    fflush(stdout);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    _exit(1);
-}
-
-/* In a child: CALL, a pool or pthread call, must return 0. */
-#define MUST(call)                                                             \
-    do {                                                                       \
-        int must_rc_ = (call);                                                 \
-        if (must_rc_ != 0)                                                     \
-            child_fail("%s: %s", #call, errname(must_rc_));                    \
-    } while (0)
-
-/* MS (stretched) from now on CLOCK_REALTIME, the clock of
- * pthread_timedjoin_np and of a default pthread_cond_timedwait. */
-static struct timespec
-realtime_in(int ms)
-{
-    struct timespec t;
-
-    ms = hh_ms(hc, ms);
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (t.tv_nsec >= 1000000000) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000;
-    }
-    return t;
-}
-
-/* Run BODY in a child (hh_fork) and wait for it with a deadline; it must
- * exit 0 having printed exactly WANT. */
-static void
-run_child(const char *role, void (*body)(const void *arg), const char *want)
-{
-    struct hh_proc *p = hh_fork(hc, role, body, NULL);
-    int st = hh_wait_exit(p, CHILD_MS);
-    const char *out = p->out.data ? p->out.data : "";
-    const char *err = p->err.data ? p->err.data : "";
-
-    if (WIFSIGNALED(st))
-        fail_msg("%s: killed by signal %d\n  stdout: %s\n  stderr: %s", role,
-                 WTERMSIG(st), out, err);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail_msg("%s: exit %d, want 0\n  stdout: %s\n  stderr: %s", role,
-                 WEXITSTATUS(st), out, err);
-    assert_string_equal(out, want);
-}
 
 /* ------------------------------------------------------------------------
  * The linker's wraps: every pthread_create and pthread_join (of the
@@ -287,7 +213,7 @@ static int
 tasks_before(void)
 {
     pthread_t t;
-    struct timespec deadline = realtime_in(WAIT_MS);
+    struct timespec deadline = realtime_in(hh_ms(hc, WAIT_MS));
 
     MUST(pthread_create(&t, NULL, nothing, NULL));
     MUST(pthread_timedjoin_np(t, NULL, &deadline));
@@ -371,7 +297,7 @@ gate_reset(void)
 /* Wait, under the gate's lock, until COND holds; fail at the deadline. */
 #define GATE_WAIT(cond, what)                                                  \
     do {                                                                       \
-        struct timespec gate_deadline_ = realtime_in(WAIT_MS);                 \
+        struct timespec gate_deadline_ = realtime_in(hh_ms(hc, WAIT_MS));                 \
         while (!(cond))                                                        \
             if (pthread_cond_timedwait(&gate.changed, &gate.lock,              \
                                        &gate_deadline_) == ETIMEDOUT)          \
@@ -451,7 +377,7 @@ static void
 test_jobs_run_exactly_once(void **state)
 {
     (void)state;
-    run_child("10^4 jobs", run_once_child,
+    run_child(hc, CHILD_MS, "10^4 jobs", run_once_child,
               "10000 jobs: 0 refused; 10000 run once, 0 never, 0 more than "
               "once; 0 on the appending thread\n");
 }
@@ -529,13 +455,13 @@ static void
 test_queue_bound_is_exact(void **state)
 {
     (void)state;
-    run_child("queue of 5", bound_small_child,
+    run_child(hc, CHILD_MS, "queue of 5", bound_small_child,
               "queue of 5, workers held: 2; 5 appends taken, then EAGAIN, "
               "EAGAIN\n"
               "once drained, append: 0\n"
               "taken: 7 run once, 0 never, 0 more\n"
               "refused: 0 run\n");
-    run_child("default queue", bound_default_child,
+    run_child(hc, CHILD_MS, "default queue", bound_default_child,
               "queue of 10000, workers held: 1; 10000 appends taken, then "
               "EAGAIN, EAGAIN\n"
               "once drained, append: 0\n"
@@ -660,7 +586,7 @@ static void
 test_destroy_joins_every_worker(void **state)
 {
     (void)state;
-    run_child("joins", joins_child,
+    run_child(hc, CHILD_MS, "joins", joins_child,
               "pool of 8: 8 threads made, 8 more tasks, 8 of them with "
               "every signal blocked\n"
               "after destroy: 8 joined once, 0 other joins\n"
@@ -732,7 +658,7 @@ drain_child(const void *arg)
     int ran = atomic_load(&ran_seq);
     for (int i = 0; i < ran && i < QUEUED; i++)
         in_order += order[i] == i;
-    struct timespec deadline = realtime_in(WAIT_MS);
+    struct timespec deadline = realtime_in(hh_ms(hc, WAIT_MS));
     MUST(pthread_timedjoin_np(t, NULL, &deadline));
     printf("gate opened %s\n", atomic_load(&opened_by) == 1
                                    ? "with the caller asleep in tp_destroy"
@@ -754,7 +680,7 @@ static void
 test_destroy_runs_queued_jobs(void **state)
 {
     (void)state;
-    run_child("drain", drain_child,
+    run_child(hc, CHILD_MS, "drain", drain_child,
               "gate opened with the caller asleep in tp_destroy\n"
               "when tp_destroy returned: 100 of 100 run once, 0 never, 0 "
               "more; 100 in append order\n"
@@ -795,7 +721,7 @@ static void
 test_create_fails_midway(void **state)
 {
     (void)state;
-    run_child("failed create", create_fails_child,
+    run_child(hc, CHILD_MS, "failed create", create_fails_child,
               "create 1 of 8 fails: tp_create EAGAIN, pool untouched; 0 "
               "made, 0 joined once, 0 other joins; tasks +0\n"
               "create 2 of 8 fails: tp_create EAGAIN, pool untouched; 1 "
@@ -859,7 +785,7 @@ static void
 test_arguments(void **state)
 {
     (void)state;
-    run_child("arguments", arguments_child,
+    run_child(hc, CHILD_MS, "arguments", arguments_child,
               "tp_create(-1, 0): EINVAL\n"
               "tp_create(257, 0): EINVAL\n"
               "tp_create(1, -1): EINVAL\n"
