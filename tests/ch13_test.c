@@ -126,38 +126,15 @@ sem_in_proc(struct hh_ctx *c, int semid, unsigned *perms, int *nsems)
     return false;
 }
 
-/* Parent pid of PID from /proc/PID/stat, or -1. */
-static pid_t
-ppid_of(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *paren = strrchr(buf, ')'); /* the name may hold spaces */
-    int ppid;
-    if (!paren || sscanf(paren + 1, " %*c %d", &ppid) != 1)
-        return -1;
-    return ppid;
-}
-
 /* The one child of P's program, from /proc (its task's children list). */
 static pid_t
 only_child(struct hh_proc *p)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)hh_pid(p),
-             (int)hh_pid(p));
-    size_t len;
-    char *text = hh_read_file(p->ctx, path, &len);
-    int kid, more;
-    HH_CHECK(p->ctx, sscanf(text, "%d %d", &kid, &more) == 1,
-             "%s lists '%s', want exactly one child", path, text);
-    return kid;
+    pid_t kids[2];
+    int n = hh_children(p->ctx, hh_pid(p), kids, 2);
+    HH_CHECK(p->ctx, n == 1, "the program has %d children, want exactly one",
+             n);
+    return kids[0];
 }
 
 /* The set the program announced: it exists, private to its owner, one
@@ -197,7 +174,7 @@ expect_holder(struct hh_proc *p, int semid, const char *who, long long hold,
     pid_t pid = (pid_t)hh_group_ll(p, 2);
     bool is_parent = strcmp(p->groups[1], "parent") == 0;
     snprintf(who_out, cap, "%s", is_parent ? "parent" : "child");
-    HH_CHECK(c, is_parent ? pid == hh_pid(p) : ppid_of(pid) == hh_pid(p),
+    HH_CHECK(c, is_parent ? pid == hh_pid(p) : hh_ppid(pid) == hh_pid(p),
              "%s %d is not the program (%d) or its child", who_out, (int)pid,
              (int)hh_pid(p));
     int val = sem_get(c, semid, GETVAL, "GETVAL");
@@ -748,35 +725,13 @@ chat_verify(struct hh_ctx *c, int self, const struct chatter *h, int n,
                  next[u], u, sent[u]);
 }
 
-/* The server's children, from /proc (PID/task/PID/children). */
-static int
-server_children(struct hh_ctx *c, struct hh_proc *srv, pid_t *out, int cap)
-{
-    char path[64];
-    size_t len;
-    pid_t pid = hh_pid(srv);
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid,
-             (int)pid);
-    char *text = hh_read_file(c, path, &len);
-    int n = 0;
-    for (char *p = text; n < cap && *p;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p)
-            break;
-        out[n++] = (pid_t)v;
-        p = end;
-    }
-    return n;
-}
-
 /* One child per chatter of CH, and no other: /proc says which. */
 static void
 check_children(struct hh_ctx *c, struct hh_proc *srv, const struct chatter *ch,
                int n)
 {
     pid_t kids[64];
-    int nk = server_children(c, srv, kids, 64);
+    int nk = hh_children(c, hh_pid(srv), kids, 64);
     char list[256] = "";
     for (int i = 0; i < nk; i++)
         snprintf(list + strlen(list), sizeof list - strlen(list), " %d",
@@ -860,7 +815,7 @@ static void
 chat_stop(struct hh_ctx *c, struct hh_proc *srv)
 {
     pid_t pid = hh_pid(srv), kids[64];
-    int nk = server_children(c, srv, kids, 64);
+    int nk = hh_children(c, hh_pid(srv), kids, 64);
     hh_note(c, "harness: kill -TERM %d (%d child process(es))", (int)pid, nk);
     hh_stop(srv);
     int alive = 0;

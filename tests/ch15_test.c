@@ -46,47 +46,6 @@ struct pool {
     pid_t pid[MAX_WORKERS]; /* worker K's pid, from the log, checked */
 };
 
-/* The children of P's program, from /proc; their count. */
-static int
-children_of(struct hh_ctx *c, pid_t pid, pid_t *out, int cap)
-{
-    char path[64];
-    size_t len;
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid,
-             (int)pid);
-    char *text = hh_read_file(c, path, &len);
-    int n = 0;
-    for (char *s = text; n < cap && *s;) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s)
-            break;
-        out[n++] = (pid_t)v;
-        s = end;
-    }
-    return n;
-}
-
-/* Parent pid of PID from /proc/PID/stat, or -1.  (The children file
- * is exact only for stopped children: proc(5).) */
-static pid_t
-ppid_of(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *paren = strrchr(buf, ')'); /* the name may hold spaces */
-    int ppid;
-    if (!paren || sscanf(paren + 1, " %*c %d", &ppid) != 1)
-        return -1;
-    return ppid;
-}
-
 /* Whether PID is still there for /proc (alive, or a zombie). */
 static bool
 proc_exists(pid_t pid)
@@ -124,7 +83,7 @@ pool_start(struct hh_ctx *c, struct pool *pl, const char *prog,
         pl->pid[w] = (pid_t)hh_group_ll(pl->p, 1);
     }
     for (int w = 0; w < n; w++)
-        HH_CHECK(c, ppid_of(pl->pid[w]) == hh_pid(pl->p),
+        HH_CHECK(c, hh_ppid(pl->pid[w]) == hh_pid(pl->p),
                  "worker %d's pid %d is not a child of the server in /proc",
                  w, (int)pl->pid[w]);
     hh_note(c, "harness: /proc/PID/stat of the %d workers: the server %d "
@@ -136,7 +95,7 @@ static void
 pool_stop(struct hh_ctx *c, struct pool *pl)
 {
     pid_t kids[64];
-    int nk = children_of(c, hh_pid(pl->p), kids, 64);
+    int nk = hh_children(c, hh_pid(pl->p), kids, 64);
     hh_stop(pl->p);
     int left = 0;
     for (int i = 0; i < nk; i++)
@@ -567,7 +526,7 @@ cgi_running(struct hh_ctx *c, struct pool *pl, in_port_t port)
     int w = atoi(pl->p->groups[1]);
     pid_t pid = (pid_t)atoi(pl->p->groups[3]);
     HH_CHECK(c, w >= 0 && w < pl->n, "no worker %d", w);
-    HH_CHECK(c, ppid_of(pid) == pl->pid[w], "pid %d is not a child of "
+    HH_CHECK(c, hh_ppid(pid) == pl->pid[w], "pid %d is not a child of "
                                             "worker %d (pid %d) in /proc",
              (int)pid, w, (int)pl->pid[w]);
     return pid;

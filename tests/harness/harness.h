@@ -490,6 +490,15 @@ struct sockaddr_in hh_full_listener(struct hh_ctx *c);
  * output is still read, up to the deadline.  Returns the state. */
 char hh_wait_state(struct hh_proc *p, const char *states, int timeout_ms);
 
+/* Processes seen in /proc.  The parent of PID (/proc/PID/stat), or -1
+ * if PID is gone. */
+pid_t hh_ppid(pid_t pid);
+/* The children of PID's main thread (/proc/PID/task/PID/children) into
+ * OUT, at most CAP; their count.  proc(5): the list is exact only while
+ * the children do not change (stopped, or settled), as a test sees them
+ * between events. */
+int hh_children(struct hh_ctx *c, pid_t pid, pid_t *out, int cap);
+
 /* A socket (or any fd) of the test's own, closed at teardown like the
  * harness's; fails the scenario (with errno) if FD is -1.  Returns FD. */
 int hh_track_fd(struct hh_ctx *c, int fd);

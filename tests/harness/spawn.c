@@ -915,3 +915,43 @@ hh_release(struct hh_proc *p)
     c->nprocs--;
 }
 
+
+pid_t
+hh_ppid(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    char *paren = strrchr(buf, ')'); /* the name may hold spaces */
+    int ppid;
+    if (!paren || sscanf(paren + 1, " %*c %d", &ppid) != 1)
+        return -1;
+    return ppid;
+}
+
+int
+hh_children(struct hh_ctx *c, pid_t pid, pid_t *out, int cap)
+{
+    char path[64];
+    size_t len;
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid,
+             (int)pid);
+    char *text = hh_read_file(c, path, &len);
+    int n = 0;
+    for (char *s = text; n < cap && *s;) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s)
+            break;
+        out[n++] = (pid_t)v;
+        s = end;
+    }
+    return n;
+}
