@@ -54,8 +54,6 @@
  * it never comes, so any wait shows it. */
 #define LOST_MS 100
 
-/* The harness's context of the running test: its children. */
-static struct hh_ctx *hc;
 
 /*
  * ThreadSanitizer reports a misused mutex even when the misuse is the
@@ -761,24 +759,7 @@ test_sem_wait_retries_eintr(void **state)
 
 /* ------------------------------------------------------------------------ */
 
-static int
-setup(void **state)
-{
-    (void)state;
-    hc = hh_unit_ctx();
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    hh_unit_done(hc);
-    hc = NULL;
-    return 0;
-}
-
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
 
 int
 main(void)

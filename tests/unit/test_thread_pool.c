@@ -59,8 +59,6 @@
 #define CHILD_MS 15000
 #define WAIT_MS 8000
 
-/* The harness's context of the running test: its children. */
-static struct hh_ctx *hc;
 
 /* ------------------------------------------------------------------------
  * Helpers (the rest are in thread_check.h)
@@ -798,24 +796,7 @@ test_arguments(void **state)
 
 /* ------------------------------------------------------------------------ */
 
-static int
-setup(void **state)
-{
-    (void)state;
-    hc = hh_unit_ctx();
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    hh_unit_done(hc);
-    hc = NULL;
-    return 0;
-}
-
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
 
 int
 main(void)

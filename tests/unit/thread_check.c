@@ -15,6 +15,25 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+struct hh_ctx *hc;
+
+int
+unit_setup(void **state)
+{
+    (void)state;
+    hc = hh_unit_ctx();
+    return 0;
+}
+
+int
+unit_teardown(void **state)
+{
+    (void)state;
+    hh_unit_done(hc);
+    hc = NULL;
+    return 0;
+}
+
 const char *
 errname(int err)
 {

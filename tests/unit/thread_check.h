@@ -15,6 +15,13 @@
 
 #include <time.h>
 
+/* The harness's context of the running test (its children): made by
+ * unit_setup, ended by unit_teardown, cmocka's setup and teardown of every
+ * test. */
+extern struct hh_ctx *hc;
+int unit_setup(void **state);
+int unit_teardown(void **state);
+
 /* "EPERM" for EPERM, "0" for 0, the number for anything else. */
 const char *errname(int err);
 
