@@ -193,6 +193,21 @@ tracee(struct hh_proc *p)
     return p->trace_path[0] && pid == p->pid ? 0 : pid;
 }
 
+/* The program's pid, once it runs: under strace, hh_pid answers strace
+ * itself until the program has been exec'd, so ask until it does. */
+static pid_t
+program_pid(struct hh_proc *p)
+{
+    long long deadline = hh_now_ms() + hh_ms(p->ctx, 3000);
+    pid_t pid;
+    while ((pid = tracee(p)) == 0) {
+        HH_CHECK(p->ctx, !p->exited && hh_now_ms() < deadline,
+                 "%s: strace did not start it", p->role);
+        hh_observe(p->ctx, 1);
+    }
+    return pid;
+}
+
 static bool
 has_task(pid_t pid, pid_t tid)
 {
@@ -324,7 +339,7 @@ expect_deadlocked(struct hh_ctx *c, struct hh_proc *p)
 {
     struct task t[MAX_TASKS];
     char seen[512];
-    pid_t pid = hh_pid(p);
+    pid_t pid = program_pid(p);
     wait_tasks(p, pid, 2, "S", SYS_futex, t, 3000);
     long long since = hh_now_ms();
     hh_observe(c, 1000);
@@ -348,7 +363,7 @@ deadlock_hangs(struct hh_ctx *c)
     struct hh_proc *p = start_deadlock(c, false);
     expect_deadlocked(c, p);
     hh_note(c, "harness: kill -KILL %d  (nothing else ends a deadlock)",
-            (int)hh_pid(p));
+            (int)program_pid(p));
     hh_kill(p, SIGKILL);
     expect_killed(p);
 }
@@ -357,7 +372,7 @@ static void
 deadlock_futex_trace(struct hh_ctx *c)
 {
     struct hh_proc *p = start_deadlock(c, true);
-    pid_t pid = hh_pid(p);
+    pid_t pid = program_pid(p);
     expect_deadlocked(c, p);
     hh_kill(p, SIGKILL);
     expect_killed(p);
@@ -408,7 +423,7 @@ fork_lock_stuck(struct hh_ctx *c)
     long long t0 = hh_now_ms();
     struct hh_proc *p = hh_start(c, "fork_with_lock", "fork_with_lock", "-t",
                                  "300ms", "-w", "900ms", NULL);
-    pid_t pid = hh_pid(p);
+    pid_t pid = program_pid(p);
     hh_expect_line(p, "^main: forking while the thread holds", 3000);
     pid_t child = wait_child(p, pid, 3000);
     struct task t[MAX_TASKS];
@@ -552,12 +567,15 @@ expect_report(struct hh_proc *p, int sig)
     snprintf(ere, sizeof ere, "^tid ([0-9]+): got signal %d \\(SIG%s\\)$",
              sig, sigabbrev_np(sig));
     hh_expect_line(p, ere, 3000);
-    pid_t tid = (pid_t)atoi(p->groups[1]), pid = hh_pid(p);
-    HH_CHECK(c, tid != pid, "the reporter's id %d is the pid: not the "
-             "thread's own id", (int)tid);
-    /* SIGTERM and SIGINT end the thread: it may be gone already */
+    pid_t tid = (pid_t)atoi(p->groups[1]);
+    /* SIGTERM and SIGINT end the thread, and the program: it may be gone
+     * already, its /proc with it */
     bool ends = sig == SIGTERM || sig == SIGINT;
-    HH_CHECK(c, ends || p->exited || has_task(pid, tid),
+    pid_t pid = p->exited || ends ? 0 : program_pid(p);
+    HH_CHECK(c, pid == 0 || tid != pid,
+             "the reporter's id %d is the pid: not the thread's own id",
+             (int)tid);
+    HH_CHECK(c, pid == 0 || has_task(pid, tid),
              "%d is not a thread of pid %d (no /proc/%d/task/%d)", (int)tid,
              (int)pid, (int)pid, (int)tid);
     return tid;
@@ -600,7 +618,7 @@ sigwait_reports(struct hh_ctx *c)
 {
     struct hh_proc *p = hh_start(c, "sigwait_thread", "sigwait_thread", NULL);
     pid_t waiter = wait_sigwaiting(p);
-    pid_t pid = hh_pid(p);
+    pid_t pid = program_pid(p);
     hh_note(c, "harness: /proc/%d/task: main %d in futex (pthread_join), "
                "thread %d in rt_sigtimedwait", (int)pid, (int)pid,
             (int)waiter);
@@ -630,7 +648,7 @@ sigwait_masks(struct hh_ctx *c)
 {
     struct hh_proc *p = hh_start(c, "sigwait_thread", "sigwait_thread", NULL);
     wait_sigwaiting(p);
-    pid_t pid = hh_pid(p);
+    pid_t pid = program_pid(p);
     hh_kill(p, SIGSTOP);
     struct task t[MAX_TASKS];
     wait_tasks(p, pid, 2, "Tt", -1, t, 3000);
