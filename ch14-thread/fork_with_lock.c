@@ -133,8 +133,8 @@ parent_after(void)
 static void
 child_after(void)
 {
-    check(pthread_mutex_init(&mutex, &mutex_attr),
-          "child: pthread_mutex_init");
+    int err = pthread_mutex_init(&mutex, &mutex_attr);
+    check(err, "child: pthread_mutex_init");
 }
 
 /*
