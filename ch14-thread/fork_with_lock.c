@@ -39,6 +39,8 @@
  *    mutex again, as glibc's own malloc does with its locks in a child;
  *  - the parent waits for the child with a deadline (sigtimedwait on a
  *    blocked SIGCHLD; the book waits for ever), then kills and reaps it;
+ *    the child dies with its parent (PR_SET_PDEATHSIG), so a parent that
+ *    fails after fork leaves nothing behind;
  *  - main forks as soon as the thread holds the mutex (a semaphore says
  *    so; the book sleeps 1 s and hopes); the thread returns a value and is
  *    joined; HOLD and WAIT are options; <sys/wait.h>, not <wait.h>;
@@ -53,6 +55,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -164,8 +167,15 @@ __tsan_default_suppressions(void)
 /* ---- parent and child -------------------------------------------------- */
 
 static void
-child(void)
+child(pid_t parent)
 {
+    /* killed if the parent dies first: a parent that fails after fork
+     * (exit 1 on any error) must not leave this child asleep on the lock
+     * for ever */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        hp_die_child("prctl PR_SET_PDEATHSIG");
+    if (getppid() != parent)
+        _exit(1);
     printf("child %d: asking for the mutex\n", (int)getpid());
     int err = pthread_mutex_lock(&mutex);
     if (err) {
@@ -274,11 +284,11 @@ main(int argc, char **argv)
     printf("main: forking while the thread holds the mutex%s\n",
            use_atfork ? " (atfork handlers registered)" : "");
     fflush(stdout);
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid < 0)
         hp_die("fork");
     if (pid == 0)
-        child();
+        child(parent);
 
     int status, failed = 0;
     if (!await_child(wait_ms)) {
