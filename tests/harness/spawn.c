@@ -530,15 +530,26 @@ hh_pid(struct hh_proc *p)
 {
     if (!p->trace_path[0])
         return p->pid;
-    /* under strace: the program is strace's first child */
-    char path[64], buf[64];
+    /* under strace: the program is strace's child.  Early on strace has
+     * others, copies of itself: the children that probe what ptrace can
+     * do, and the program's own process before its exec.  The program is
+     * the child that is not (or no longer) strace; until then, strace. */
+    char path[64], comm[64];
     snprintf(path, sizeof path, "/proc/%d/task/%d/children", p->pid, p->pid);
     FILE *f = fopen(path, "r");
     if (!f)
         return p->pid;
     pid_t child = 0;
-    if (fgets(buf, sizeof buf, f))
-        child = (pid_t)atoi(buf);
+    int c;
+    while (child == 0 && fscanf(f, "%d", &c) == 1) {
+        snprintf(path, sizeof path, "/proc/%d/comm", c);
+        FILE *cf = fopen(path, "r");
+        if (cf && fgets(comm, sizeof comm, cf) &&
+            strcmp(comm, "strace\n") != 0)
+            child = c;
+        if (cf)
+            fclose(cf);
+    }
     fclose(f);
     return child > 0 ? child : p->pid;
 }
