@@ -120,6 +120,7 @@ static struct {
     char scratch[PATH_MAX]; /* where scratch directories go */
     char cgroup[PATH_MAX];  /* pids cgroup directory to nest in, or "" */
     int cgroup_version;     /* of that directory: 1 or 2 */
+    unsigned long pid_ns;   /* inode of our PID namespace */
     uid_t uid;
     gid_t gid;
     bool switch_user;
@@ -518,12 +519,13 @@ make_cgroup(struct cgi_conn *st, int worker)
     st->cgroup[0] = '\0';
     if (!cfg.cgroup[0])
         return;
-    /* the worker's pid is one of the harness's PID namespace, and other
-     * servers, in other namespaces, share the hierarchy: a random part
-     * keeps the names apart */
+    /* servers in other PID namespaces (a test's) share the hierarchy,
+     * and count pids from 1 too: the namespace in the name keeps them
+     * apart and tells whose a directory left behind is; the random part
+     * steps past one left by a namespace that had the same inode */
     char dir[PATH_MAX], max[16], file[PATH_MAX + 32];
-    snprintf(dir, sizeof dir, "%.3900s/hpsp-cgi-%d-%u-XXXXXX", cfg.cgroup,
-             (int)getpid(), serial);
+    snprintf(dir, sizeof dir, "%.3900s/hpsp-cgi-%lu-%d-%u-XXXXXX", cfg.cgroup,
+             cfg.pid_ns, (int)getpid(), serial);
     if (mkdtemp(dir) == NULL) {
         hp_warn("mkdir %s", dir);
         printf("worker %d: no pids cgroup for %s\n", worker, st->name);
@@ -838,6 +840,9 @@ static void
 find_cgroup(void)
 {
     char dir2[PATH_MAX + 2];
+    struct stat ns;
+    if (stat("/proc/self/ns/pid", &ns) == 0)
+        cfg.pid_ns = (unsigned long)ns.st_ino;
     const char *why2 = try_cgroup(2), *why1 = NULL;
     if (why2 == NULL) {
         printf("pids cgroup: v2 %s: pids.max %d per program\n", cfg.cgroup,
