@@ -17,7 +17,9 @@
  *          /proc/PID/status of it: Uid 65534, SigBlk/SigIgn/SigCgt all 0;
  *          /proc/PID/fd: 0 /dev/null, 1 the socket, 2 the server's
  *          stderr, nothing else; /proc/PID/environ: PATH only;
- *          /proc/PID/limits: the fences below.
+ *          /proc/PID/limits: the fences below; /proc/PID/cgroup: its
+ *          pids line names the program's own cgroup (hpsp-cgi-...), whose
+ *          pids.max reads 16.
  *
  * Peer:    printf 'hello\r\n' | nc 127.0.0.1 PORT, with an executable
  *          DIR/hello.
@@ -37,8 +39,13 @@
  *    descriptors;
  *  - TIMEOUT (-T, default 10s) of wall clock: then the worker kills the
  *    program's process group with SIGKILL and logs it;
- *  - a cgroup v2 pids cgroup of its own under the server's, where the
- *    server may create one (logged at start when it cannot);
+ *  - a pids cgroup of its own with pids.max 16 (below RLIMIT_NPROC, so
+ *    it is what stops a fork bomb), nested under the server's own: on
+ *    cgroup v2 where the pids controller can be enabled below the server,
+ *    else on a cgroup v1 hierarchy mounted with it; which one is logged at
+ *    start, or why none.  What is left in it when the program ends is
+ *    killed (cgroup.kill on v2, each pid in cgroup.procs on v1), and it is
+ *    removed;
  *  - in a scratch directory (mkdtemp under $TMPDIR, owned by USER, mode
  *    0700) as its working directory, removed with its content after;
  *  - a clean start: environment PATH=/usr/bin:/bin and nothing else,
@@ -68,6 +75,7 @@
 #include <ftw.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -98,6 +106,10 @@ enum { LISTEN_BACKLOG = 64 };
 enum { MAX_NAME = 255 };      /* longest program name, without CRLF */
 enum { LIMIT_NPROC = 32 };    /* processes of USER while a program runs */
 enum { LIMIT_NOFILE = 64 };
+/* processes in a program's pids cgroup: fewer than LIMIT_NPROC, so the
+ * cgroup, not the rlimit, is what stops a fork bomb where there is one */
+enum { LIMIT_PIDS = 16 };
+enum { CGROUP_ROUNDS = 20 }; /* kill rounds before a cgroup is given up */
 #define LIMIT_AS (512UL << 20)
 #define LIMIT_FSIZE (1UL << 20)
 #define CGI_PATH "PATH=/usr/bin:/bin"
@@ -106,7 +118,9 @@ enum { LIMIT_NOFILE = 64 };
 static struct {
     char root[PATH_MAX];    /* realpath of DIR */
     char scratch[PATH_MAX]; /* where scratch directories go */
-    char cgroup[PATH_MAX];  /* cgroup v2 directory to nest in, or "" */
+    char cgroup[PATH_MAX];  /* pids cgroup directory to nest in, or "" */
+    int cgroup_version;     /* of that directory: 1 or 2 */
+    unsigned long pid_ns;   /* inode of our PID namespace */
     uid_t uid;
     gid_t gid;
     bool switch_user;
@@ -205,20 +219,21 @@ set_limit(int resource, rlim_t value, const char *what)
         hp_die_child("setrlimit %s", what);
 }
 
-static void
-write_file(const char *dir, const char *file, const char *text)
+/* Write TEXT to DIR/FILE (a cgroup file: one write).  0, or -1 with
+ * errno and the path in PATH. */
+static int
+write_text(const char *dir, const char *file, const char *text, char *path,
+           size_t cap)
 {
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
+    snprintf(path, cap, "%s/%s", dir, file);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, text, strlen(text)) < 0) {
-        int err = errno;
-        if (fd >= 0)
-            close(fd);
-        errno = err;
-        hp_die_child("write %s", path);
-    }
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    int err = errno;
     close(fd);
+    errno = err;
+    return n < 0 ? -1 : 0;
 }
 
 /* The grandchild: fence itself, then become the program.  Every signal
@@ -244,8 +259,12 @@ run_program(int sock, const struct cgi_conn *st)
     }
     if (setsid() < 0) /* a group of its own: killed whole at the end */
         hp_die_child("setsid");
-    if (st->cgroup[0])
-        write_file(st->cgroup, "cgroup.procs", "0\n");
+    /* into the program's pids cgroup (0: the writer), before anything
+     * of the program runs; its children are born in it */
+    char procs[PATH_MAX + 32];
+    if (st->cgroup[0] &&
+        write_text(st->cgroup, "cgroup.procs", "0\n", procs, sizeof procs) < 0)
+        hp_die_child("write %s", procs);
     if (chdir(st->scratch) < 0)
         hp_die_child("chdir %s", st->scratch);
     int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -360,6 +379,122 @@ forget(struct cgi_conn *st)
         }
 }
 
+/* The pids listed in DIR/cgroup.procs (in our PID namespace: the
+ * kernel translates them for the reader), at most CAP; -1 if it cannot
+ * be read (logged). */
+static int
+cgroup_pids(const char *dir, pid_t *pids, int cap)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        hp_warn("open %s", path);
+        return -1;
+    }
+    int n = 0, pid;
+    while (n < cap && fscanf(f, "%d", &pid) == 1)
+        if (pid > 0) /* v2 shows 0 for a process we cannot name */
+            pids[n++] = (pid_t)pid;
+    if (ferror(f)) {
+        hp_warn("read %s", path);
+        n = -1;
+    }
+    fclose(f);
+    return n;
+}
+
+/* SIGKILL to each of PIDS, and wait until they have exited (a process
+ * leaves its cgroup as it exits, before its parent reaps it).  ROUND
+ * counts the calls for one cgroup. */
+static void
+kill_and_wait(const pid_t *pids, int n, int round)
+{
+    struct pollfd pfd[64];
+    int np = 0;
+    bool blind = false;
+    for (int i = 0; i < n && np < 64; i++) {
+        /* through a pidfd the signal reaches that very process, and its
+         * exit is an event to wait for */
+        int fd = (int)syscall(SYS_pidfd_open, pids[i], 0);
+        if (fd >= 0) {
+            if (syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) < 0 &&
+                errno != ESRCH)
+                hp_warn("pidfd_send_signal %d", (int)pids[i]);
+            pfd[np++] = (struct pollfd){.fd = fd, .events = POLLIN};
+        } else if (errno != ESRCH) {
+            /* no pidfd_open (valgrind 3.19 has none): by pid, and a
+             * moment for it below */
+            if (kill(pids[i], SIGKILL) < 0 && errno != ESRCH)
+                hp_warn("kill %d", (int)pids[i]);
+            blind = true;
+        }
+    }
+    long long deadline = now_ms() + 1000;
+    for (int open = np; open > 0;) {
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        int r = poll(pfd, (nfds_t)np, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            hp_warn("poll pidfds");
+            break;
+        }
+        for (int i = 0; i < np; i++)
+            if (pfd[i].fd >= 0 && pfd[i].revents) {
+                close(pfd[i].fd);
+                pfd[i].fd = -1; /* poll passes over it from now on */
+                open--;
+            }
+    }
+    for (int i = 0; i < np; i++)
+        if (pfd[i].fd >= 0)
+            close(pfd[i].fd);
+    if (blind) { /* 1, 2, 4 ... 128 ms: about 2 s in all */
+        long ms = 1L << (round < 7 ? round : 7);
+        nanosleep(&(struct timespec){.tv_nsec = ms * 1000 * 1000}, NULL);
+    }
+}
+
+/* Kill whatever of the program is still in its pids cgroup DIR (a
+ * process that left its process group and session), wait until the
+ * cgroup is empty, and remove it.  Every failure is logged. */
+static void
+remove_cgroup(int worker, const char *name, const char *dir)
+{
+    char file[PATH_MAX + 32];
+    /* v2 kills the lot in one write (Linux 5.14 on); v1 has no such file */
+    if (cfg.cgroup_version == 2 &&
+        write_text(dir, "cgroup.kill", "1", file, sizeof file) < 0 &&
+        errno != ENOENT)
+        hp_warn("write %s", file);
+    int round, n = 0, killed = 0;
+    pid_t pids[64];
+    /* a process may fork between our read and its SIGKILL: read again */
+    for (round = 0; round < CGROUP_ROUNDS; round++) {
+        n = cgroup_pids(dir, pids, 64);
+        if (n <= 0)
+            break;
+        kill_and_wait(pids, n, round);
+        killed += n;
+    }
+    if (killed)
+        printf("worker %d (pid %d): %s: %d process(es) were still in its "
+               "cgroup: SIGKILL, and waited for\n", worker, (int)getpid(),
+               name, killed);
+    if (round == CGROUP_ROUNDS)
+        printf("worker %d (pid %d): %s: %d process(es) still in %s after "
+               "%d rounds of SIGKILL\n", worker, (int)getpid(), name, n, dir,
+               CGROUP_ROUNDS);
+    if (rmdir(dir) < 0)
+        hp_warn("rmdir %s", dir);
+    else
+        printf("worker %d (pid %d): %s: cgroup %s removed\n", worker,
+               (int)getpid(), name, dir);
+}
+
 /* The program has ended (or is being made to): nothing of it is left. */
 static void
 clean_up(int worker, struct cgi_conn *st)
@@ -367,18 +502,8 @@ clean_up(int worker, struct cgi_conn *st)
     kill(-st->pid, SIGKILL); /* its process group, whatever is left */
     forget(st);
     kill_strays();
-    if (st->cgroup[0]) {
-        char kill_file[PATH_MAX + 16];
-        snprintf(kill_file, sizeof kill_file, "%s/cgroup.kill", st->cgroup);
-        int fd = open(kill_file, O_WRONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            if (write(fd, "1", 1) < 0)
-                hp_warn("write %s", kill_file);
-            close(fd);
-        }
-        if (rmdir(st->cgroup) < 0)
-            hp_warn("rmdir %s", st->cgroup);
-    }
+    if (st->cgroup[0])
+        remove_cgroup(worker, st->name, st->cgroup);
     if (nftw(st->scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) <
         0)
         hp_warn("remove %s", st->scratch);
@@ -387,34 +512,33 @@ clean_up(int worker, struct cgi_conn *st)
     st->phase = DONE;
 }
 
-/* A cgroup of its own for one program, or "" (and why, logged). */
+/* A pids cgroup of its own for one program, or "" (and why, logged). */
 static void
 make_cgroup(struct cgi_conn *st, int worker)
 {
     st->cgroup[0] = '\0';
     if (!cfg.cgroup[0])
         return;
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%.3900s/hpsp-cgi-%d-%u", cfg.cgroup,
-             (int)getpid(), serial);
-    if (mkdir(dir, 0755) < 0) {
-        printf("worker %d: mkdir %s: %s: no pids cgroup for %s\n", worker,
-               dir, strerrorname_np(errno), st->name);
+    /* servers in other PID namespaces (a test's) share the hierarchy,
+     * and count pids from 1 too: the namespace in the name keeps them
+     * apart and tells whose a directory left behind is; the random part
+     * steps past one left by a namespace that had the same inode */
+    char dir[PATH_MAX], max[16], file[PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%.3900s/hpsp-cgi-%lu-%d-%u-XXXXXX", cfg.cgroup,
+             cfg.pid_ns, (int)getpid(), serial);
+    if (mkdtemp(dir) == NULL) {
+        hp_warn("mkdir %s", dir);
+        printf("worker %d: no pids cgroup for %s\n", worker, st->name);
         return;
     }
-    char max[32], file[PATH_MAX + 16];
-    snprintf(max, sizeof max, "%d\n", LIMIT_NPROC);
-    snprintf(file, sizeof file, "%s/pids.max", dir);
-    int fd = open(file, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, max, strlen(max)) < 0) {
-        printf("worker %d: %s: %s: no pids cgroup for %s\n", worker, file,
-               strerrorname_np(errno), st->name);
-        if (fd >= 0)
-            close(fd);
-        rmdir(dir);
+    snprintf(max, sizeof max, "%d\n", LIMIT_PIDS);
+    if (write_text(dir, "pids.max", max, file, sizeof file) < 0) {
+        hp_warn("write %s", file);
+        if (rmdir(dir) < 0)
+            hp_warn("rmdir %s", dir);
+        printf("worker %d: no pids cgroup for %s\n", worker, st->name);
         return;
     }
-    close(fd);
     snprintf(st->cgroup, sizeof st->cgroup, "%s", dir);
 }
 
@@ -449,9 +573,10 @@ start_program(struct pp_conn *conn, struct cgi_conn *st)
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         hp_warn("fork");
-        if (st->cgroup[0])
-            rmdir(st->cgroup);
-        rmdir(st->scratch);
+        if (st->cgroup[0] && rmdir(st->cgroup) < 0)
+            hp_warn("rmdir %s", st->cgroup);
+        if (rmdir(st->scratch) < 0)
+            hp_warn("rmdir %s", st->scratch);
         return refuse(conn, st, "cannot start it now");
     }
     st->pid = pid;
@@ -582,58 +707,160 @@ on_orphan(pid_t pid, int status, void *arg)
 
 /* ---- start ---------------------------------------------------------------- */
 
-/* The cgroup v2 directory of this process, if a child with pids.max can
- * be made in it; else "" and why, printed. */
-static void
-find_cgroup(void)
+/* Whether LIST, words separated by any of SEPS, holds WORD. */
+static bool
+has_word(const char *list, const char *word, const char *seps)
 {
-    char line[PATH_MAX + 64], rel[PATH_MAX] = "", mnt[PATH_MAX] = "";
-    const char *why = NULL;
+    size_t n = strlen(word);
+    for (const char *s = list; *s;) {
+        size_t len = strcspn(s, seps);
+        if (len == n && strncmp(s, word, n) == 0)
+            return true;
+        s += len + (s[len] != '\0');
+    }
+    return false;
+}
+
+/* This process's cgroup path (from /proc/self/cgroup, relative to the
+ * hierarchy's root): on v2 the "0::PATH" line, on v1 the line whose
+ * controller list holds pids.  False if there is none. */
+static bool
+own_cgroup(int version, char *rel, size_t cap)
+{
+    char line[PATH_MAX + 64];
+    bool found = false;
     FILE *f = fopen("/proc/self/cgroup", "re");
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "0::", 3) == 0) {
-            line[strcspn(line, "\n")] = '\0';
-            snprintf(rel, sizeof rel, "%.4000s", line + 3);
-        }
+    while (f && !found && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *ctl = strchr(line, ':');
+        char *path = ctl ? strchr(ctl + 1, ':') : NULL;
+        if (path == NULL)
+            continue;
+        *ctl++ = '\0';
+        *path++ = '\0';
+        found = version == 2 ? strcmp(line, "0") == 0 && ctl[0] == '\0'
+                             : has_word(ctl, "pids", ",");
+        if (found)
+            snprintf(rel, cap, "%.4000s", path);
+    }
     if (f)
         fclose(f);
-    f = fopen("/proc/self/mountinfo", "re");
-    while (f && fgets(line, sizeof line, f)) {
-        char point[PATH_MAX], *dash = strstr(line, " - ");
-        if (dash && strncmp(dash, " - cgroup2 ", 11) == 0 &&
-            sscanf(line, "%*s %*s %*s %*s %4095s", point) == 1) {
-            snprintf(mnt, sizeof mnt, "%s", point);
-            break;
+    return found;
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void
+unescape(char *s)
+{
+    char *out = s;
+    for (; *s; s++) {
+        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+            s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+            *out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + s[3] - '0');
+            s += 3;
+        } else {
+            *out++ = *s;
+        }
+    }
+    *out = '\0';
+}
+
+/* The first mount (/proc/self/mountinfo) of a cgroup v2 hierarchy, or of
+ * a v1 hierarchy with the pids controller: its mount point, and which
+ * cgroup of the hierarchy is mounted there (its root).  False if none. */
+static bool
+find_mount(int version, char *point, char *root, size_t cap)
+{
+    char line[3 * PATH_MAX];
+    bool found = false;
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    while (f && !found && fgets(line, sizeof line, f)) {
+        char type[32], super[512], r[PATH_MAX], m[PATH_MAX];
+        const char *dash = strstr(line, " - ");
+        if (dash == NULL ||
+            sscanf(dash + 3, "%31s %*s %511s", type, super) != 2 ||
+            sscanf(line, "%*s %*s %*s %4095s %4095s", r, m) != 2)
+            continue;
+        found = version == 2 ? strcmp(type, "cgroup2") == 0
+                             : strcmp(type, "cgroup") == 0 &&
+                                   has_word(super, "pids", ",");
+        if (found) {
+            unescape(r);
+            unescape(m);
+            snprintf(root, cap, "%s", r);
+            snprintf(point, cap, "%s", m);
         }
     }
     if (f)
         fclose(f);
-    if (!rel[0] || !mnt[0]) {
-        why = "no cgroup v2 hierarchy";
-    } else {
-        char ctl[PATH_MAX * 2 + 32], text[256] = "";
-        snprintf(cfg.cgroup, sizeof cfg.cgroup, "%.2000s%.2000s", mnt,
-                 strcmp(rel, "/") == 0 ? "" : rel);
+    return found;
+}
+
+/* Try the pids cgroup of this process on VERSION: the directory to nest
+ * programs under into cfg.cgroup, and NULL; or why not (DIR, if known,
+ * in cfg.cgroup). */
+static const char *
+try_cgroup(int version)
+{
+    char point[PATH_MAX], root[PATH_MAX], rel[PATH_MAX];
+    cfg.cgroup[0] = '\0';
+    if (!find_mount(version, point, root, sizeof point))
+        return version == 2 ? "no cgroup v2 hierarchy mounted"
+                            : "no cgroup v1 hierarchy with the pids "
+                              "controller mounted";
+    if (!own_cgroup(version, rel, sizeof rel))
+        return "not in a cgroup of it (/proc/self/cgroup)";
+    /* the mount shows the hierarchy from ROOT down: our path under it */
+    size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
+    if (strncmp(rel, root, rl) != 0 || (rel[rl] != '/' && rel[rl] != '\0'))
+        return "our cgroup is outside what is mounted";
+    snprintf(cfg.cgroup, sizeof cfg.cgroup, "%.2000s%.2000s", point,
+             strcmp(rel + rl, "/") == 0 ? "" : rel + rl);
+    if (version == 2) {
+        char ctl[PATH_MAX + 32], text[256] = "";
         snprintf(ctl, sizeof ctl, "%s/cgroup.subtree_control", cfg.cgroup);
         int fd = open(ctl, O_RDONLY | O_CLOEXEC);
         ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof text - 1);
         if (fd >= 0)
             close(fd);
         text[n > 0 ? n : 0] = '\0';
-        if (!strstr(text, "pids"))
-            why = "the pids controller is not enabled below it";
-        else if (access(cfg.cgroup, W_OK) < 0)
-            why = "not writable";
+        if (!has_word(text, "pids", " \n"))
+            return "the pids controller is not enabled below it";
     }
-    if (why) {
-        printf("pids cgroup: %s%s%s: skipped (RLIMIT_NPROC only)\n",
-               cfg.cgroup[0] ? cfg.cgroup : "", cfg.cgroup[0] ? ": " : "",
-               why);
-        cfg.cgroup[0] = '\0';
-    } else {
-        printf("pids cgroup: each program in a child of %s, pids.max %d\n",
-               cfg.cgroup, LIMIT_NPROC);
+    if (access(cfg.cgroup, W_OK) < 0)
+        return errno == ENOENT ? "no such directory" : "not writable";
+    cfg.cgroup_version = version;
+    return NULL;
+}
+
+/* Where programs get their pids cgroups: a child of our own cgroup on v2
+ * if the pids controller can be had there, else on v1; logged, or why
+ * there is none. */
+static void
+find_cgroup(void)
+{
+    char dir2[PATH_MAX + 2];
+    struct stat ns;
+    if (stat("/proc/self/ns/pid", &ns) == 0)
+        cfg.pid_ns = (unsigned long)ns.st_ino;
+    const char *why2 = try_cgroup(2), *why1 = NULL;
+    if (why2 == NULL) {
+        printf("pids cgroup: v2 %s: pids.max %d per program\n", cfg.cgroup,
+               LIMIT_PIDS);
+        return;
     }
+    snprintf(dir2, sizeof dir2, "%s%s", cfg.cgroup,
+             cfg.cgroup[0] ? ": " : "");
+    why1 = try_cgroup(1);
+    if (why1 == NULL) {
+        printf("pids cgroup: v1 %s: pids.max %d per program (v2 %s%s)\n",
+               cfg.cgroup, LIMIT_PIDS, dir2, why2);
+        return;
+    }
+    printf("pids cgroup: none (v2 %s%s; v1 %s%s%s): RLIMIT_NPROC %d only\n",
+           dir2, why2, cfg.cgroup, cfg.cgroup[0] ? ": " : "", why1,
+           LIMIT_NPROC);
+    cfg.cgroup[0] = '\0';
 }
 
 static void

@@ -27,12 +27,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 enum { MAX_WORKERS = 16 };
@@ -480,6 +483,8 @@ cgi_file(struct hh_ctx *c, const char *dir, const char *name,
              strerror(errno));
 }
 
+static void sweep_cgroups(void);
+
 /* cgi_server -n N -r DIR [OPTS] 127.0.0.1 0, its workers known. */
 static void
 cgi_start(struct hh_ctx *c, struct pool *pl, const char *dir, int n,
@@ -496,6 +501,9 @@ cgi_start(struct hh_ctx *c, struct pool *pl, const char *dir, int n,
     for (int i = 0; opts && opts[i]; i++)
         args[k++] = opts[i];
     args[k] = NULL;
+    static bool sweeping;
+    if (!sweeping)
+        sweeping = atexit(sweep_cgroups) == 0;
     pool_start(c, pl, "cgi_server", spawn, args, n);
 }
 
@@ -823,7 +831,360 @@ cgi_refusals(struct hh_ctx *c)
                "12 refused requests reached execve", dir);
 }
 
-/* A program that forks without end: RLIMIT_NPROC stops it, and nothing
+/* ---- pids cgroups, seen from outside ---------------------------------- */
+
+enum { PIDS_MAX = 16, NPROC = 32 }; /* the server's pids.max, RLIMIT_NPROC */
+
+/* A hierarchy that can hold pids cgroups, from the test's own
+ * /proc/self/mountinfo: its mount namespace is a copy of the host's, so
+ * /sys/fs/cgroup is the host's, and reachable. */
+struct pids_tree {
+    bool found;
+    char point[256]; /* where it is mounted */
+    char root[256];  /* which of its cgroups is mounted there */
+};
+
+/* Whether the comma-separated LIST holds WORD. */
+static bool
+listed(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *s = list; *s;) {
+        size_t len = strcspn(s, ", \n");
+        if (len == n && strncmp(s, word, n) == 0)
+            return true;
+        s += len + (s[len] != '\0');
+    }
+    return false;
+}
+
+/* T[1]: a cgroup v1 hierarchy mounted with the pids controller; T[2]: a
+ * cgroup v2 one whose root offers pids (cgroup.controllers). */
+static void
+pids_trees(struct pids_tree t[3])
+{
+    char line[1024];
+    memset(t, 0, 3 * sizeof *t);
+    FILE *m = fopen("/proc/self/mountinfo", "r");
+    while (m && fgets(line, sizeof line, m)) {
+        char root[256], point[256], type[32], super[256], path[300];
+        const char *dash = strstr(line, " - ");
+        if (!dash || sscanf(dash + 3, "%31s %*s %255s", type, super) != 2 ||
+            sscanf(line, "%*s %*s %*s %255s %255s", root, point) != 2)
+            continue;
+        int v = 0;
+        if (strcmp(type, "cgroup") == 0 && listed(super, "pids")) {
+            v = 1;
+        } else if (strcmp(type, "cgroup2") == 0) {
+            snprintf(path, sizeof path, "%s/cgroup.controllers", point);
+            FILE *f = fopen(path, "r");
+            char ctl[256] = "";
+            if (f && fgets(ctl, sizeof ctl, f) && listed(ctl, "pids"))
+                v = 2;
+            if (f)
+                fclose(f);
+        }
+        if (v && !t[v].found) {
+            t[v].found = true;
+            snprintf(t[v].point, sizeof t[v].point, "%s", point);
+            snprintf(t[v].root, sizeof t[v].root, "%s", root);
+        }
+    }
+    if (m)
+        fclose(m);
+}
+
+/* PID's cgroup on VERSION (its /proc/PID/cgroup line: on v1 the one whose
+ * controllers hold pids, on v2 "0::"), relative to the hierarchy's root,
+ * into REL; false if it has none (or is gone). */
+static bool
+pids_cgroup_of(pid_t pid, int version, char *rel, size_t cap)
+{
+    char path[64], line[600];
+    bool found = false;
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f && !found && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *ctl = strchr(line, ':');
+        char *where = ctl ? strchr(ctl + 1, ':') : NULL;
+        if (!where)
+            continue;
+        *ctl++ = '\0';
+        *where++ = '\0';
+        found = version == 2 ? strcmp(line, "0") == 0 && !ctl[0]
+                             : listed(ctl, "pids");
+        if (found)
+            snprintf(rel, cap, "%s", where);
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* The pids in DIR/cgroup.procs (numbered as our PID namespace numbers
+ * them: the kernel translates for the reader); their count, -1 if it
+ * cannot be read. */
+static int
+cgroup_procs(const char *dir, pid_t *out, int cap)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int n = 0, pid;
+    while (n < cap && fscanf(f, "%d", &pid) == 1)
+        out[n++] = (pid_t)pid;
+    fclose(f);
+    return n;
+}
+
+/* Kill what is in DIR, wait until it has exited, remove DIR: what a
+ * wrong server left in the host's hierarchy.  0, or -1 with errno from
+ * rmdir. */
+static int
+cgroup_remove(const char *dir)
+{
+    pid_t pids[128];
+    for (int round = 0; round < 5; round++) {
+        int n = cgroup_procs(dir, pids, 128);
+        if (n <= 0)
+            break;
+        for (int i = 0; i < n; i++) {
+            int pfd = (int)syscall(SYS_pidfd_open, pids[i], 0);
+            if (pfd < 0)
+                continue;
+            syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);
+            struct pollfd pf = {.fd = pfd, .events = POLLIN};
+            poll(&pf, 1, 1000);
+            close(pfd);
+            waitpid(pids[i], NULL, WNOHANG); /* an orphan of ours */
+        }
+    }
+    return rmdir(dir);
+}
+
+/* At exit, the per-program cgroups a wrong server left (killed in the
+ * middle of a scenario, it removes none): the hierarchy is the host's,
+ * and outlives our namespaces.  Only empty ones of servers in our PID
+ * namespace, which the server names (hpsp-cgi-NS-...); only when that
+ * namespace is ours alone (we are its pid 1), whose leftover processes
+ * the harness has killed after each scenario. */
+static void
+sweep_cgroups(void)
+{
+    struct stat ns;
+    if (getpid() != 1 || stat("/proc/self/ns/pid", &ns) < 0)
+        return;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "hpsp-cgi-%lu-", (unsigned long)ns.st_ino);
+    struct pids_tree t[3];
+    pids_trees(t);
+    for (int v = 1; v <= 2; v++) {
+        char rel[512], dir[800];
+        if (!t[v].found || !pids_cgroup_of(getpid(), v, rel, sizeof rel))
+            continue;
+        size_t rl = strcmp(t[v].root, "/") == 0 ? 0 : strlen(t[v].root);
+        if (strncmp(rel, t[v].root, rl) != 0)
+            continue;
+        snprintf(dir, sizeof dir, "%s%s", t[v].point,
+                 strcmp(rel + rl, "/") == 0 ? "" : rel + rl);
+        DIR *d = opendir(dir);
+        for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+            char sub[1100];
+            if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+                continue;
+            snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+            if (rmdir(sub) == 0)
+                fprintf(stderr, "ch15_test: removed %s, left by a server\n",
+                        sub);
+        }
+        if (d)
+            closedir(d);
+    }
+}
+
+/* The server's start-up line about pids cgroups: the version it uses (1,
+ * 2) and the directory into DIR, or 0 (none) with the line in DIR. */
+static int
+server_pids_line(struct hh_ctx *c, struct pool *pl, char *dir, size_t cap)
+{
+    char line[1024], g[HH_MAX_GROUPS][HH_GROUP_LEN];
+    size_t pos = 0;
+    while (hh_next_line(pl->p, &pos, line, sizeof line)) {
+        if (hh_match(c, "^pids cgroup: v([12]) ([^ ]+): pids\\.max 16 per "
+                        "program", line, g)) {
+            snprintf(dir, cap, "%s", g[2]);
+            return atoi(g[1]);
+        }
+        if (strncmp(line, "pids cgroup: ", 13) == 0) {
+            snprintf(dir, cap, "%.400s", line);
+            return 0;
+        }
+    }
+    hh_fail(c, "no \"pids cgroup: ...\" line before \"listening on\"");
+}
+
+/* A program that forks until fork fails, in the pids cgroup the server
+ * gives it: seen from outside, the cgroup holds it and stops it at
+ * pids.max, and is killed empty and removed when it ends. */
+static void
+cgi_pids_cgroup(struct hh_ctx *c)
+{
+    struct pids_tree t[3];
+    pids_trees(t);
+    if (!t[1].found && !t[2].found)
+        hh_skip(c, "no pids cgroup to test: /proc/self/mountinfo has no "
+                   "cgroup v1 hierarchy mounted with pids, and no cgroup "
+                   "v2 one whose cgroup.controllers offers it");
+    if (access("/usr/bin/perl", X_OK) != 0)
+        hh_skip(c, "no /usr/bin/perl to write the forking program in");
+    hh_note(c, "harness: /proc/self/mountinfo of this test's mount "
+               "namespace: %s%s%s%s%s", t[1].found ? "cgroup v1 with pids at "
+                                                   : "",
+            t[1].point, t[1].found && t[2].found ? "; " : "",
+            t[2].found ? "cgroup v2 offering pids at " : "", t[2].point);
+    char dir[256], base[512], line[1024];
+    cgi_dir(c, dir, sizeof dir);
+    /* fork until fork fails, then say why and wait.  First a child that
+     * leaves the session and has a child of its own: once the program
+     * and that child are dead, the grandchild is in no process group the
+     * worker kills, and not its child yet - only the cgroup holds it.
+     * The pipe ends at EOF once both have exec'd (perl's descriptors are
+     * close-on-exec). */
+    cgi_file(c, dir, "bomb",
+             "#!/usr/bin/perl\nuse POSIX ();\n$| = 1;\n"
+             "pipe(my $r, my $w) or die;\n"
+             "if (fork == 0) {\n  POSIX::setsid();\n  fork;\n"
+             "  exec 'sleep', '30';\n  POSIX::_exit(127);\n}\n"
+             "close $w;\nmy $eof = <$r>;\n"
+             "for (1 .. 100) {\n  my $pid = fork;\n"
+             "  if (!defined $pid) {\n"
+             "    printf \"fork failed: %d\\n\", $! + 0;\n"
+             "    sleep 30;\n    exit 0;\n  }\n"
+             "  if ($pid == 0) { exec 'sleep', '30'; POSIX::_exit(127); }\n"
+             "}\nprint \"all 100 started\\n\";\nsleep 30;\n", 0755);
+    struct pool pl;
+    cgi_start(c, &pl, dir, 2, NULL, NULL);
+    int v = server_pids_line(c, &pl, base, sizeof base);
+    if (v == 0 && !t[1].found)
+        hh_skip(c, "cgroup v2 offers pids at its root, but the server "
+                   "cannot have it below its own cgroup: %s", base);
+    HH_CHECK(c, v != 0, "the server found no pids cgroup, where there is "
+                        "a v1 one at %s: %s", t[1].point, base);
+    HH_CHECK(c, t[v].found && strncmp(base, t[v].point,
+                                      strlen(t[v].point)) == 0,
+             "the server nests in v%d %s, which is no pids hierarchy "
+             "mounted here", v, base);
+
+    int fd = hh_connect(c, &pl.p->addr, 2000);
+    hh_send(c, fd, "bomb\r\n", 6, 2000);
+    pid_t pid = cgi_running(c, &pl, hh_local_port(fd));
+    pid_t worker = ppid_of(pid);
+    char g[HH_MAX_GROUPS][HH_GROUP_LEN], cg[600], rel[512], wrel[512];
+    HH_CHECK(c, hh_match(c, ", cgroup ([^ ]+)\\)$", pl.p->line, g),
+             "the running line has no cgroup: %s", pl.p->line);
+    snprintf(cg, sizeof cg, "%s", g[1]);
+    /* 11: EAGAIN, what fork says at pids.max and at RLIMIT_NPROC alike */
+    hh_echo_expect(c, fd, "fork failed: 11\n", 16, 5000);
+
+    /* the program's own view, from /proc: its cgroup on that hierarchy */
+    HH_CHECK(c, pids_cgroup_of(pid, v, rel, sizeof rel),
+             "/proc/%d/cgroup has no v%d pids line", (int)pid, v);
+    HH_CHECK(c, pids_cgroup_of(worker, v, wrel, sizeof wrel),
+             "/proc/%d/cgroup (its worker) has no v%d pids line",
+             (int)worker, v);
+    size_t rl = strcmp(t[v].root, "/") == 0 ? 0 : strlen(t[v].root);
+    char want[600], re[128];
+    snprintf(want, sizeof want, "%s%s", t[v].point, rel + rl);
+    HH_CHECK(c, strcmp(want, cg) == 0 && strncmp(rel, wrel, strlen(wrel)) == 0,
+             "/proc/%d/cgroup: pids cgroup %s (%s), worker's %s; the server "
+             "logged %s", (int)pid, rel, want, wrel, cg);
+    struct stat ns;
+    HH_CHECK(c, stat("/proc/self/ns/pid", &ns) == 0, "stat /proc/self/ns/pid");
+    snprintf(re, sizeof re, "/hpsp-cgi-%lu-%d-[0-9]+-[A-Za-z0-9]{6}$",
+             (unsigned long)ns.st_ino, (int)worker);
+    HH_CHECK(c, hh_match(c, re, rel, NULL),
+             "/proc/%d/cgroup: %s is not hpsp-cgi-PIDNS-WORKER-N-XXXXXX "
+             "below its worker's own", (int)pid, rel);
+    hh_note(c, "/proc/%d/cgroup: the program is in v%d pids cgroup %s, "
+               "below its worker's %s", (int)pid, v, rel, wrel);
+
+    /* every process in it, from /proc; and the cgroup's own list */
+    pid_t in[128], listed_pids[128];
+    int n = 0, escaped = 0;
+    DIR *d = opendir("/proc");
+    HH_CHECK(c, d != NULL, "opendir /proc");
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char theirs[512];
+        pid_t q = (pid_t)atoi(e->d_name);
+        if (q <= 0 || !pids_cgroup_of(q, v, theirs, sizeof theirs) ||
+            strcmp(theirs, rel) != 0 || n == 128)
+            continue;
+        in[n++] = q;
+        snprintf(line, sizeof line, "/proc/%d/stat", (int)q);
+        size_t len;
+        char *st = strrchr(hh_read_file(c, line, &len), ')');
+        int sid = 0;
+        if (st && sscanf(st + 1, " %*c %*d %*d %d", &sid) == 1 && sid != pid)
+            escaped++;
+    }
+    closedir(d);
+    int np = cgroup_procs(cg, listed_pids, 128);
+    char path[700];
+    snprintf(path, sizeof path, "%s/pids.max", cg);
+    long max = hh_read_long(path);
+    snprintf(path, sizeof path, "%s/pids.current", cg);
+    long current = hh_read_long(path);
+    int both = 0;
+    for (int i = 0; i < np; i++)
+        for (int k = 0; k < n; k++)
+            both += listed_pids[i] == in[k];
+    hh_note(c, "harness: %d processes in /proc name that cgroup (%d of "
+               "them outside the program's session); %s/cgroup.procs lists "
+               "%d, the same %d pids /proc shows here: pids of this PID "
+               "namespace, not the host's; pids.max %ld, pids.current %ld",
+            n, escaped, cg, np, both, max, current);
+
+    /* the program ends (killed from here): the worker kills what is left
+     * and removes the cgroup */
+    HH_CHECK(c, kill(pid, SIGKILL) == 0, "kill %d: %s", (int)pid,
+             strerror(errno));
+    hh_expect_line(pl.p, "bomb: scratch directory .* removed$", 5000);
+    int left = 0;
+    for (int i = 0; i < n; i++)
+        left += !hh_wait_gone(c, in[i], 2000);
+    struct stat sb;
+    bool kept = stat(cg, &sb) == 0;
+    if (kept) /* a wrong server's: the hierarchy is the host's */
+        cgroup_remove(cg);
+    hh_close(c, fd);
+
+    HH_CHECK(c, max == PIDS_MAX, "%s/pids.max reads %ld, want %d", cg, max,
+             PIDS_MAX);
+    HH_CHECK(c, n == PIDS_MAX,
+             "%d processes in the cgroup when fork failed: want pids.max %d "
+             "(RLIMIT_NPROC, %d, is not what should stop it)", n, PIDS_MAX,
+             NPROC);
+    HH_CHECK(c, np == n && both == n,
+             "cgroup.procs lists %d pids, %d of them the %d that /proc "
+             "shows in the cgroup", np, both, n);
+    HH_CHECK(c, escaped >= 2, "%d of its processes left its session, want "
+                              "the 2 the program made so", escaped);
+    hh_note(c, "fork failed with EAGAIN at %d processes: pids.max, not "
+               "RLIMIT_NPROC's %d", n, NPROC);
+    HH_CHECK(c, left == 0, "%d of the %d processes outlived the program",
+             left, n);
+    HH_CHECK(c, !kept, "%s is still there after the program ended", cg);
+    hh_note(c, "the program killed: all %d processes gone (the grandchild "
+               "outside its session too), and %s with them (stat: ENOENT)",
+            n, cg);
+    pool_stop(c, &pl);
+}
+
+/* A program that forks without end: its pids cgroup stops it at 16
+ * processes, or RLIMIT_NPROC at 32 where there is no pids cgroup; nothing
  * of it is left once the connection ends. */
 static void
 cgi_fork_bomb(struct hh_ctx *c)
@@ -836,15 +1197,35 @@ cgi_fork_bomb(struct hh_ctx *c)
              "echo \"all $n started\"\n", 0755);
     struct pool pl;
     cgi_start(c, &pl, dir, 2, NULL, NULL);
+    /* which fence is first: the pids cgroup where the test sees a pids
+     * hierarchy the server can use (cgi_pids_cgroup proves it does) */
+    struct pids_tree t[3];
+    char base[512];
+    pids_trees(t);
+    int v = server_pids_line(c, &pl, base, sizeof base);
+    bool cgroup = t[1].found || (v == 2 && t[2].found);
     size_t n = cgi_ask(c, &pl, "bomb\r\n", 6, out, sizeof out);
     int last = 0;
     for (char *s = out; (s = strstr(s, "started ")) != NULL; s += 8)
         last = atoi(s + 8);
-    HH_CHECK(c, n > 0 && !strstr(out, "all 200 started") && last < 32,
-             "the program started %d processes (limit: 32 of its user)",
-             last);
-    hh_note(c, "the program could start %d sleeps; then fork failed "
-               "(RLIMIT_NPROC 32 for uid 65534)", last);
+    if (cgroup) {
+        /* the shell and its sleeps: PIDS_MAX processes in all */
+        HH_CHECK(c, n > 0 && last == PIDS_MAX - 1,
+                 "the program started %d sleeps, want %d: its pids cgroup "
+                 "(pids.max %d) should stop it before RLIMIT_NPROC (%d)",
+                 last, PIDS_MAX - 1, PIDS_MAX, NPROC);
+        hh_note(c, "the program could start %d sleeps, %d processes with "
+                   "itself; then fork failed: pids.max %d of its cgroup, "
+                   "before RLIMIT_NPROC %d of uid 65534", last, last + 1,
+                PIDS_MAX, NPROC);
+    } else {
+        HH_CHECK(c, n > 0 && !strstr(out, "all 200 started") && last < NPROC,
+                 "the program started %d processes (limit: %d of its user)",
+                 last, NPROC);
+        hh_note(c, "no pids cgroup here: the program could start %d "
+                   "sleeps; then fork failed (RLIMIT_NPROC %d for uid "
+                   "65534)", last, NPROC);
+    }
     hh_expect_line(pl.p, "bomb: scratch directory .* removed$", 3000);
     /* every process of uid 65534 is gone */
     DIR *d = opendir("/proc");
@@ -1086,10 +1467,18 @@ static const struct hh_scenario scenarios[] = {
      "strace -f shows no execve but the server's own and hello's.",
      HH_NEED_STRACE, cgi_refusals},
     {"cgi_fork_bomb", "15-2",
-     "a program that forks without end stops at RLIMIT_NPROC",
-     "fork failed at 32 processes of uid 65534; when the program ended "
-     "its process group was killed, and /proc has none of them left.",
+     "a program that forks without end stops at pids.max (or RLIMIT_NPROC)",
+     "fork failed at the 16 processes of its pids cgroup (at 32 of uid "
+     "65534 where there is no pids cgroup); when the program ended its "
+     "process group was killed, and /proc has none of them left.",
      0, cgi_fork_bomb},
+    {"cgi_pids_cgroup", "15-2",
+     "the program's own pids cgroup, seen from outside",
+     "/proc/PID/cgroup names a child of its worker's cgroup, pids.max 16; "
+     "a fork bomb stops at 16 processes there (counted in /proc, the same "
+     "pids as cgroup.procs), not at RLIMIT_NPROC's 32; when it ends, what "
+     "left its session is killed too and the cgroup is removed.",
+     0, cgi_pids_cgroup},
     {"cgi_wall_clock", "15-2",
      "a program that never ends is killed at -T",
      "the worker's deadline came after 1 s on the harness's clock; it "
