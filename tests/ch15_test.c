@@ -1081,7 +1081,7 @@ cgi_pids_cgroup(struct hh_ctx *c)
     int fd = hh_connect(c, &pl.p->addr, 2000);
     hh_send(c, fd, "bomb\r\n", 6, 2000);
     pid_t pid = cgi_running(c, &pl, hh_local_port(fd));
-    pid_t worker = ppid_of(pid);
+    pid_t worker = hh_ppid(pid);
     char g[HH_MAX_GROUPS][HH_GROUP_LEN], cg[600], rel[512], wrel[512];
     HH_CHECK(c, hh_match(c, ", cgroup ([^ ]+)\\)$", pl.p->line, g),
              "the running line has no cgroup: %s", pl.p->line);
