@@ -94,6 +94,9 @@ on_readable(struct pp_conn *conn)
 static void
 on_close(struct pp_conn *conn)
 {
+    /* closed before it is said: whoever reads the line may look at our
+     * descriptors and must not find the connection among them */
+    pp_conn_release_fd(conn);
     printf("worker %d (pid %d): %s closed\n", pp_conn_worker(conn),
            (int)getpid(), pp_conn_peer(conn));
 }
