@@ -55,7 +55,6 @@ forward_stop(int sig)
         kill(inner, SIGKILL);
         waitpid(inner, NULL, 0);
     }
-    umount2(run_dir, MNT_DETACH);
     rmdir(run_dir);
     signal(sig, SIG_DFL);
     raise(sig);
@@ -95,9 +94,15 @@ hhi_isolate(void)
                 strerror(errno));
         return;
     }
-    if (unshare(CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS) < 0) {
-        fprintf(stderr, "harness: unshare (PID, IPC, mount namespaces): %s: "
-                        "scenarios are not isolated\n", strerror(errno));
+    /* the PID namespace is for our children (the inner process); the
+     * IPC and mount namespaces the inner one makes for itself, so that
+     * this process keeps its own /proc and mounts whatever happens */
+    int home = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (home < 0 || unshare(CLONE_NEWPID) < 0) {
+        fprintf(stderr, "harness: unshare (a PID namespace): %s: scenarios "
+                        "are not isolated\n", strerror(errno));
+        if (home >= 0)
+            close(home);
         rmdir(run_dir);
         return;
     }
@@ -114,11 +119,14 @@ hhi_isolate(void)
     }
     if (inner == 0) {
         close(ready[0]);
+        close(home);
         /* the outer one gone (SIGKILL): so is the namespace (its parent
          * is outside it, so getppid() says 0 here) */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
             _exit(1);
-        const char *err = mount_own();
+        const char *err = unshare(CLONE_NEWIPC | CLONE_NEWNS) < 0
+                              ? "unshare (IPC, mount namespaces)"
+                              : mount_own();
         if (err) {
             char msg[160];
             int n = snprintf(msg, sizeof msg, "%s: %s", err, strerror(errno));
@@ -136,15 +144,24 @@ hhi_isolate(void)
     while ((n = read(ready[0], msg, sizeof msg - 1)) < 0 && errno == EINTR)
         ;
     close(ready[0]);
-    if (n > 0) { /* no mounts: run here, in the IPC and mount namespaces */
+    if (n > 0) { /* no namespaces after all: run here, unisolated */
         msg[n] = '\0';
         fprintf(stderr, "harness: %s: scenarios are not isolated\n", msg);
         waitpid(inner, NULL, 0);
         inner = 0;
         rmdir(run_dir);
         run_dir[0] = '\0';
+        /* our children must not go to the PID namespace whose pid 1
+         * has just ended (fork would fail there) */
+        if (setns(home, CLONE_NEWPID) < 0) {
+            fprintf(stderr, "harness: setns back to our PID namespace: "
+                            "%s\n", strerror(errno));
+            exit(1);
+        }
+        close(home);
         return;
     }
+    close(home);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = forward_stop;
@@ -155,15 +172,16 @@ hhi_isolate(void)
     while (waitpid(inner, &status, 0) < 0 && errno == EINTR)
         ;
     inner = 0;
-    /* the outer process shares the mount namespace: the temp dir's tmpfs
-     * is mounted here too until we take it off */
-    umount2(run_dir, MNT_DETACH);
-    rmdir(run_dir);
+    rmdir(run_dir); /* its tmpfs was mounted in the inner one's namespace */
     if (WIFSIGNALED(status)) {
         signal(WTERMSIG(status), SIG_DFL);
         raise(WTERMSIG(status));
     }
-    exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+    /* _exit: a sanitizer's leak check at exit() would clone its tracer
+     * into the PID namespace we made, whose pid 1 is gone (LeakSanitizer
+     * then reports a fatal error); this process holds nothing to check */
+    fflush(NULL);
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
 /* ---- what exists ------------------------------------------------------- */
