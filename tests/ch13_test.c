@@ -1087,7 +1087,12 @@ shm_chat_syscalls(struct hh_ctx *c)
     HH_CHECK(c, hh_trace_next(srv, &pos, "^socketpair\\(") && unlinked < pos,
              "the name was not unlinked before the first client came");
     int pairs = hh_trace_count(srv, "socketpair\\(AF_UNIX, SOCK_SEQPACKET");
-    int forks = hh_trace_count(srv, "(clone3?|fork)\\(.*\\) += [0-9]+$");
+    /* processes, not threads (a sanitizer runtime starts threads of its
+     * own): a clone with CLONE_THREAD is not a fork.  Counted where each
+     * call starts, which holds its flags even when strace splits the call
+     * around another process's ("<unfinished ...>") */
+    int forks = hh_trace_count(srv, "^([0-9]+ +)?(clone3?|fork)\\(") -
+                hh_trace_count(srv, "^([0-9]+ +)?clone3?\\(.*CLONE_THREAD");
     int waits = hh_trace_count(srv, "(wait4\\(-?[0-9]+, \\[|wait4 resumed>)"
                                     ".* += [1-9][0-9]*$");
     hh_note(c, "strace: openat(\"/dev/shm/%s\", %s, 0600), ftruncate(%lld), "
