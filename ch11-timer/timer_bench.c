@@ -616,23 +616,6 @@ cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static size_t
-parse_list(char *s, const char *what, long min, long max, long *out, size_t cap)
-{
-    size_t n = 0;
-    char *save = NULL;
-
-    for (char *tok = strtok_r(s, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        if (n == cap)
-            hp_bad_usage("%s: at most %zu values", what, cap);
-        out[n++] = hp_parse_long(tok, min, max, what);
-    }
-    if (n == 0)
-        hp_bad_usage("%s: empty", what);
-    return n;
-}
-
 /*
  * One repetition's wall time at an N that is S times the previous one, M
  * times its ops per round, from what each phase took there: a round's
@@ -692,7 +675,7 @@ main(int argc, char **argv)
         case 'h':
             hp_usage(0);
         case 'n':
-            nsizes = parse_list(optarg, "N", 10, 10000000, sizes, MAX_SIZES);
+            nsizes = hp_parse_list(optarg, "N", 10, 10000000, sizes, MAX_SIZES);
             break;
         case 'r':
             reps = hp_parse_long(optarg, 1, MAX_REPS, "repetitions");

@@ -224,23 +224,6 @@ median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static size_t
-parse_list(char *s, const char *what, long min, long max, long *out, size_t cap)
-{
-    size_t n = 0;
-    char *save = NULL;
-
-    for (char *tok = strtok_r(s, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        if (n == cap)
-            hp_bad_usage("%s: at most %zu values", what, cap);
-        out[n++] = hp_parse_long(tok, min, max, what);
-    }
-    if (n == 0)
-        hp_bad_usage("%s: empty", what);
-    return n;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -257,7 +240,7 @@ main(int argc, char **argv)
             hp_usage(0);
         case 't':
             nsizes =
-                parse_list(optarg, "N", 1, TP_MAX_THREADS, sizes, MAX_SIZES);
+                hp_parse_list(optarg, "N", 1, TP_MAX_THREADS, sizes, MAX_SIZES);
             break;
         case 'j':
             njobs = hp_parse_long(optarg, 1, TP_MAX_REQUESTS, "JOBS");

@@ -7,8 +7,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +195,24 @@ hp_parse_long(const char *s, long min, long max, const char *what)
     return v;
 }
 
+size_t
+hp_parse_list(char *s, const char *what, long min, long max, long *out,
+              size_t cap)
+{
+    size_t n = 0;
+    char *save = NULL;
+
+    for (char *tok = strtok_r(s, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (n == cap)
+            hp_bad_usage("%s: at most %zu values", what, cap);
+        out[n++] = hp_parse_long(tok, min, max, what);
+    }
+    if (n == 0)
+        hp_bad_usage("%s: empty", what);
+    return n;
+}
+
 /* MS as the shortest duration text: "3600s", "250ms". */
 static void
 duration_str(long long ms, char *buf, size_t len)
@@ -312,8 +330,8 @@ hp_announce_listener(int fd)
 
     if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
         return -1;
-    printf("listening on %s\n", hp_addr_str((struct sockaddr *)&ss, buf,
-                                             sizeof buf));
+    printf("listening on %s\n",
+           hp_addr_str((struct sockaddr *)&ss, buf, sizeof buf));
     if (fflush(stdout) == EOF)
         return -1;
     return 0;
@@ -354,11 +372,11 @@ hp_quote(char *out, size_t cap, const void *data, size_t len)
     size_t whole = 2;
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = b[i];
-        whole += ch == '\n' || ch == '\r' || ch == '\t' || ch == '"' ||
-                         ch == '\\'
-                     ? 2
-                 : ch >= 0x20 && ch < 0x7f ? 1
-                                           : 4;
+        whole +=
+            ch == '\n' || ch == '\r' || ch == '\t' || ch == '"' || ch == '\\'
+                ? 2
+            : ch >= 0x20 && ch < 0x7f ? 1
+                                      : 4;
     }
     bool fits = whole < cap;
     out[n++] = '"';
@@ -366,11 +384,12 @@ hp_quote(char *out, size_t cap, const void *data, size_t len)
         char esc[5];
         size_t k = 0;
         unsigned char ch = b[i];
-        if (ch == '\n' || ch == '\r' || ch == '\t' || ch == '"' ||
-            ch == '\\') {
+        if (ch == '\n' || ch == '\r' || ch == '\t' || ch == '"' || ch == '\\') {
             esc[k++] = '\\';
-            esc[k++] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : ch == '\t' ? 't'
-                                                                        : (char)ch;
+            esc[k++] = ch == '\n'   ? 'n'
+                       : ch == '\r' ? 'r'
+                       : ch == '\t' ? 't'
+                                    : (char)ch;
         } else if (ch >= 0x20 && ch < 0x7f) {
             esc[k++] = (char)ch;
         } else {
@@ -433,7 +452,6 @@ hp_catch_term(volatile sig_atomic_t *flag)
         return -1;
     return 0;
 }
-
 
 int
 hp_block_term(volatile sig_atomic_t *flag, sigset_t *wait_mask)

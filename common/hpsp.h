@@ -89,6 +89,10 @@ int hp_positional(int argc, char **argv, int min, int max);
  * argument in the message ("backlog", "PORT").
  */
 long hp_parse_long(const char *s, long min, long max, const char *what);
+/* A comma-separated list of such numbers ("1,2,4,8") into OUT, at most
+ * CAP of them; returns how many.  S is cut up (strtok_r). */
+size_t hp_parse_list(char *s, const char *what, long min, long max, long *out,
+                     size_t cap);
 /* A TCP/UDP port, 0..65535 (0: the kernel picks one). */
 in_port_t hp_parse_port(const char *s);
 
