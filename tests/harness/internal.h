@@ -25,6 +25,9 @@ void hhi_pump(struct hh_ctx *c, int timeout_ms);
 int hhi_wait_fd(struct hh_ctx *c, int fd, short events, long long deadline);
 void hhi_reap(struct hh_proc *p, int options);
 bool hhi_is_overridden(const char *prog);
+/* PID's parent from /proc/PID/stat, its name into COMM unless NULL; -1
+ * when it is gone */
+pid_t hhi_stat_ppid(pid_t pid, char *comm, size_t cap);
 
 /* trace.c: the [sys] lines of P's strace output, for TRACE=1 */
 void hhi_show_trace(struct hh_proc *p);

@@ -68,11 +68,11 @@ mount_own(void)
 {
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return "make / private";
-    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              NULL) < 0)
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) <
+        0)
         return "mount /proc";
-    if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
-              "mode=1777") < 0)
+    if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") <
+        0)
         return "mount /dev/shm";
     /* set-user-id copies run from here (ch07): not nosuid */
     if (mount("tmpfs", run_dir, "tmpfs", MS_NODEV, "mode=1777") < 0)
@@ -99,8 +99,10 @@ hhi_isolate(void)
      * this process keeps its own /proc and mounts whatever happens */
     int home = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
     if (home < 0 || unshare(CLONE_NEWPID) < 0) {
-        fprintf(stderr, "harness: unshare (a PID namespace): %s: scenarios "
-                        "are not isolated\n", strerror(errno));
+        fprintf(stderr,
+                "harness: unshare (a PID namespace): %s: scenarios "
+                "are not isolated\n",
+                strerror(errno));
         if (home >= 0)
             close(home);
         rmdir(run_dir);
@@ -154,8 +156,10 @@ hhi_isolate(void)
         /* our children must not go to the PID namespace whose pid 1
          * has just ended (fork would fail there) */
         if (setns(home, CLONE_NEWPID) < 0) {
-            fprintf(stderr, "harness: setns back to our PID namespace: "
-                            "%s\n", strerror(errno));
+            fprintf(stderr,
+                    "harness: setns back to our PID namespace: "
+                    "%s\n",
+                    strerror(errno));
             exit(1);
         }
         close(home);
@@ -282,8 +286,7 @@ hhi_leftovers_begin(void)
 
 /* ---- what is left ------------------------------------------------------ */
 
-static void
-add(char *out, size_t cap, const char *fmt, ...) HH_PRINTF(3, 4);
+static void add(char *out, size_t cap, const char *fmt, ...) HH_PRINTF(3, 4);
 
 static void
 add(char *out, size_t cap, const char *fmt, ...)
@@ -329,29 +332,6 @@ remove_ipc(int k, int id)
     return msgctl(id, IPC_RMID, NULL);
 }
 
-static pid_t
-ppid_of(pid_t pid, char *comm, size_t cap)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
-    int ppid;
-    if (!open_paren || !close_paren ||
-        sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
-        return -1;
-    snprintf(comm, cap, "%.*s", (int)(close_paren - open_paren - 1),
-             open_paren + 1);
-    return ppid;
-}
-
 /* Processes that outlived the scenario: in our PID namespace, any but us;
  * without one, our children (orphans re-parent to us, the subreaper).  A
  * process on its way out (teardown's SIGKILL) is given a moment. */
@@ -368,7 +348,7 @@ left_processes(struct hh_ctx *c, char *out, size_t cap)
         char comm[64];
         if (*end || pid <= 0 || pid == me)
             continue;
-        pid_t ppid = ppid_of((pid_t)pid, comm, sizeof comm);
+        pid_t ppid = hhi_stat_ppid((pid_t)pid, comm, sizeof comm);
         if (ppid < 0 || (me != 1 && ppid != me))
             continue;
         int pfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
@@ -416,16 +396,20 @@ hhi_leftovers_end(struct hh_ctx *c)
     if (!left[0])
         return;
     char line[1200];
-    snprintf(line, sizeof line, "harness: left behind when the scenario "
-                                "ended (now removed): %s", left);
+    snprintf(line, sizeof line,
+             "harness: left behind when the scenario "
+             "ended (now removed): %s",
+             left);
     hhi_transcribe(c, line);
     size_t used = strlen(c->why);
     if (c->result == HH_FAIL) {
-        snprintf(c->why + used, sizeof c->why - used,
-                 "; and left behind: %s", left);
+        snprintf(c->why + used, sizeof c->why - used, "; and left behind: %s",
+                 left);
     } else {
         c->result = HH_FAIL;
-        snprintf(c->why, sizeof c->why, "left behind when the scenario "
-                                        "ended: %s", left);
+        snprintf(c->why, sizeof c->why,
+                 "left behind when the scenario "
+                 "ended: %s",
+                 left);
     }
 }

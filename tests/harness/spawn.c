@@ -285,8 +285,10 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
     else
         hh_prog_path(prog, path, sizeof path);
     if (prog[0] != '/' && !tool && access(path, X_OK) != 0)
-        hh_fail(c, "program %s not found at %s (build it with make, or "
-                   "set PROG_%s)", prog, path, prog);
+        hh_fail(c,
+                "program %s not found at %s (build it with make, or "
+                "set PROG_%s)",
+                prog, path, prog);
 
     if (trace) {
         if (!hh_have("strace")) {
@@ -341,7 +343,9 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
     if (!opt->hide_command) {
         char line[1200];
         snprintf(line, sizeof line, "%-44s (%s%s%s)", cmdline, p->role,
-                 trace ? ", under strace" : valgrind ? ", under valgrind" : "",
+                 trace      ? ", under strace"
+                 : valgrind ? ", under valgrind"
+                            : "",
                  !tool && hhi_is_overridden(prog) ? ", PROG_ override" : "");
         hhi_transcribe(c, line);
     }
@@ -375,8 +379,7 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, in_file >= 0 ? in_file : in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out_file >= 0 ? out_file : out[1],
-                                     1);
+    posix_spawn_file_actions_adddup2(&fa, out_file >= 0 ? out_file : out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
     posix_spawnattr_init(&at);
     sigset_t none, deflt;
@@ -408,8 +411,8 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
         env_copy[k] = NULL;
         envp = env_copy;
     }
-    int rc = posix_spawnp(&p->pid, argv[0], &fa, &at, (char *const *)argv,
-                          envp);
+    int rc =
+        posix_spawnp(&p->pid, argv[0], &fa, &at, (char *const *)argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (in_file >= 0)
@@ -442,7 +445,7 @@ run_forked(void (*fn)(const void *), const void *arg, const int out[2],
 {
     /* the test's handlers are not the child's: cmocka's would jump back
      * into the test's loop, the runner's kill the scenario's programs */
-    static const int deflt[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS,
+    static const int deflt[] = {SIGSEGV, SIGBUS,  SIGILL, SIGFPE, SIGSYS,
                                 SIGABRT, SIGTERM, SIGINT, SIGHUP, SIGCHLD};
     for (size_t i = 0; i < sizeof deflt / sizeof deflt[0]; i++)
         signal(deflt[i], SIG_DFL);
@@ -544,8 +547,7 @@ hh_pid(struct hh_proc *p)
     while (child == 0 && fscanf(f, "%d", &c) == 1) {
         snprintf(path, sizeof path, "/proc/%d/comm", c);
         FILE *cf = fopen(path, "r");
-        if (cf && fgets(comm, sizeof comm, cf) &&
-            strcmp(comm, "strace\n") != 0)
+        if (cf && fgets(comm, sizeof comm, cf) && strcmp(comm, "strace\n") != 0)
             child = c;
         if (cf)
             fclose(cf);
@@ -622,11 +624,12 @@ check_main_log(struct hh_proc *p, const char *path)
     if (f)
         fclose(f);
     if (errors)
-        hh_fail(c, "valgrind reported memory errors or leaks in %s",
-                p->role);
+        hh_fail(c, "valgrind reported memory errors or leaks in %s", p->role);
     if (leaked && clean_exit)
-        hh_fail(c, "%s left %d file descriptor(s) open at exit "
-                   "(valgrind --track-fds)", p->role, leaked);
+        hh_fail(c,
+                "%s left %d file descriptor(s) open at exit "
+                "(valgrind --track-fds)",
+                p->role, leaked);
 }
 
 /* Logs of processes the program forked: their exit status is not ours
@@ -637,9 +640,9 @@ static void
 check_child_log(struct hh_proc *p, const char *path, const char *whose)
 {
     static const char *const marks[] = {
-        "Invalid read", "Invalid write", "Invalid free", "uninitialised",
-        "definitely lost in", "indirectly lost in", "Syscall param",
-        "Mismatched free"};
+        "Invalid read",  "Invalid write",      "Invalid free",
+        "uninitialised", "definitely lost in", "indirectly lost in",
+        "Syscall param", "Mismatched free"};
     FILE *f = fopen(path, "r");
     char line[1024];
     bool bad = false;
@@ -690,8 +693,7 @@ after_exit(struct hh_proc *p)
                        strstr(p->err.data, "runtime error:") ||
                        strstr(p->err.data, "ERROR: LeakSanitizer") ||
                        strstr(p->err.data, "WARNING: ThreadSanitizer")))
-        hh_fail(c, "sanitizer report from %s (see its stderr above)",
-                p->role);
+        hh_fail(c, "sanitizer report from %s (see its stderr above)", p->role);
     hhi_show_trace(p);
 }
 
@@ -763,8 +765,8 @@ hh_stop(struct hh_proc *p)
     HH_CHECK(p->ctx,
              (WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
                  (may_die && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM),
-             "%s did not stop cleanly on SIGTERM: %s (want exit 0%s)",
-             p->role, buf, may_die ? " or killed by SIGTERM" : "");
+             "%s did not stop cleanly on SIGTERM: %s (want exit 0%s)", p->role,
+             buf, may_die ? " or killed by SIGTERM" : "");
     return st;
 }
 void
@@ -789,8 +791,10 @@ hh_write_stdin(struct hh_proc *p, const void *buf, size_t len, int timeout_ms)
         /* wait_fd keeps reading the program's output meanwhile, so a
          * program that writes as much as it reads cannot deadlock us */
         if (!hhi_wait_fd(c, p->in_fd, POLLOUT, deadline))
-            hh_fail(c, "%s read only %zu of %zu bytes of its stdin within %d "
-                       "ms", p->role, put, len, hh_ms(c, timeout_ms));
+            hh_fail(c,
+                    "%s read only %zu of %zu bytes of its stdin within %d "
+                    "ms",
+                    p->role, put, len, hh_ms(c, timeout_ms));
     }
 }
 
@@ -901,7 +905,6 @@ hh_wait_state(struct hh_proc *p, const char *states, int timeout_ms)
     }
 }
 
-
 /*
  * Give back the process slot of P, which has exited and whose output was
  * read to the end and transcribed (hh_wait_exit): close what is left of
@@ -926,9 +929,10 @@ hh_release(struct hh_proc *p)
     c->nprocs--;
 }
 
-
+/* The parent of PID from /proc/PID/stat, and its name into COMM (when
+ * COMM is not NULL); -1 when it is gone. */
 pid_t
-hh_ppid(pid_t pid)
+hhi_stat_ppid(pid_t pid, char *comm, size_t cap)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -940,11 +944,22 @@ hh_ppid(pid_t pid)
     if (n <= 0)
         return -1;
     buf[n] = '\0';
-    char *paren = strrchr(buf, ')'); /* the name may hold spaces */
+    /* "pid (name) state ppid ...": the name may hold spaces and ')' */
+    char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
     int ppid;
-    if (!paren || sscanf(paren + 1, " %*c %d", &ppid) != 1)
+    if (!open_paren || !close_paren ||
+        sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
         return -1;
+    if (comm)
+        snprintf(comm, cap, "%.*s", (int)(close_paren - open_paren - 1),
+                 open_paren + 1);
     return ppid;
+}
+
+pid_t
+hh_ppid(pid_t pid)
+{
+    return hhi_stat_ppid(pid, NULL, 0);
 }
 
 int
