@@ -82,6 +82,7 @@ struct hh_proc {
     bool quiet;          /* do not transcribe its output (tcpdump) */
     bool raw;            /* stdout kept in out, not transcribed */
     bool is_capture;
+    size_t cap_from;     /* tcpdump: where the scenario's packets start */
     char trace_path[256];
     char *trace_text;    /* its strace output, read once (hh_trace_next) */
     size_t trace_len;
@@ -391,7 +392,9 @@ int hh_epoll_ctl_count(struct hh_proc *p, const char *op, int fd,
                        const char *flag);
 
 /* ---- tcpdump ---------------------------------------------------------- */
-/* Capture tcp PORT on lo; returns once tcpdump is listening. */
+/* Capture tcp PORT on lo; returns once tcpdump has shown a probe datagram
+ * the harness sent itself, so the capture is live (the probe lines are
+ * neither transcribed nor counted). */
 struct hh_proc *hh_capture_start(struct hh_ctx *c, in_port_t port);
 /* Wait until a captured packet line matches ERE; returns it. */
 const char *hh_capture_expect(struct hh_proc *cap, const char *ere,
