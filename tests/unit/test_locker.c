@@ -54,7 +54,6 @@
  * it never comes, so any wait shows it. */
 #define LOST_MS 100
 
-
 /*
  * ThreadSanitizer reports a misused mutex even when the misuse is the
  * point of the test and the error-checking mutex refuses it (EPERM,
@@ -432,7 +431,8 @@ static void
 test_cond_ping_pong(void **state)
 {
     (void)state;
-    run_child(hc, CHILD_MS, "ping-pong", ping_pong_child, "turns: 10000 and 10000\n");
+    run_child(hc, CHILD_MS, "ping-pong", ping_pong_child,
+              "turns: 10000 and 10000\n");
 }
 
 static struct {
@@ -617,43 +617,13 @@ module_waiter(void *arg)
     return NULL;
 }
 
-/* The first line of a /proc file into BUF; false if it cannot be read. */
-static bool
-read_proc(const char *path, char *buf, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
-
-    if (fd < 0)
-        return false;
-    n = read(fd, buf, cap - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    return true;
-}
-
-/* Whether the waiter sleeps in futex(2), as sem_wait does: state S in its
- * /proc stat, futex the system call it is in. */
+/* Whether the waiter sleeps in futex(2), as sem_wait does. */
 static bool
 waiter_asleep(void)
 {
     int tid = atomic_load(&intr_tid);
-    char path[64], buf[512];
 
-    if (tid == 0)
-        return false;
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-    if (!read_proc(path, buf, sizeof buf))
-        return false;
-    const char *end = strrchr(buf, ')'); /* the name may hold anything */
-    if (end == NULL || strncmp(end, ") S", 3) != 0)
-        return false;
-    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-    if (!read_proc(path, buf, sizeof buf))
-        return false;
-    return strtol(buf, NULL, 10) == SYS_futex;
+    return tid != 0 && asleep_in_futex(tid);
 }
 
 static bool

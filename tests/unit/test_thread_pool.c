@@ -59,7 +59,6 @@
 #define CHILD_MS 15000
 #define WAIT_MS 8000
 
-
 /* ------------------------------------------------------------------------
  * Helpers (the rest are in thread_check.h)
  */
@@ -295,7 +294,7 @@ gate_reset(void)
 /* Wait, under the gate's lock, until COND holds; fail at the deadline. */
 #define GATE_WAIT(cond, what)                                                  \
     do {                                                                       \
-        struct timespec gate_deadline_ = realtime_in(hh_ms(hc, WAIT_MS));                 \
+        struct timespec gate_deadline_ = realtime_in(hh_ms(hc, WAIT_MS));      \
         while (!(cond))                                                        \
             if (pthread_cond_timedwait(&gate.changed, &gate.lock,              \
                                        &gate_deadline_) == ETIMEDOUT)          \
@@ -470,43 +469,6 @@ test_queue_bound_is_exact(void **state)
 /* ------------------------------------------------------------------------
  * tp_destroy wakes and joins every worker
  */
-
-/* A line of /proc/self/task/TID/FILE into BUF; false if unreadable. */
-static bool
-read_task(int tid, const char *file, char *buf, size_t cap)
-{
-    char path[64];
-    int fd;
-    ssize_t n;
-
-    snprintf(path, sizeof path, "/proc/self/task/%d/%s", tid, file);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    n = read(fd, buf, cap - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    return true;
-}
-
-/* Whether thread TID sleeps in futex(2), as a thread waiting on a
- * condition variable or in pthread_join does: state S in its stat, futex
- * the system call it is in. */
-static bool
-asleep_in_futex(int tid)
-{
-    char buf[512];
-
-    if (!read_task(tid, "stat", buf, sizeof buf))
-        return false;
-    const char *end = strrchr(buf, ')'); /* the name may hold anything */
-    if (end == NULL || strncmp(end, ") S", 3) != 0)
-        return false;
-    return read_task(tid, "syscall", buf, sizeof buf) &&
-           strtol(buf, NULL, 10) == SYS_futex;
-}
 
 /* Whether every signal a process is sent on purpose is blocked in task
  * TID (/proc/self/task/TID/status, SigBlk: a hex mask, bit N-1 for N). */

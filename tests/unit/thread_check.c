@@ -4,16 +4,18 @@
 #define _GNU_SOURCE
 #include "thread_check.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <setjmp.h>
 #include <cmocka.h>
+#include <setjmp.h>
 
 struct hh_ctx *hc;
 
@@ -90,4 +92,41 @@ run_child(struct hh_ctx *c, int child_ms, const char *role,
         fail_msg("%s: exit %d, want 0\n  stdout: %s\n  stderr: %s", role,
                  WEXITSTATUS(st), out, err);
     assert_string_equal(out, want);
+}
+
+/* A line of /proc/self/task/TID/FILE into BUF; false if unreadable. */
+bool
+read_task(int tid, const char *file, char *buf, size_t cap)
+{
+    char path[64];
+    int fd;
+    ssize_t n;
+
+    snprintf(path, sizeof path, "/proc/self/task/%d/%s", tid, file);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    return true;
+}
+
+/* Whether thread TID sleeps in futex(2), as a thread waiting on a mutex,
+ * a semaphore, a condition variable or in pthread_join does: state S in
+ * its stat, futex the system call it is in. */
+bool
+asleep_in_futex(int tid)
+{
+    char buf[512];
+
+    if (!read_task(tid, "stat", buf, sizeof buf))
+        return false;
+    const char *end = strrchr(buf, ')'); /* the name may hold anything */
+    if (end == NULL || strncmp(end, ") S", 3) != 0)
+        return false;
+    return read_task(tid, "syscall", buf, sizeof buf) &&
+           strtol(buf, NULL, 10) == SYS_futex;
 }

@@ -13,6 +13,8 @@
 
 #include "harness.h"
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 /* The harness's context of the running test (its children): made by
@@ -46,5 +48,13 @@ struct timespec realtime_in(int ms);
  * cmocka test fails with its stdout and stderr. */
 void run_child(struct hh_ctx *c, int child_ms, const char *role,
                void (*body)(const void *arg), const char *want);
+
+/* A line of /proc/self/task/TID/FILE into BUF; false if unreadable. */
+bool read_task(int tid, const char *file, char *buf, size_t cap);
+
+/* Whether thread TID sleeps in futex(2), as a thread waiting on a mutex,
+ * a semaphore, a condition variable or in pthread_join does: state S in
+ * its stat, futex the system call it is in. */
+bool asleep_in_futex(int tid);
 
 #endif
