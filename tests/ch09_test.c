@@ -1951,24 +1951,9 @@ net_inode(struct hh_ctx *c, const char *proto, in_port_t port, unsigned state)
 static bool
 owns_socket(struct hh_ctx *c, pid_t pid, unsigned long ino)
 {
-    char dir[64], want[48];
-    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    char want[48];
     snprintf(want, sizeof want, "socket:[%lu]", ino);
-    DIR *d = opendir(dir);
-    HH_CHECK(c, d != NULL, "open %s: %s", dir, strerror(errno));
-    bool found = false;
-    struct dirent *e;
-    while (!found && (e = readdir(d)) != NULL) {
-        char path[320], target[64];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        ssize_t n = readlink(path, target, sizeof target - 1);
-        if (n > 0) {
-            target[n] = '\0';
-            found = strcmp(target, want) == 0;
-        }
-    }
-    closedir(d);
-    return found;
+    return hh_holds_fd(c, pid, want);
 }
 
 static struct hh_proc *

@@ -131,29 +131,6 @@ tcp_inode(struct hh_ctx *c, in_port_t lport, in_port_t rport)
     return 0;
 }
 
-/* Whether PID holds the link text LINK ("socket:[123]") among its fds. */
-static bool
-holds(struct hh_ctx *c, pid_t pid, const char *link)
-{
-    char path[64], target[128];
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-    DIR *d = opendir(path);
-    HH_CHECK(c, d != NULL, "opendir %s: %s", path, strerror(errno));
-    bool found = false;
-    struct dirent *e;
-    while (!found && (e = readdir(d)) != NULL) {
-        char fdpath[340];
-        snprintf(fdpath, sizeof fdpath, "%s/%s", path, e->d_name);
-        ssize_t k = readlink(fdpath, target, sizeof target - 1);
-        if (k > 0) {
-            target[k] = '\0';
-            found = strcmp(target, link) == 0;
-        }
-    }
-    closedir(d);
-    return found;
-}
-
 /* The worker whose fd table holds the server side of client FD: the
  * kernel's account of who accepted it.  Exactly one may. */
 static int
@@ -168,14 +145,14 @@ holder(struct hh_ctx *c, const struct pool *pl, int fd)
     snprintf(link, sizeof link, "socket:[%lu]", ino);
     int who = -1;
     for (int w = 0; w < pl->n; w++) {
-        if (!proc_exists(pl->pid[w]) || !holds(c, pl->pid[w], link))
+        if (!proc_exists(pl->pid[w]) || !hh_holds_fd(c, pl->pid[w], link))
             continue;
         HH_CHECK(c, who < 0, "workers %d and %d both hold %s", who, w, link);
         who = w;
     }
     HH_CHECK(c, who >= 0, "no worker holds %s (client port %u)", link,
              (unsigned)cport);
-    HH_CHECK(c, !holds(c, hh_pid(pl->p), link),
+    HH_CHECK(c, !hh_holds_fd(c, hh_pid(pl->p), link),
              "the parent holds the accepted socket %s", link);
     return who;
 }

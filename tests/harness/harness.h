@@ -501,6 +501,9 @@ pid_t hh_ppid(pid_t pid);
  * the children do not change (stopped, or settled), as a test sees them
  * between events. */
 int hh_children(struct hh_ctx *c, pid_t pid, pid_t *out, int cap);
+/* Whether one of PID's descriptors reads LINK in /proc/PID/fd
+ * ("socket:[123]", a path); fails the scenario if PID is gone. */
+bool hh_holds_fd(struct hh_ctx *c, pid_t pid, const char *link);
 
 /* A socket (or any fd) of the test's own, closed at teardown like the
  * harness's; fails the scenario (with errno) if FD is -1.  Returns FD. */

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -980,4 +981,26 @@ hh_children(struct hh_ctx *c, pid_t pid, pid_t *out, int cap)
         s = end;
     }
     return n;
+}
+
+bool
+hh_holds_fd(struct hh_ctx *c, pid_t pid, const char *link)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(dir);
+    HH_CHECK(c, d != NULL, "open %s: %s", dir, strerror(errno));
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        char path[320], target[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n > 0) {
+            target[n] = '\0';
+            found = strcmp(target, link) == 0;
+        }
+    }
+    closedir(d);
+    return found;
 }
