@@ -883,6 +883,56 @@ find_user(const char *user)
     }
 }
 
+/* Whether USER can search PATH and every directory above it (0), or the
+ * errno that says why not: a program under /root (mode 0700) could never
+ * be run as nobody, and a reader should hear that at start, not as EACCES
+ * on every request. */
+static int
+reachable(const char *user, const char *path)
+{
+    if (!cfg.switch_user)
+        return 0; /* we are USER: realpath and stat have just done it */
+    pid_t pid = fork();
+    if (pid < 0)
+        hp_die("fork");
+    if (pid == 0) {
+        if (setgroups(1, &cfg.gid) < 0 || setgid(cfg.gid) < 0 ||
+            setuid(cfg.uid) < 0)
+            _exit(125);
+        _exit(access(path, X_OK) == 0 ? 0 : errno);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            hp_die("waitpid");
+    if (!WIFEXITED(st) || WEXITSTATUS(st) == 125)
+        hp_diex("could not take on %s's identity to check %s", user, path);
+    return WEXITSTATUS(st);
+}
+
+/* -r DIR must be reachable; scratch directories go under $TMPDIR, or
+ * /tmp when USER cannot reach that (root's TMPDIR is often private). */
+static void
+check_paths(const char *user)
+{
+    int e = reachable(user, cfg.root);
+    if (e)
+        hp_diex("-r %s: %s (uid %d) cannot reach it: %s; every directory "
+                "from / down to it must be searchable by others (chmod o+x), "
+                "so put it outside a private home such as /root",
+                cfg.root, user, (int)cfg.uid, strerror(e));
+    e = reachable(user, cfg.scratch);
+    if (e && strcmp(cfg.scratch, "/tmp") != 0) {
+        printf("scratch directories under /tmp: %s cannot reach TMPDIR %s "
+               "(%s)\n", user, cfg.scratch, strerror(e));
+        snprintf(cfg.scratch, sizeof cfg.scratch, "/tmp");
+        e = reachable(user, cfg.scratch);
+    }
+    if (e)
+        hp_diex("scratch directory base %s: %s cannot reach it: %s",
+                cfg.scratch, user, strerror(e));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -940,6 +990,7 @@ main(int argc, char **argv)
     const char *tmp = getenv("TMPDIR");
     if (realpath(tmp && *tmp ? tmp : "/tmp", cfg.scratch) == NULL)
         hp_die("scratch directory base %s", tmp && *tmp ? tmp : "/tmp");
+    check_paths(user);
 
     int lfd =
         hp_tcp_listener(&addr, LISTEN_BACKLOG, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -442,10 +442,8 @@ enum { NOBODY = 65534 };
 static void
 cgi_dir(struct hh_ctx *c, char *dir, size_t len)
 {
-    hh_tmpfile(c, "cgi", dir, len);
-    HH_CHECK(c, mkdir(dir, 0755) == 0, "mkdir %s: %s", dir, strerror(errno));
-    HH_CHECK(c, chmod(c->tmpdir, 0755) == 0, "chmod %s: %s", c->tmpdir,
-             strerror(errno));
+    /* the programs run as nobody, who must reach them */
+    hh_world_dir(c, "cgi", dir, len);
 }
 
 /* DIR/NAME holding TEXT, with mode MODE. */
@@ -481,7 +479,15 @@ cgi_start(struct hh_ctx *c, struct pool *pl, const char *dir, int n,
     static bool sweeping;
     if (!sweeping)
         sweeping = atexit(sweep_cgroups) == 0;
-    pool_start(c, pl, "cgi_server", spawn, args, n);
+    /* the scratch directories go beside DIR, where nobody can reach */
+    char base[512];
+    snprintf(base, sizeof base, "%s", dir);
+    char *slash = strrchr(base, '/');
+    if (slash)
+        *slash = '\0';
+    struct hh_spawn o = spawn ? *spawn : (struct hh_spawn){0};
+    o.tmpdir = base;
+    pool_start(c, pl, "cgi_server", &o, args, n);
 }
 
 /* Send REQ (LEN bytes) on a new connection, read to EOF into OUT (NUL
@@ -726,7 +732,8 @@ cgi_refusals(struct hh_ctx *c)
     snprintf(link, sizeof link, "%s/sub", dir);
     HH_CHECK(c, mkdir(link, 0755) == 0, "mkdir %s", link);
     /* an executable beside DIR, and a symlink in DIR that leads to it */
-    hh_tmpfile(c, "outside", outside, sizeof outside);
+    snprintf(outside, sizeof outside, "%.*s/outside",
+             (int)(strrchr(dir, '/') - dir), dir);
     hh_write_text(c, outside, "#!/bin/sh\necho escaped\n");
     chmod(outside, 0755);
     snprintf(link, sizeof link, "%s/out", dir);
@@ -1273,6 +1280,30 @@ cgi_big_file(struct hh_ctx *c)
     pool_stop(c, &pl);
 }
 
+/* Programs nobody can reach (under a 0700 directory, as a clone in /root
+ * is): refused at start with a line that says why, not EACCES at every
+ * request. */
+static void
+cgi_dir_unreachable(struct hh_ctx *c)
+{
+    char priv[256], dir[300];
+    hh_tmpfile(c, "private", priv, sizeof priv);
+    HH_CHECK(c, mkdir(priv, 0700) == 0, "mkdir %s: %s", priv,
+             strerror(errno));
+    snprintf(dir, sizeof dir, "%s/cgi", priv);
+    HH_CHECK(c, mkdir(dir, 0755) == 0, "mkdir %s: %s", dir, strerror(errno));
+    cgi_file(c, dir, "hello", "#!/bin/sh\necho hello\n", 0755);
+    hh_note(c, "harness: %s is mode 0700: uid 65534 cannot search it", priv);
+    const char *args[] = {"-r", dir, "127.0.0.1", "0", NULL};
+    struct hh_spawn opt = {.role = "server"};
+    struct hh_proc *p = hh_startv(c, &opt, "cgi_server", args);
+    hh_expect_err(p, "-r .*/cgi: nobody \\(uid 65534\\) cannot reach it: "
+                     "Permission denied", 3000);
+    hh_expect_exit(p, 1, 3000);
+    HH_CHECK(c, !hh_output_has(p, "^listening on"),
+             "the server listened before refusing");
+}
+
 /* Not root; a scratch directory of its own, gone afterwards. */
 static void
 cgi_user_and_scratch(struct hh_ctx *c)
@@ -1464,6 +1495,11 @@ static const struct hh_scenario scenarios[] = {
      "a program that writes a 3 MB file: SIGXFSZ at 1 MiB",
      "RLIMIT_FSIZE stopped the write at 1048576 bytes, and SIGXFSZ, at its "
      "default, killed the writer.", 0, cgi_big_file},
+    {"cgi_dir_unreachable", "15-2",
+     "programs under a directory nobody may search: refused at start",
+     "the server tried the path as uid 65534 before listening, and said "
+     "why it can never run them (a clone in /root, mode 0700, is the "
+     "usual case).", 0, cgi_dir_unreachable},
     {"cgi_user_and_scratch", "15-2",
      "not root, in a scratch directory of its own that goes with it",
      "id -u says 65534; its cwd was a fresh 0700 directory of its user, "

@@ -111,6 +111,7 @@ struct hh_ctx {
     struct hh_buf transcript;
     char tmpdir[128];
     int tmpcount;
+    char worlddir[128]; /* hh_world_dir's, when not inside tmpdir */
     jmp_buf jump;
     /* what hh_fail and hh_skip do once the outcome is set: NULL, longjmp
      * to jump (the runner); else call this, which does not return (a unit
@@ -259,6 +260,13 @@ long long hh_now_ms(void);
 /* A new path inside the scenario's temp dir (removed at teardown). */
 const char *hh_tmpfile(struct hh_ctx *c, const char *stem, char *buf,
                        size_t len);
+/* A new directory (mode 0755) that every user can reach, for a program
+ * that drops privileges (cgi_server runs its programs as nobody): inside
+ * the temp dir when every directory above it is searchable by others,
+ * otherwise under /tmp (a clone in /root, mode 0700, is not).  Removed at
+ * teardown. */
+const char *hh_world_dir(struct hh_ctx *c, const char *stem, char *buf,
+                         size_t len);
 bool hh_have(const char *tool); /* tool on PATH */
 
 /* ---- programs --------------------------------------------------------- */
@@ -273,6 +281,7 @@ struct hh_spawn {
     bool raw;                /* stdout is data: keep it, don't transcribe */
     bool tool;               /* a system tool on PATH (HH_PROG_TOOL) */
     bool hide_command;       /* its command line stays out of the transcript */
+    const char *tmpdir;      /* TMPDIR for the program (default: ours) */
 };
 
 /* Start PROG (NULL-terminated args) in its own process group, stdio on

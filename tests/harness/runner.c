@@ -87,6 +87,9 @@ teardown(struct hh_ctx *c)
     if (c->tmpdir[0])
         nftw(c->tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     c->tmpdir[0] = '\0';
+    if (c->worlddir[0])
+        nftw(c->worlddir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    c->worlddir[0] = '\0';
 }
 
 static void

@@ -399,16 +399,23 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
     /* LeakSanitizer cannot run under ptrace: a traced sanitizer build
      * keeps the rest of its checks and drops only the leak check */
     char **envp = environ;
-    char *env_copy[512], asan[512];
-    if (trace) { /* ASan's default is detect_leaks=1: set it either way */
-        const char *old = getenv("ASAN_OPTIONS");
+    char *env_copy[512], asan[512], tmpdir[160];
+    if (trace || opt->tmpdir) {
         int k = 0;
-        for (char **e = environ; *e && k < 510; e++)
-            if (strncmp(*e, "ASAN_OPTIONS=", 13) != 0)
+        for (char **e = environ; *e && k < 509; e++)
+            if (!(trace && strncmp(*e, "ASAN_OPTIONS=", 13) == 0) &&
+                !(opt->tmpdir && strncmp(*e, "TMPDIR=", 7) == 0))
                 env_copy[k++] = *e;
-        snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%sdetect_leaks=0",
-                 old ? old : "", old && *old ? ":" : "");
-        env_copy[k++] = asan;
+        if (trace) { /* ASan's default is detect_leaks=1: set it either way */
+            const char *old = getenv("ASAN_OPTIONS");
+            snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%sdetect_leaks=0",
+                     old ? old : "", old && *old ? ":" : "");
+            env_copy[k++] = asan;
+        }
+        if (opt->tmpdir) {
+            snprintf(tmpdir, sizeof tmpdir, "TMPDIR=%s", opt->tmpdir);
+            env_copy[k++] = tmpdir;
+        }
         env_copy[k] = NULL;
         envp = env_copy;
     }

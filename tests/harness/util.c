@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,8 +171,8 @@ hh_skip(struct hh_ctx *c, const char *fmt, ...)
     leave(c);
 }
 
-const char *
-hh_tmpfile(struct hh_ctx *c, const char *stem, char *buf, size_t len)
+static void
+make_tmpdir(struct hh_ctx *c)
 {
     if (!c->tmpdir[0]) {
         const char *t = getenv("TMPDIR");
@@ -183,7 +184,52 @@ hh_tmpfile(struct hh_ctx *c, const char *stem, char *buf, size_t len)
             hh_fail(c, "mkdtemp: %s", strerror(e));
         }
     }
+}
+
+const char *
+hh_tmpfile(struct hh_ctx *c, const char *stem, char *buf, size_t len)
+{
+    make_tmpdir(c);
     snprintf(buf, len, "%s/%s.%d", c->tmpdir, stem, ++c->tmpcount);
+    return buf;
+}
+
+/* Whether others may search every directory from / down to PATH. */
+static bool
+searchable_by_all(const char *path)
+{
+    char p[PATH_MAX];
+    if (!realpath(path, p))
+        return false;
+    for (char *slash = p + strlen(p); slash;) {
+        struct stat st;
+        if (stat(p[0] ? p : "/", &st) < 0 || !(st.st_mode & S_IXOTH))
+            return false;
+        *slash = '\0';
+        slash = strrchr(p, '/');
+    }
+    return true;
+}
+
+const char *
+hh_world_dir(struct hh_ctx *c, const char *stem, char *buf, size_t len)
+{
+    make_tmpdir(c);
+    if (chmod(c->tmpdir, 0755) < 0)
+        hh_fail(c, "chmod %s: %s", c->tmpdir, strerror(errno));
+    if (!searchable_by_all(c->tmpdir) && !c->worlddir[0]) {
+        snprintf(c->worlddir, sizeof c->worlddir, "/tmp/hpsp-world-XXXXXX");
+        if (!mkdtemp(c->worlddir) || chmod(c->worlddir, 0755) < 0) {
+            int e = errno;
+            c->worlddir[0] = '\0';
+            hh_fail(c, "a directory every user can reach, under /tmp: %s",
+                    strerror(e));
+        }
+    }
+    snprintf(buf, len, "%s/%s.%d", c->worlddir[0] ? c->worlddir : c->tmpdir,
+             stem, ++c->tmpcount);
+    if (mkdir(buf, 0755) < 0 || chmod(buf, 0755) < 0)
+        hh_fail(c, "mkdir %s: %s", buf, strerror(errno));
     return buf;
 }
 
