@@ -7,7 +7,8 @@
 # Looked at: System V semaphore sets, shared-memory segments and message
 # queues and /dev/shm entries of this user; processes running a program
 # of this build (BUILD/bin, BUILD/tests); anything left in BUILD/tmp, the
-# temp dir make test gives the harness (socket files, scenario dirs).
+# temp dir make test gives the harness (socket files, scenario dirs), and
+# /tmp/hpsp-world-* (hh_world_dir's, for programs that drop privileges).
 # As root the harness runs each chapter in namespaces of its own, so a
 # leak stays inside them and each scenario checks its own
 # (tests/harness/leftovers.c); this is the last line, for everything else
@@ -39,6 +40,9 @@ inventory() {
     done
     [ -d "$build/tmp" ] &&
         find "$build/tmp" -mindepth 1 -maxdepth 1 -printf 'tmp %f %p\n' 2>/dev/null
+    # hh_world_dir's, when the temp dir is out of other users' reach
+    find /tmp -mindepth 1 -maxdepth 1 -name 'hpsp-world-*' -user "$me" \
+        -printf 'world %f /tmp/%f\n' 2>/dev/null
     return 0
 }
 
@@ -61,6 +65,7 @@ after)
         shm) rm -f -- "/dev/shm/$id" ;;
         proc) kill -KILL "$id" 2>/dev/null ;;
         tmp) umount -l "$build/tmp/$id" 2>/dev/null; rm -rf -- "$build/tmp/$id" ;;
+        world) rm -rf -- "/tmp/$id" ;;
         esac
     done <<< "$new"
     exit 1
