@@ -21,3 +21,8 @@ UNIT_SRCS_test_thread_pool := ch15-pools/thread_pool.c ch14-thread/locker.c \
 UNIT_LDLIBS_test_thread_pool := -pthread -Wl,--wrap=pthread_create \
 	-Wl,--wrap=pthread_join
 UNIT_THREADED += test_thread_pool
+
+# The HTTP request parser (8-3's two-level state machine, grown for the
+# web server): a pure module, tested on every split point of every request
+# of its table (tests/unit/test_http_parser.c) and fuzzed (make fuzz).
+UNIT_SRCS_test_http_parser := ch15-pools/http_parser.c
