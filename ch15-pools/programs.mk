@@ -5,6 +5,10 @@ ch15_PROGS := pool_echo cgi_server pool_bench
 ch15_SRCS_pool_echo := process_pool.c
 ch15_SRCS_cgi_server := process_pool.c
 
+# 16-4, the book's stress tester for the web server, fixed: keep-alive GETs
+# on many connections for a set time, each response read whole, a summary.
+ch15_PROGS += stress_client
+
 # The thread pool (15-3) is a module over the 14-2 locker, linked into the
 # programs that use it and into its unit test; pool_bench measures what a
 # job's hand-off through it costs (bench/run, make bench).

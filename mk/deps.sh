@@ -32,6 +32,9 @@ plots|gnuplot-nox|cmd gnuplot|make bench writes its tables but no plots
 valgrind|valgrind|cmd valgrind|make check runs without its valgrind pass
 clang|clang libclang-rt-14-dev|cmd clang|CC=clang builds are not possible
 mutants|python3|cmd python3|make mutants cannot run
+wrk|wrk|cmd wrk|make bench skips the web server benchmark (ch15-pools/bench/http)
+nginx|nginx-light|file /usr/sbin/nginx|the web server benchmark runs without its nginx peer
+h2o|h2o|cmd h2o|the web server benchmark runs without its h2o peer
 '
 
 optional_pkgs() {
@@ -43,6 +46,7 @@ probe() { # "cmd X" or "pkg X"
     case "$1" in
     cmd\ *) command -v "${1#cmd }" >/dev/null 2>&1 ;;
     pkg\ *) pkg-config --exists "${1#pkg }" 2>/dev/null ;;
+    file\ *) [ -x "${1#file }" ] ;;
     esac
 }
 
@@ -75,8 +79,29 @@ install() { # packages...
     fi
     echo "hpsp: installing $*" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    # nginx and h2o are only peers the bench starts on ports of its own:
+    # their postinst must not start a system server on port 80.  A
+    # policy-rc.d that refuses every start does that, for this install
+    # only (one that was there already is left alone); on a systemd host
+    # their units are also disabled, so none starts at boot either.
+    local policy=/usr/sbin/policy-rc.d ours="" fresh=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# hpsp mk/deps.sh: no service starts during this install\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        ours=1
+    fi
+    for p in nginx-light h2o; do
+        case " $* " in *" $p "*) dpkg -s "$p" >/dev/null 2>&1 || fresh="$fresh $p" ;; esac
+    done
+    local rc=0
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" >/dev/null; } || rc=$?
+    [ -z "$ours" ] || rm -f "$policy"
+    if [ -n "$fresh" ] && [ -d /run/systemd/system ]; then
+        for p in $fresh; do
+            systemctl disable --now "${p%-light}.service" >/dev/null 2>&1 || true
+        done
+    fi
+    return $rc
 }
 
 ensure() {

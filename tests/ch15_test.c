@@ -19,6 +19,12 @@
  * environment, signal state and limits are read from /proc while it
  * runs, its wall-clock kill is timed on the harness's clock, and its
  * scratch directory is looked for after it has ended.
+ *
+ * 16-4, stress_client, runs against an HTTP peer of the test's own (a
+ * forked function, http_peer): it answers every GET it reads and counts
+ * its answers by status, and any byte that is not part of a request.
+ * The client's summary must match that count exactly, whether the peer
+ * sends several responses at once, cuts each in pieces, or closes.
  */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -31,7 +37,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1416,6 +1424,462 @@ pool_bench_smoke(struct hh_ctx *c)
              rows);
 }
 
+/* ---- 16-4: stress_client against an HTTP peer of the harness ----------- */
+
+/* The peer is a function of this test run as a process (hh_fork): one
+ * epoll loop that answers every GET it reads, in order, with a fixed
+ * response, and counts what it did.  Its count is the harness's own view
+ * of how many requests were answered; the client's summary must agree. */
+enum peer_mode {
+    PEER_PLAIN, /* all the responses a read asks for, in one send */
+    PEER_SPLIT, /* each response in five pieces, a pause between them */
+    PEER_CLOSE, /* CLOSE_AFTER answers per connection, then a FIN */
+};
+
+struct peer_cfg {
+    int lfd;
+    enum peer_mode mode;
+    int close_after;
+    size_t body; /* body bytes of every response */
+};
+
+enum { PEER_MAX_CONNS = 128, PEER_BUF = 16384 };
+
+struct peer_conn {
+    int fd;
+    long answered;
+    size_t len;
+    char buf[PEER_BUF];
+};
+
+struct peer_totals {
+    long answered, ok, not_found, conns, closed, junk;
+    char first[256]; /* the first request line */
+};
+
+/* The response to the Nth request of a connection: 200 for even N, 404
+ * for odd, so the client's count of each status can be checked too. */
+static size_t
+peer_response(const struct peer_cfg *cfg, long nth, char *out, size_t cap)
+{
+    int len = snprintf(out, cap, "HTTP/1.1 %s\r\nServer: hh-peer\r\n"
+                                 "Content-Type: text/plain\r\n"
+                                 "Content-Length: %zu\r\n\r\n",
+                       nth % 2 ? "404 Not Found" : "200 OK", cfg->body);
+    size_t n = (size_t)len;
+    for (size_t k = 0; k < cfg->body && n < cap; k++)
+        out[n++] = (char)('a' + (nth + (long)k) % 26);
+    return n;
+}
+
+/* Send one response of LEN bytes on FD, split as MODE says: in SPLIT,
+ * cut inside the status line, inside a header, inside the blank line
+ * and inside the body, with a 1 ms pause after each piece (pacing, so
+ * the client reads each piece on its own; no state is waited for). */
+static void
+peer_send(const struct peer_cfg *cfg, int fd, const char *resp, size_t len)
+{
+    if (cfg->mode != PEER_SPLIT) {
+        if (hp_writen(fd, resp, len) < 0)
+            hp_die("peer: write");
+        return;
+    }
+    const char *blank = memmem(resp, len, "\r\n\r\n", 4);
+    size_t head = (size_t)(blank - resp);
+    size_t cut[] = {5, 20, head + 2, head + 4 + cfg->body / 2, len};
+    size_t from = 0;
+    for (size_t k = 0; k < HH_LEN(cut); k++) {
+        if (cut[k] <= from || cut[k] > len)
+            continue;
+        if (hp_writen(fd, resp + from, cut[k] - from) < 0)
+            hp_die("peer: write");
+        from = cut[k];
+        if (from < len)
+            poll(NULL, 0, 1);
+    }
+}
+
+/* Answer every whole request in PC's buffer; false if the peer closed
+ * the connection (PEER_CLOSE). */
+static bool
+peer_answer(const struct peer_cfg *cfg, struct peer_conn *pc,
+            struct peer_totals *t, char *out, size_t cap)
+{
+    size_t olen = 0, off = 0;
+    bool open = true;
+    while (off < pc->len) {
+        char *p = pc->buf + off;
+        size_t avail = pc->len - off;
+        /* anything but the start of a GET is junk, a byte at a time */
+        size_t cmp = avail < 4 ? avail : 4;
+        if (memcmp(p, "GET ", cmp) != 0) {
+            t->junk++;
+            off++;
+            continue;
+        }
+        char *end = memmem(p, avail, "\r\n\r\n", 4);
+        if (!end)
+            break;
+        if (!t->first[0]) {
+            char *eol = memchr(p, '\r', avail);
+            size_t l = (size_t)(eol - p);
+            snprintf(t->first, sizeof t->first, "%.*s",
+                     (int)(l < 200 ? l : 200), p);
+        }
+        off = (size_t)(end + 4 - pc->buf);
+        if (cfg->mode == PEER_CLOSE && pc->answered == cfg->close_after) {
+            open = false;
+            break;
+        }
+        char resp[4096];
+        size_t n = peer_response(cfg, pc->answered, resp, sizeof resp);
+        if (cfg->mode == PEER_SPLIT) {
+            peer_send(cfg, pc->fd, resp, n);
+        } else {
+            if (olen + n > cap) {
+                peer_send(cfg, pc->fd, out, olen);
+                olen = 0;
+            }
+            memcpy(out + olen, resp, n);
+            olen += n;
+        }
+        if (pc->answered % 2)
+            t->not_found++;
+        else
+            t->ok++;
+        pc->answered++;
+        t->answered++;
+    }
+    if (olen)
+        peer_send(cfg, pc->fd, out, olen);
+    memmove(pc->buf, pc->buf + off, pc->len - off);
+    pc->len -= off;
+    return open;
+}
+
+static void
+http_peer(const void *arg)
+{
+    const struct peer_cfg *cfg = arg;
+    static struct peer_conn conns[PEER_MAX_CONNS];
+    static char out[256 * 1024];
+    struct peer_totals t = {0};
+    long fewest = -1;
+    volatile sig_atomic_t stop = 0;
+    sigset_t wait_mask;
+    if (hp_block_term(&stop, &wait_mask) < 0)
+        hp_die("peer: sigprocmask");
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0)
+        hp_die("peer: epoll_create1");
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = UINT64_MAX};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, cfg->lfd, &ev) < 0)
+        hp_die("peer: epoll_ctl");
+    while (!stop) {
+        struct epoll_event evs[64];
+        int n = epoll_pwait(ep, evs, 64, -1, &wait_mask);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            hp_die("peer: epoll_pwait");
+        for (int k = 0; k < n; k++) {
+            if (evs[k].data.u64 == UINT64_MAX) {
+                int fd = accept4(cfg->lfd, NULL, NULL, SOCK_CLOEXEC);
+                if (fd < 0)
+                    hp_die("peer: accept4");
+                int slot = 0;
+                while (slot < PEER_MAX_CONNS && conns[slot].fd > 0)
+                    slot++;
+                if (slot == PEER_MAX_CONNS)
+                    hp_diex("peer: more than %d connections at once",
+                            PEER_MAX_CONNS);
+                conns[slot] = (struct peer_conn){.fd = fd};
+                struct epoll_event cev = {.events = EPOLLIN,
+                                          .data.u64 = (uint64_t)slot};
+                if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &cev) < 0)
+                    hp_die("peer: epoll_ctl");
+                t.conns++;
+                continue;
+            }
+            struct peer_conn *pc = &conns[evs[k].data.u64];
+            ssize_t r = recv(pc->fd, pc->buf + pc->len, PEER_BUF - pc->len,
+                             MSG_DONTWAIT);
+            if (r < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
+            bool open = r > 0;
+            if (open) {
+                pc->len += (size_t)r;
+                open = peer_answer(cfg, pc, &t, out, sizeof out);
+                if (pc->len == PEER_BUF) { /* a request too big: junk */
+                    t.junk += (long)pc->len;
+                    pc->len = 0;
+                }
+            }
+            if (!open) {
+                if (r > 0)
+                    t.closed++;
+                epoll_ctl(ep, EPOLL_CTL_DEL, pc->fd, NULL);
+                close(pc->fd);
+                pc->fd = 0;
+                if (fewest < 0 || pc->answered < fewest)
+                    fewest = pc->answered;
+            }
+        }
+    }
+    for (int s = 0; s < PEER_MAX_CONNS; s++)
+        if (conns[s].fd > 0 && (fewest < 0 || conns[s].answered < fewest))
+            fewest = conns[s].answered;
+    printf("peer: first request: %s\n", t.first[0] ? t.first : "(none)");
+    printf("peer: answered %ld (200: %ld, 404: %ld) on %ld connections, "
+           "fewest on one %ld; junk %ld bytes; %ld closed by the peer\n",
+           t.answered, t.ok, t.not_found, t.conns, fewest, t.junk, t.closed);
+}
+
+struct stress_run {
+    struct hh_proc *peer, *client;
+    long long ms;                /* the client's run, on our clock */
+    long sent, completed, unanswered, ok, not_found;
+    long opened, errors, closed; /* from the client's summary */
+    long p_answered, p_ok, p_not_found, p_conns, p_fewest, p_junk;
+    char first[HH_GROUP_LEN];
+};
+
+/* Start the peer (MODE), run stress_client with ARGS before IP PORT to
+ * its end, stop the peer, and read both summaries into *S. */
+static void
+stress_run(struct hh_ctx *c, struct stress_run *s, enum peer_mode mode,
+           int close_after, size_t body, const struct hh_spawn *opt,
+           const char *const *args, int expect_status)
+{
+    struct sockaddr_in sa;
+    struct peer_cfg cfg = {.mode = mode, .close_after = close_after,
+                           .body = body};
+    cfg.lfd = hh_listen(c, 0, &sa, 128);
+    HH_CHECK(c, cfg.lfd >= 0, "listen: %s", strerror(errno));
+    memset(s, 0, sizeof *s);
+    s->peer = hh_fork(c, "http peer", http_peer, &cfg);
+    hh_note(c, "harness: an HTTP peer on 127.0.0.1:%u answers every GET "
+               "(%s), 200 and 404 in turn, %zu-byte bodies",
+            (unsigned)ntohs(sa.sin_port),
+            mode == PEER_SPLIT ? "each response in 5 pieces, 1 ms apart"
+            : mode == PEER_CLOSE ? "then closes after a few"
+                                 : "every response of a read in one send",
+            body);
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)ntohs(sa.sin_port));
+    const char *argv[24];
+    int k = 0;
+    for (; args[k]; k++)
+        argv[k] = args[k];
+    argv[k++] = "127.0.0.1";
+    argv[k++] = port;
+    argv[k] = NULL;
+    long long t0 = hh_now_ms();
+    struct hh_spawn o = opt ? *opt : (struct hh_spawn){0};
+    o.role = "client";
+    s->client = hh_startv(c, &o, "stress_client", argv);
+    hh_expect_exit(s->client, expect_status, hh_ms(c, 15000));
+    s->ms = hh_now_ms() - t0;
+    hh_stop(s->peer);
+
+    struct hh_proc *p = s->client;
+    hh_expect_line(p, "^connections: ([0-9]+) opened, ", 1000);
+    s->opened = atol(p->groups[1]);
+    hh_expect_line(p, "^requests: ([0-9]+) sent, ([0-9]+) completed, "
+                      "([0-9]+) unanswered", 1000);
+    s->sent = atol(p->groups[1]);
+    s->completed = atol(p->groups[2]);
+    s->unanswered = atol(p->groups[3]);
+    const char *line = hh_expect_line(p, "^responses: ", 1000);
+    char g[HH_MAX_GROUPS][HH_GROUP_LEN];
+    if (hh_match(c, " 200: ([0-9]+)", line, g))
+        s->ok = atol(g[1]);
+    if (hh_match(c, " 404: ([0-9]+)", line, g))
+        s->not_found = atol(g[1]);
+    hh_expect_line(p, "^errors: ([0-9]+) \\(.*closed ([0-9]+),", 1000);
+    s->errors = atol(p->groups[1]);
+    s->closed = atol(p->groups[2]);
+
+    hh_expect_line(s->peer, "^peer: first request: (.*)$", 1000);
+    snprintf(s->first, sizeof s->first, "%s", s->peer->groups[1]);
+    hh_expect_line(s->peer, "^peer: answered ([0-9]+) \\(200: ([0-9]+), "
+                            "404: ([0-9]+)\\) on ([0-9]+) connections, "
+                            "fewest on one (-?[0-9]+); junk ([0-9]+)",
+                   1000);
+    s->p_answered = atol(s->peer->groups[1]);
+    s->p_ok = atol(s->peer->groups[2]);
+    s->p_not_found = atol(s->peer->groups[3]);
+    s->p_conns = atol(s->peer->groups[4]);
+    s->p_fewest = atol(s->peer->groups[5]);
+    s->p_junk = atol(s->peer->groups[6]);
+}
+
+/* What every run must show: the client counted exactly the responses
+ * the peer sent, status by status, and sent nothing but requests. */
+static void
+stress_agree(struct hh_ctx *c, const struct stress_run *s)
+{
+    HH_CHECK(c, s->p_answered > 0, "the peer answered no request");
+    HH_CHECK(c, s->completed == s->p_answered,
+             "the client counts %ld completed requests, the peer answered "
+             "%ld", s->completed, s->p_answered);
+    HH_CHECK(c, s->ok == s->p_ok && s->not_found == s->p_not_found,
+             "the client counts 200: %ld, 404: %ld; the peer sent 200: %ld, "
+             "404: %ld", s->ok, s->not_found, s->p_ok, s->p_not_found);
+    HH_CHECK(c, s->p_junk == 0, "the peer read %ld bytes that were not part "
+                                "of a GET request", s->p_junk);
+    hh_note(c, "harness: the peer answered %ld requests (200: %ld, 404: "
+               "%ld) on %ld connections, the client completed %ld; no byte "
+               "outside a request", s->p_answered, s->p_ok, s->p_not_found,
+            s->p_conns, s->completed);
+}
+
+/* 4 keep-alive connections for 1 s, one request at a time. */
+static void
+stress_keepalive(struct hh_ctx *c)
+{
+    struct stress_run s;
+    const char *args[] = {"-d", "1s", "-c", "4", "-p", "/stress.html", NULL};
+    stress_run(c, &s, PEER_PLAIN, 0, 1400, NULL, args, 0);
+    stress_agree(c, &s);
+    HH_CHECK(c, s.errors == 0 && s.unanswered == 0,
+             "%ld errors, %ld unanswered: want none", s.errors,
+             s.unanswered);
+    HH_CHECK(c, s.p_conns == 4 && s.opened == 4,
+             "%ld connections reached the peer, the client opened %ld: "
+             "want 4 kept alive", s.p_conns, s.opened);
+    HH_CHECK(c, s.p_fewest >= 1, "a connection got no answer");
+    HH_CHECK(c, strcmp(s.first, "GET /stress.html HTTP/1.1") == 0,
+             "the request line was '%s'", s.first);
+    HH_CHECK(c, s.ms >= 1000 && s.ms < 1000 + hh_ms(c, 3000),
+             "the run took %lld ms for -d 1s", s.ms);
+    hh_note(c, "harness: the run took %lld ms on our clock for -d 1s",
+            s.ms);
+}
+
+/* 4 requests in flight per connection: the peer answers what one read
+ * brought in one send, so the client reads several responses at once. */
+static void
+stress_pipelined(struct hh_ctx *c)
+{
+    struct stress_run s;
+    const char *args[] = {"-d", "500ms", "-c", "2", "-P", "4", NULL};
+    stress_run(c, &s, PEER_PLAIN, 0, 100, NULL, args, 0);
+    stress_agree(c, &s);
+    HH_CHECK(c, s.errors == 0 && s.unanswered == 0,
+             "%ld errors, %ld unanswered: want none", s.errors,
+             s.unanswered);
+    HH_CHECK(c, strcmp(s.first, "GET /index.html HTTP/1.1") == 0,
+             "the request line was '%s'", s.first);
+}
+
+/* Each response cut in five, across the status line, a header, the
+ * blank line and the body. */
+static void
+stress_split_responses(struct hh_ctx *c)
+{
+    struct stress_run s;
+    const char *args[] = {"-d", "500ms", "-c", "2", NULL};
+    stress_run(c, &s, PEER_SPLIT, 0, 1400, NULL, args, 0);
+    stress_agree(c, &s);
+    HH_CHECK(c, s.errors == 0 && s.unanswered == 0,
+             "%ld errors, %ld unanswered: want none", s.errors,
+             s.unanswered);
+}
+
+/* The peer ends each connection after 3 answers, with a request
+ * pending: a "closed" error each, the rest counted, exit 1, no crash. */
+static void
+stress_peer_closes(struct hh_ctx *c)
+{
+    struct stress_run s;
+    const char *args[] = {"-d", "1s", "-c", "3", NULL};
+    stress_run(c, &s, PEER_CLOSE, 3, 200, NULL, args, 1);
+    stress_agree(c, &s);
+    HH_CHECK(c, s.p_answered == 9, "the peer answered %ld, want 3 on each "
+                                   "of 3 connections", s.p_answered);
+    HH_CHECK(c, s.closed == 3 && s.errors == 3,
+             "errors: %ld, closed: %ld; want 3, all 'closed'", s.errors,
+             s.closed);
+    HH_CHECK(c, s.unanswered == 3, "%ld unanswered, want the 3 pending "
+                                   "when the peer closed", s.unanswered);
+    hh_note(c, "harness: exit 1 with 3 'closed' errors and the 9 answers "
+               "counted");
+}
+
+/* 50 connections at once, for 300 ms: the connects do not wait for each
+ * other (the book sleeps 1 s after each), and every one is served. */
+static void
+stress_many_conns(struct hh_ctx *c)
+{
+    struct stress_run s;
+    const char *args[] = {"-d", "300ms", "-c", "50", NULL};
+    stress_run(c, &s, PEER_PLAIN, 0, 100, NULL, args, 0);
+    stress_agree(c, &s);
+    HH_CHECK(c, s.p_conns == 50 && s.p_fewest >= 1,
+             "the peer saw %ld connections, the least served got %ld "
+             "answers: want 50, each answered", s.p_conns, s.p_fewest);
+    HH_CHECK(c, s.errors == 0, "%ld errors", s.errors);
+    HH_CHECK(c, s.ms >= 300 && s.ms < 300 + hh_ms(c, 2000),
+             "50 connections and -d 300ms took %lld ms", s.ms);
+    hh_note(c, "harness: 50 connections served, the run took %lld ms", s.ms);
+}
+
+/* Under strace: a connection the peer closed leaves the epoll set
+ * before its fd is closed, and no epoll_ctl ever fails. */
+static void
+stress_closed_fd_epoll(struct hh_ctx *c)
+{
+    struct stress_run s;
+    const char *args[] = {"-d", "500ms", "-c", "3", NULL};
+    struct hh_spawn opt = {.trace = "trace=epoll_ctl,close",
+                           .must_trace = true};
+    stress_run(c, &s, PEER_CLOSE, 2, 100, &opt, args, 1);
+    stress_agree(c, &s);
+    struct hh_proc *p = s.client;
+    /* each fd's story, in call order: ADD puts it in the set, DEL takes
+     * it out; close must find it out, and no MOD or DEL may follow */
+    enum { FDS = 1024 };
+    bool in_set[FDS] = {false}, closed[FDS] = {false};
+    char g[HH_MAX_GROUPS][HH_GROUP_LEN];
+    int dels = 0;
+    size_t pos = 0;
+    const char *line;
+    while ((line = hh_trace_next(p, &pos, NULL)) != NULL) {
+        HH_CHECK(c, !hh_match(c, "^epoll_ctl\\(.*= -1", line, NULL),
+                 "a failed epoll_ctl: %s", line);
+        if (hh_match(c, "^epoll_ctl\\([0-9]+, EPOLL_CTL_(ADD|MOD|DEL), "
+                        "([0-9]+),", line, g)) {
+            int fd = atoi(g[2]);
+            if (fd >= FDS)
+                continue;
+            if (strcmp(g[1], "ADD") == 0) {
+                in_set[fd] = true;
+                closed[fd] = false;
+                continue;
+            }
+            HH_CHECK(c, !closed[fd], "epoll_ctl %s of fd %d after its "
+                                     "close: %s", g[1], fd, line);
+            if (strcmp(g[1], "DEL") == 0) {
+                in_set[fd] = false;
+                dels++;
+            }
+        } else if (hh_match(c, "^close\\(([0-9]+)\\)", line, g)) {
+            int fd = atoi(g[1]);
+            if (fd >= FDS)
+                continue;
+            HH_CHECK(c, !in_set[fd], "fd %d closed while still in the epoll "
+                                     "set: %s", fd, line);
+            closed[fd] = true;
+        }
+    }
+    HH_CHECK(c, dels >= 3, "%d EPOLL_CTL_DEL calls, want one for each of "
+                           "the 3 connections", dels);
+    hh_note(c, "harness: strace shows %d EPOLL_CTL_DEL, each before "
+               "the close of its fd, none touched after; no epoll_ctl failed",
+            dels);
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 static const struct hh_scenario scenarios[] = {
@@ -1516,6 +1980,37 @@ static const struct hh_scenario scenarios[] = {
     {"pool_bench_smoke", "15-3",
      "the thread pool's benchmark runs: one row per job, mode and size",
      NULL, HH_TEST_ONLY, pool_bench_smoke},
+    {"stress_keepalive", "16-4",
+     "4 keep-alive connections for 1 s: every answer counted, by status",
+     "the client's completed count is the peer's count of answers, 200s "
+     "and 404s apart; the requests end at their blank line (the book adds "
+     "twelve junk bytes, which a pipelining server answers with 400).",
+     0, stress_keepalive},
+    {"stress_pipelined", "16-4",
+     "4 requests in flight per connection: several responses per read",
+     "the peer answers all that a read brought in one send; the client "
+     "cuts them apart by Content-Length and counts each one.",
+     0, stress_pipelined},
+    {"stress_split_responses", "16-4",
+     "each response in five pieces: still counted once, whole",
+     "pieces end inside the status line, a header, the blank line and "
+     "the body; the book reads once per response and would count each "
+     "piece, or lose the rest.",
+     HH_REGRESSION, stress_split_responses},
+    {"stress_peer_closes", "16-4",
+     "the server closes with a request pending: an error, no crash",
+     "3 'closed' errors, the 9 answers still counted, exit 1 after the "
+     "summary.", 0, stress_peer_closes},
+    {"stress_many_conns", "16-4",
+     "50 connections at once, for 300 ms: all served, no 1 s per connect",
+     "the connects are non-blocking and start together; the book sleeps a "
+     "second after each, so 50 would take 50 s.",
+     HH_REGRESSION, stress_many_conns},
+    {"stress_closed_fd_epoll", "16-4",
+     "a closed connection leaves epoll first, and is never touched again",
+     "strace: EPOLL_CTL_DEL, then close, for each connection the server "
+     "ended; the book modifies the fd in epoll after closing it.",
+     HH_REGRESSION | HH_NEED_STRACE, stress_closed_fd_epoll},
 };
 
 static const struct hh_program programs[] = {
@@ -1542,6 +2037,21 @@ static const struct hh_program programs[] = {
              {{"-r", "/tmp", "-n", "17", "127.0.0.1", "0", NULL}, 2,
               "N '17': out of "},
              HH_SERVER_IN_USE("-r", "/tmp", ))},
+    {.name = "stress_client", .listing = "16-4",
+     .syscalls = "trace=connect,epoll_ctl,sendto,recvfrom,close",
+     .args = HH_ARGS_IP_PORT,
+     HH_ROWS({{"-c", "0", "127.0.0.1", "80", NULL}, 2, "CONNS '0': out of "},
+             {{"-c", "x", "127.0.0.1", "80", NULL}, 2, "CONNS 'x': not a "},
+             {{"-d", "0", "127.0.0.1", "80", NULL}, 2, "TIME '0'"},
+             {{"-t", "soon", "127.0.0.1", "80", NULL}, 2, "TIMEOUT 'soon'"},
+             {{"-P", "0", "127.0.0.1", "80", NULL}, 2, "DEPTH '0': out of "},
+             {{"-P", "65", "127.0.0.1", "80", NULL}, 2, "DEPTH '65': out of "},
+             {{"-p", "index.html", "127.0.0.1", "80", NULL}, 2,
+              "must start with /"},
+             {{"-p", "/a b", "127.0.0.1", "80", NULL}, 2,
+              "a space or control byte"},
+             {{"10.0.0.1", "80", NULL}, 2, "only loopback"},
+             {{"127.0.0.1", "0", NULL}, 2, "PORT 0: give the port"})},
     {.name = "pool_echo", .listing = "15-1",
      .syscalls = "trace=socketpair,clone,clone3,sendto,recvfrom,accept4,"
                  "kill,wait4",
