@@ -260,10 +260,12 @@ read_small(struct hc_conn *c, int fd, off_t size)
 
 /* The status for a failed realpath or open: a name that is not there
  * (or a symlink where O_NOFOLLOW finds one) is 404, one the server may
- * not read 403. */
+ * not read 403; a server out of descriptors or memory is busy, 503. */
 static int
 status_of(int err)
 {
+    if (err == EMFILE || err == ENFILE || err == ENOMEM)
+        return 503;
     return err == EACCES || err == EPERM ? 403 : 404;
 }
 

@@ -319,8 +319,11 @@ conn_event(struct loop *l, struct conn *c)
 static void
 pause_expired(struct timer *t, void *arg)
 {
+    struct loop *l = arg;
     (void)t;
-    resume_accept(arg);
+    if (l->reserve_fd < 0) /* another loop may have taken its slot */
+        l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    resume_accept(l);
 }
 
 /* accept failed with EMFILE or ENFILE.  Free the reserve descriptor to
@@ -627,27 +630,33 @@ main(int argc, char **argv)
         loop_init(&loops[i], lfd, wake, loops_mode ? -1 : sfd, &root,
                   idle_ms);
     }
-    if (hp_announce_listener(first) < 0)
-        hp_die("getsockname");
-
+    /* every thread runs before the announcement: whoever reads it finds
+     * the server complete */
     int rc;
     if (!loops_mode) {
-        printf("mode pool: 1 I/O thread, %d workers; idle %lld ms; "
-               "root %s\n", threads, idle_ms, root.path);
         if ((rc = tp_create(&loops[0].pool, threads, 0)) != 0)
             hp_die_en(rc, "tp_create");
+    } else {
+        for (int i = 0; i < nloops; i++)
+            if ((rc = pthread_create(&loops[i].thread, NULL, run_loop,
+                                     &loops[i])) != 0)
+                hp_die_en(rc, "pthread_create");
+    }
+    if (hp_announce_listener(first) < 0)
+        hp_die("getsockname");
+    printf("mode %s: %d %s; idle %lld ms; root %s\n",
+           loops_mode ? "loops" : "pool", threads,
+           loops_mode ? "event loops, one SO_REUSEPORT listener each"
+                      : "workers behind 1 I/O thread",
+           idle_ms, root.path);
+
+    if (!loops_mode) {
         run_loop(&loops[0]);
         /* the jobs still queued run and hand their connections back to
          * a queue nobody reads now: loop_destroy closes them all */
         if ((rc = tp_destroy(loops[0].pool)) != 0)
             hp_die_en(rc, "tp_destroy");
     } else {
-        printf("mode loops: %d event loops, one SO_REUSEPORT listener "
-               "each; idle %lld ms; root %s\n", threads, idle_ms, root.path);
-        for (int i = 0; i < nloops; i++)
-            if ((rc = pthread_create(&loops[i].thread, NULL, run_loop,
-                                     &loops[i])) != 0)
-                hp_die_en(rc, "pthread_create");
         /* this thread's whole job now: wait for the stop signal */
         struct signalfd_siginfo si;
         while (read(sfd, &si, sizeof si) < 0)
