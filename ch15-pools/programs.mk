@@ -21,3 +21,10 @@ UNIT_SRCS_test_thread_pool := ch15-pools/thread_pool.c ch14-thread/locker.c \
 UNIT_LDLIBS_test_thread_pool := -pthread -Wl,--wrap=pthread_create \
 	-Wl,--wrap=pthread_join
 UNIT_THREADED += test_thread_pool
+
+# 15-4/15-5 the connection, 15-6 the web server: the 8-3 parser module,
+# the 15-3 pool and the ch11 heap timer linked in.
+ch15_PROGS += web_server
+ch15_SRCS_web_server := http_conn.c http_parser.c $(ch15_THREAD_POOL) \
+	../ch11-timer/timer_heap.c
+ch15_LDLIBS_web_server := -pthread

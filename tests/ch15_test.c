@@ -1442,7 +1442,7 @@ put_in(struct hh_ctx *c, const char *from, const char *root, const char *name)
 static void
 site_make(struct hh_ctx *c, struct site *s, bool big)
 {
-    char path[300], dir[300];
+    char path[400], dir[300];
     hh_tmpfile(c, "www", s->root, sizeof s->root);
     HH_CHECK(c, mkdir(s->root, 0755) == 0, "mkdir: %s", strerror(errno));
     chmod(s->root, 0755);
