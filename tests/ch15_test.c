@@ -1806,60 +1806,85 @@ web_pipelined(struct hh_ctx *c, const char *mode)
     hh_stop(p);
 }
 
-/* Read PATH's response from FD slowly: nothing for 300 ms (the server's
- * socket fills and its writes stop short), then in small bites. */
-static void
-slow_read_check(struct hh_ctx *c, int fd, const char *path_on_disk,
-                struct resp *rs)
-{
-    struct reader r;
-    size_t len;
-    char *data = hh_read_file(c, path_on_disk, &len);
-    reader_init(c, &r, fd, len + 8192);
-    hh_observe(c, 300);
-    read_response(c, &r, rs, false, 30000);
-    HH_CHECK(c, rs->status == 200, "status %d", rs->status);
-    expect_body(c, rs, data, len, path_on_disk);
-}
-
-/* Fix (b) of 15-5: a 6 MB file (sendfile) and a 60000-byte one (writev)
- * to a client with a 4 KB receive buffer that waits before it reads:
- * every byte arrives, in order. */
+/* Fix (b) of 15-5, to a client with a 4 KB receive buffer that waits
+ * 300 ms before it reads: 128 pipelined requests for the 60000-byte file
+ * (writev), whose responses fill the server's socket many times over, so
+ * that writevs stop short with the head, the body or both half sent;
+ * then the 6 MB file (sendfile).  Every byte arrives, in order. */
 static void
 regress_big(struct hh_ctx *c, const char *mode)
 {
+    enum { SMALLS = 128 };
     struct site s;
     struct resp rs;
+    struct reader r;
     site_make(c, &s, true);
     struct hh_proc *p = web_start(c, &s, mode, "2", "2s", NULL);
     int fd = web_connect(c, p, 4096);
-    hh_send(c, fd, GET("/small.bin"), strlen(GET("/small.bin")), 3000);
-    slow_read_check(c, fd, s.small, &rs);
+    size_t slen, blen;
+    char *small = hh_read_file(c, s.small, &slen);
+    char *big = hh_read_file(c, s.big, &blen);
+    size_t one = strlen(GET("/small.bin"));
+    char *batch = hh_alloc(c, SMALLS * one);
+    for (int i = 0; i < SMALLS; i++)
+        memcpy(batch + (size_t)i * one, GET("/small.bin"), one);
+    hh_send(c, fd, batch, SMALLS * one, 3000);
+    reader_init(c, &r, fd, blen + 8192);
+    hh_observe(c, 300);
+    for (int i = 0; i < SMALLS; i++) {
+        read_response(c, &r, &rs, false, 30000);
+        HH_CHECK(c, rs.status == 200, "small %d: status %d", i, rs.status);
+        expect_body(c, &rs, small, slen, "/small.bin");
+    }
     hh_send(c, fd, GET("/big.bin"), strlen(GET("/big.bin")), 3000);
-    slow_read_check(c, fd, s.big, &rs);
-    hh_note(c, "harness: %d and %d bytes byte-identical, on one connection",
-            SMALL_LEN, BIG_LEN);
+    hh_observe(c, 300);
+    read_response(c, &r, &rs, false, 30000);
+    HH_CHECK(c, rs.status == 200, "big: status %d", rs.status);
+    expect_body(c, &rs, big, blen, "/big.bin");
+    hh_note(c, "harness: %d x %d bytes, then %d, byte-identical, on one "
+            "connection", SMALLS, SMALL_LEN, BIG_LEN);
     hh_stop(p);
 }
 
+/* The server's side of 127.0.0.1:SPORT <-> :CPORT reaches TIME_WAIT:
+ * it closed first, with a FIN (an abortive close leaves none). */
+static void
+expect_time_wait(struct hh_ctx *c, in_port_t sport, in_port_t cport)
+{
+    int state = -1;
+    long tx, rx;
+    long long deadline = hh_now_ms() + hh_ms(c, 3000);
+    while (hh_now_ms() < deadline) {
+        if (hh_tcp_info(sport, cport, &state, &tx, &rx) == 0 &&
+            state == TCP_TIME_WAIT)
+            break;
+        hh_observe(c, 10);
+    }
+    HH_CHECK(c, state == TCP_TIME_WAIT, "the server's side of port %u is "
+             "%s, not TIME_WAIT: it did not close with a FIN", cport,
+             state < 0 ? "gone" : hh_tcp_state_name(state));
+    hh_note(c, "sock_diag: 127.0.0.1:%u -> :%u in TIME_WAIT", sport, cport);
+}
+
 /* The 15-6 SO_LINGER regression: 4 MB with Connection: close to a slow
- * reader, read whole, then EOF; after the client closes, the server's
- * side of the connection is in TIME_WAIT: it closed with a FIN.  (An
- * abortive close sends a RST, loses the unsent part, and leaves no
- * TIME_WAIT.) */
+ * reader, read whole, then EOF; and a client that says nothing, closed by
+ * the idle timer (-i 1s): EOF, not a reset, and the server's side in
+ * TIME_WAIT (sock_diag), so the server closed with a FIN.  The book's
+ * SO_LINGER {1, 0} turns every close into a RST, which destroys what is
+ * still unsent and leaves no TIME_WAIT. */
 static void
 regress_no_rst(struct hh_ctx *c, const char *mode)
 {
     struct site s;
     struct resp rs;
+    struct reader r;
     site_make(c, &s, true);
-    struct hh_proc *p = web_start(c, &s, mode, "2", "5s", NULL);
+    struct hh_proc *p = web_start(c, &s, mode, "2", "1s", NULL);
+    in_port_t sport = ntohs(p->addr.sin_port);
     int fd = web_connect(c, p, 4096);
-    in_port_t cport = hh_local_port(fd), sport = ntohs(p->addr.sin_port);
     const char req[] = "GET /close.bin HTTP/1.1\r\nHost: t\r\n"
                        "Connection: close\r\n\r\n";
     hh_send(c, fd, req, strlen(req), 3000);
-    struct reader r;
     size_t len;
     char *data = hh_read_file(c, s.close4m, &len);
     reader_init(c, &r, fd, len + 8192);
@@ -1872,20 +1897,15 @@ regress_no_rst(struct hh_ctx *c, const char *mode)
     while (!r.eof)
         reader_fill(c, &r, deadline);
     hh_note(c, "harness: %zu bytes, then EOF", len);
+    in_port_t cport = hh_local_port(fd);
     hh_close(c, fd);
-    int state = -1;
-    long tx, rx;
-    deadline = hh_now_ms() + hh_ms(c, 3000);
-    while (hh_now_ms() < deadline) {
-        if (hh_tcp_info(sport, cport, &state, &tx, &rx) == 0 &&
-            state == TCP_TIME_WAIT)
-            break;
-        hh_observe(c, 10);
-    }
-    HH_CHECK(c, state == TCP_TIME_WAIT, "the server's side of port %u is "
-             "%s, not TIME_WAIT: it did not close with a FIN", cport,
-             state < 0 ? "gone" : hh_tcp_state_name(state));
-    hh_note(c, "sock_diag: 127.0.0.1:%u -> :%u in TIME_WAIT", sport, cport);
+    expect_time_wait(c, sport, cport);
+
+    int quiet = web_connect(c, p, 0);
+    cport = hh_local_port(quiet);
+    hh_expect_eof(c, quiet, 3000); /* fails on ECONNRESET */
+    hh_close(c, quiet);
+    expect_time_wait(c, sport, cport);
     hh_stop(p);
 }
 
