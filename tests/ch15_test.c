@@ -2013,8 +2013,8 @@ web_idle(struct hh_ctx *c, const char *mode)
                         "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
     int fd[3];
     long long start[3], closed[3] = {0, 0, 0};
-    const char *who[3] = {"silent", "a byte every 200 ms", "idle after a "
-                          "response"};
+    const char *who[3] = {"silent", "a byte every 200 ms",
+                          "idle after a response"};
     fd[0] = web_connect(c, p, 0);
     start[0] = hh_now_ms();
     fd[1] = web_connect(c, p, 0);
