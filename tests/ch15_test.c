@@ -2293,15 +2293,35 @@ web_threads(struct hh_ctx *c, const char *mode)
     hh_stop(p);
 }
 
+/* The thread (strace -f's pid column) of the first call in P's trace
+ * that matches ERE, or -1. */
+static long
+trace_tid(struct hh_ctx *c, struct hh_proc *p, const char *ere)
+{
+    size_t len;
+    char *text = hh_read_file(c, p->trace_path, &len);
+    char re[256], g[HH_MAX_GROUPS][HH_GROUP_LEN];
+    snprintf(re, sizeof re, "^([0-9]+) +%s", ere);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        if (hh_match(c, re, line, g))
+            return atol(g[1]);
+    return -1;
+}
+
 /* strace -f: the small file's body goes in one writev with the head
- * (iov_len=60000 in the call), the big one with sendfile. */
+ * (iov_len=60000 in the call), the big one with sendfile.  Who makes the
+ * calls tells the designs apart: in pool mode a worker opens the file and
+ * the I/O thread accepts and writes; in loops mode one loop thread does
+ * all three. */
 static void
 web_syscalls(struct hh_ctx *c, const char *mode)
 {
     struct site s;
     struct resp rs;
+    bool loops = strcmp(mode, "loops") == 0;
     site_make(c, &s, true);
-    struct hh_spawn o = {.trace = "trace=writev,sendfile", .must_trace = true};
+    struct hh_spawn o = {.trace = "trace=accept4,openat,writev,sendfile",
+                         .must_trace = true};
     struct hh_proc *p = web_start(c, &s, mode, "2", "5s", &o);
     int fd = web_connect(c, p, 0);
     struct reader r;
@@ -2323,6 +2343,21 @@ web_syscalls(struct hh_ctx *c, const char *mode)
              "the 6 MB file went through writev");
     hh_note(c, "strace: %d writev with the small body, %d sendfile calls",
             w, sf);
+    long acc = trace_tid(c, p, "accept4\\([0-9]+, .*= [0-9]+$");
+    long opn = trace_tid(c, p, "openat\\(.*small\\.bin");
+    long wr = trace_tid(c, p, "writev\\(.*iov_len=60000");
+    HH_CHECK(c, acc > 0 && opn > 0 && wr > 0, "accept4 %ld, openat %ld, "
+             "writev %ld: a call missing from the trace", acc, opn, wr);
+    if (loops)
+        HH_CHECK(c, acc == opn && opn == wr, "accept4 by thread %ld, "
+                 "openat by %ld, writev by %ld: want one loop thread for "
+                 "all three", acc, opn, wr);
+    else
+        HH_CHECK(c, acc == wr && opn != acc, "accept4 by thread %ld, "
+                 "openat by %ld, writev by %ld: want the file opened by a "
+                 "worker, accept and write in the I/O thread", acc, opn, wr);
+    hh_note(c, "strace -f: accept4 by thread %ld, openat by %ld, writev by "
+            "%ld", acc, opn, wr);
 }
 
 /* SIGTERM with a client idle and one in the middle of a 6 MB response it
@@ -2483,7 +2518,9 @@ static const struct hh_scenario scenarios[] = {
     BOTH(web_syscalls, "15-5",
          "a small file in one writev with its head, a large one by sendfile",
          "strace shows writev with iov_len=60000 for the small file, "
-         "sendfile for the 6 MB one.", HH_NEED_STRACE),
+         "sendfile for the 6 MB one; pool: a worker opens the file, the "
+         "I/O thread accepts and writes; loops: one loop thread does all.",
+         HH_NEED_STRACE),
     BOTH(web_sigterm, "15-6",
          "SIGTERM with connections open: exit 0",
          "the loop(s) stopped, the pool drained and was joined, every "
