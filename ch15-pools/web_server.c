@@ -326,6 +326,21 @@ pause_expired(struct timer *t, void *arg)
     resume_accept(l);
 }
 
+/* Stop watching the listener for a moment: a level-triggered listener
+ * that cannot be emptied would wake the loop at once, for ever.  A
+ * connection's close or the pause's end starts accepting again. */
+static void
+pause_accept(struct loop *l)
+{
+    struct epoll_event ev = {.events = 0, .data.ptr = &l->lfd};
+    if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->lfd, &ev) < 0)
+        hp_die("epoll_ctl MOD listener");
+    l->paused = true;
+    if (timer_adjust(l->timers, &l->resume,
+                     timer_now_ms() + ACCEPT_PAUSE_MS) < 0)
+        hp_die("timer_adjust");
+}
+
 /* accept failed with EMFILE or ENFILE.  Free the reserve descriptor to
  * take one connection and refuse it; false when even that failed and
  * accepting has been paused. */
@@ -346,16 +361,7 @@ fd_shortage(struct loop *l)
         if (fd >= 0)
             return true;
     }
-    /* a level-triggered listener that cannot be emptied would wake the
-     * loop at once, for ever: stop watching it until a descriptor is
-     * closed, or for a moment */
-    struct epoll_event ev = {.events = 0, .data.ptr = &l->lfd};
-    if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->lfd, &ev) < 0)
-        hp_die("epoll_ctl MOD listener");
-    l->paused = true;
-    if (timer_adjust(l->timers, &l->resume,
-                     timer_now_ms() + ACCEPT_PAUSE_MS) < 0)
-        hp_die("timer_adjust");
+    pause_accept(l);
     return false;
 }
 
@@ -376,6 +382,7 @@ accept_all(struct loop *l)
             }
             if (errno == ENOBUFS || errno == ENOMEM) {
                 hp_warn("accept4");
+                pause_accept(l);
                 return;
             }
             hp_die("accept4");
@@ -669,6 +676,7 @@ main(int argc, char **argv)
             if ((rc = pthread_join(loops[i].thread, NULL)) != 0)
                 hp_die_en(rc, "pthread_join");
     }
+    printf("closing %d open connection(s)\n", atomic_load(&hc_users));
     for (int i = 0; i < nloops; i++)
         loop_destroy(&loops[i]);
     print_summary(loops, nloops);
