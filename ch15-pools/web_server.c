@@ -341,6 +341,22 @@ pause_accept(struct loop *l)
         hp_die("timer_adjust");
 }
 
+/* Answer 503 on the socket FD just accepted and close it.  Best effort,
+ * without waiting: one small send into an empty buffer, a FIN, and what
+ * the client has sent already read and dropped, since closing a socket
+ * with unread bytes sends a RST that may destroy the answer. */
+static void
+refuse(int fd)
+{
+    char sink[4096];
+    (void)send(fd, BUSY, sizeof BUSY - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)shutdown(fd, SHUT_WR);
+    for (int i = 0; i < 16; i++)
+        if (recv(fd, sink, sizeof sink, MSG_DONTWAIT) <= 0)
+            break;
+    close(fd);
+}
+
 /* accept failed with EMFILE or ENFILE.  Free the reserve descriptor to
  * take one connection and refuse it; false when even that failed and
  * accepting has been paused. */
@@ -352,9 +368,7 @@ fd_shortage(struct loop *l)
         l->reserve_fd = -1;
         int fd = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0) {
-            /* best effort: one small send into an empty buffer */
-            (void)send(fd, BUSY, sizeof BUSY - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-            close(fd);
+            refuse(fd);
             l->refused++;
         }
         l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
