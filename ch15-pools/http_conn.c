@@ -73,7 +73,10 @@ hc_init(int fd, const struct hc_root *root)
     c->fd = fd;
     c->root = root;
     c->file_fd = -1;
-    hx_init(&c->parser);
+    if (hx_init(&c->parser, NULL) != 0) { /* the defaults: never */
+        free(c);
+        return NULL;
+    }
     atomic_fetch_add(&hc_users, 1);
     return c;
 }
@@ -353,9 +356,9 @@ serve_file(struct hc_conn *c, const struct request *req)
     c->file_left = st.st_size;
 }
 
-/* Give the parser the bytes it has not seen; on PARSED_DONE, *USED is the
- * length of the request from rbuf[0]; on PARSED_ERROR, *STATUS the
- * status to answer. */
+/* Give the parser the request's bytes so far, rbuf[0, rlen) (it resumes
+ * where it stopped); on PARSED_DONE, *USED is the head's length; on
+ * PARSED_ERROR, *STATUS the status to answer. */
 static enum parsed
 parse(struct hc_conn *c, struct request *req, size_t *used, int *status);
 
@@ -401,10 +404,10 @@ hc_process(struct hc_conn *c)
     switch (parse(c, &req, &used, &status)) {
     case PARSED_MORE:
         if (c->rlen == sizeof c->rbuf) {
-            /* a request longer than the buffer (the parser's limits are
-             * below it, so this is a guard, not the usual way) */
+            /* a head longer than the buffer: the buffer holds the
+             * longest the parser's limits allow, so this is a guard */
             c->keep_alive = false;
-            c->rlen = c->rfed = 0;
+            c->rlen = 0;
             error_page(c, 431, false);
             c->requests++;
             return HC_NEXT_WRITE;
@@ -414,7 +417,7 @@ hc_process(struct hc_conn *c)
         /* what follows a request that cannot be parsed cannot be trusted
          * to start a request: answer, and end the connection */
         c->keep_alive = false;
-        c->rlen = c->rfed = 0;
+        c->rlen = 0;
         error_page(c, status, false);
         c->requests++;
         return HC_NEXT_WRITE;
@@ -427,8 +430,7 @@ hc_process(struct hc_conn *c)
     /* fix (h): the bytes after this request are the next one's start */
     memmove(c->rbuf, c->rbuf + used, c->rlen - used);
     c->rlen -= used;
-    c->rfed = 0;
-    hx_init(&c->parser);
+    hx_reset(&c->parser);
     return HC_NEXT_WRITE;
 }
 
@@ -436,7 +438,7 @@ enum hc_next
 hc_busy(struct hc_conn *c)
 {
     c->keep_alive = false;
-    c->rlen = c->rfed = 0;
+    c->rlen = 0;
     error_page(c, 503, false);
     return HC_NEXT_WRITE;
 }
@@ -496,7 +498,7 @@ hc_write(struct hc_conn *c)
          * that could destroy the response in flight */
         if (shutdown(c->fd, SHUT_WR) < 0)
             return HC_NEXT_CLOSE;
-        c->rlen = c->rfed = 0;
+        c->rlen = 0;
         return HC_NEXT_LINGER;
     }
     if (c->rlen > 0)
@@ -524,21 +526,22 @@ hc_drain(struct hc_conn *c)
 static enum parsed
 parse(struct hc_conn *c, struct request *req, size_t *used, int *status)
 {
-    size_t n = 0;
-    enum hx_result r = hx_feed(&c->parser, c->rbuf + c->rfed,
-                               c->rlen - c->rfed, &n);
-    if (r == HX_MORE) {
-        c->rfed = c->rlen;
+    const struct hx_request *r = &c->parser.req;
+
+    switch (hx_parse(&c->parser, c->rbuf, c->rlen)) {
+    case HX_NEED_MORE:
         return PARSED_MORE;
-    }
-    if (r == HX_ERROR) {
-        *status = c->parser.status;
+    case HX_ERROR:
+        *status = r->status;
         return PARSED_ERROR;
+    case HX_DONE:
+        break;
     }
-    *used = c->rfed + n;
-    req->head = c->parser.method == HX_HEAD;
-    req->path = c->parser.path;
-    req->keep_alive = c->parser.keep_alive;
-    req->ims = c->parser.if_modified_since;
+    /* the path was decoded in place and ends in a NUL of the parser's */
+    *used = r->head_len;
+    req->head = r->method == HX_HEAD;
+    req->path = c->rbuf + r->path.off;
+    req->keep_alive = r->keep_alive;
+    req->ims = r->has_ims ? r->if_modified_since : -1;
     return PARSED_DONE;
 }

@@ -60,9 +60,11 @@
 
 #include "http_parser.h"
 
-/* Bytes of requests a connection buffers: more than the parser's header
- * limit, so a request too long is the parser's 431 or 414 first. */
-#define HC_READ_BUF 16384
+/* Bytes of requests a connection buffers: the longest head the parser's
+ * default limits let through, so a request too long is the parser's 414
+ * or 431, never a full buffer. */
+#define HC_READ_BUF                                                          \
+    HX_HEAD_MAX(HX_DEFAULT_REQUEST_LINE, HX_DEFAULT_HEADER_BLOCK)
 /* Status line and headers of one response. */
 #define HC_HEAD_BUF 1024
 /* Files up to this size are read into memory and sent with the head in
@@ -91,10 +93,11 @@ struct hc_conn {
     int fd;
     const struct hc_root *root;
 
-    /* reading: rbuf[0, rlen) is buffered, rbuf[0, rfed) of it already
-     * given to the parser for the request in progress */
+    /* reading: rbuf[0, rlen) is buffered, from the first byte of the
+     * request being parsed (the parser writes into it: the path decoded
+     * in place, NULs after its fields) */
     char rbuf[HC_READ_BUF];
-    size_t rlen, rfed;
+    size_t rlen;
     bool peer_eof; /* the client sent its FIN */
     struct hx_parser parser;
 
