@@ -22,6 +22,11 @@ UNIT_LDLIBS_test_thread_pool := -pthread -Wl,--wrap=pthread_create \
 	-Wl,--wrap=pthread_join
 UNIT_THREADED += test_thread_pool
 
+# The HTTP request parser (8-3's two-level state machine, grown for the
+# web server): a pure module, tested on every split point of every request
+# of its table (tests/unit/test_http_parser.c) and fuzzed (make fuzz).
+UNIT_SRCS_test_http_parser := ch15-pools/http_parser.c
+
 # 15-4/15-5 the connection, 15-6 the web server: the 8-3 parser module,
 # the 15-3 pool and the ch11 heap timer linked in.
 ch15_PROGS += web_server
