@@ -1961,7 +1961,8 @@ web_hostile(struct hh_ctx *c, const char *mode)
         {"HTTP/1.7", "GET /index.html HTTP/1.7\r\nHost: t\r\n\r\n", 505, 505},
         {"no Host", "GET /index.html HTTP/1.1\r\n\r\n", 400, 400},
         {"bare LF", "GET /index.html HTTP/1.1\nHost: t\n\n", 400, 400},
-        {"garbage", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+        /* the start of a TLS ClientHello (its NULs left out: strlen) */
+        {"garbage", "\x16\x03\x01\x02\xfc\x01\x01\xfc\x03\x03\r\n\r\n",
          400, 400},
         {"no version", "GET /index.html\r\n\r\n", 400, 400},
         {"long header block", NULL, 431, 431},
