@@ -2096,7 +2096,9 @@ web_idle(struct hh_ctx *c, const char *mode)
     hh_stop(p);
 }
 
-/* Entries of /proc/PID/fd. */
+/* Entries of /proc/PID/fd below 1000: what counts against a low
+ * RLIMIT_NOFILE.  (Under valgrind its own descriptors sit near the top of
+ * the limit it started with, above any limit set here.) */
 static int
 fd_count(struct hh_ctx *c, pid_t pid)
 {
@@ -2107,7 +2109,7 @@ fd_count(struct hh_ctx *c, pid_t pid)
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
+        if (e->d_name[0] != '.' && atoi(e->d_name) < 1000)
             n++;
     closedir(d);
     return n;
@@ -2151,8 +2153,6 @@ web_fd_limit(struct hh_ctx *c, const char *mode)
     struct resp rs;
     enum { FREE = 6, CLIENTS = 20 };
     bool loops = strcmp(mode, "loops") == 0;
-    if (under_valgrind())
-        hh_skip(c, "valgrind keeps descriptors of its own under the limit");
     site_make(c, &s, false);
     struct hh_proc *p = web_start(c, &s, mode, "2", "30s", NULL);
     pid_t pid = hh_pid(p);
