@@ -18,7 +18,7 @@ CHAPTERS := $(patsubst %/programs.mk,%,$(sort $(wildcard ch[0-9][0-9]-*/programs
 include mk/rules.mk
 
 .PHONY: all programs tests test check check-asan check-tsan check-valgrind check-valgrind-run check-chapters print-chapters demo bench mutants \
-        deps deps-ok clean help compdb format $(addprefix test-,$(TESTED_CHAPTERS)) \
+        deps deps-ok clean help compdb format fuzz $(addprefix test-,$(TESTED_CHAPTERS)) \
         test-unit test-unit-threaded
 
 all: programs tests
@@ -147,6 +147,26 @@ mutants: deps-ok
 	@python3 mk/mutants.py --build $(BUILD) $(if $(CH),--chapter $(CH)) \
 		$(if $(MUTANT),--only $(MUTANT))
 
+# make fuzz: the HTTP request parser under libFuzzer (clang, with ASan and
+# UBSan) for FUZZ_RUNS executions from its seed corpus (tests/fuzz/); any
+# crash, hang (FUZZ_TIMEOUT s on one input), leak or sanitizer report
+# fails it, and the input is left in build/fuzz/.
+FUZZ_CC ?= clang
+FUZZ_RUNS ?= 1000000
+FUZZ_TIMEOUT ?= 10
+FUZZ_BIN := build/fuzz/fuzz_http_parser
+fuzz:
+	@mkdir -p build/fuzz/corpus
+	@printf 'int LLVMFuzzerTestOneInput(const char *d, long n);\nint LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; (void)n; return 0; }\n' \
+		| $(FUZZ_CC) -x c -fsanitize=fuzzer -o build/fuzz/probe - 2>/dev/null || \
+		{ echo "make fuzz: $(FUZZ_CC) has no libFuzzer (-fsanitize=fuzzer): apt-get install clang"; exit 1; }
+	$(FUZZ_CC) -std=gnu11 $(WARN) -g -O1 -fno-omit-frame-pointer \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $(FUZZ_BIN) tests/fuzz/fuzz_http_parser.c ch15-pools/http_parser.c
+	$(FUZZ_BIN) -runs=$(FUZZ_RUNS) -timeout=$(FUZZ_TIMEOUT) -max_len=4096 \
+		-dict=tests/fuzz/http_parser.dict -artifact_prefix=build/fuzz/ \
+		-print_final_stats=1 build/fuzz/corpus tests/fuzz/corpus/http_parser
+
 # --- housekeeping ----------------------------------------------------------
 compdb: compile_commands.json
 compile_commands.json: $(MAKEFILE_LIST)
@@ -167,6 +187,7 @@ help:
 	@echo "make check          the tests under ASan+UBSan, TSan, valgrind; then each chapter"
 	@echo "                    alone from a fresh clone (make check-chapters)"
 	@echo "make bench          the benchmarks (chapters 9 and 11)"
+	@echo "make fuzz           fuzz the HTTP parser (clang libFuzzer), FUZZ_RUNS=$(FUZZ_RUNS)"
 	@echo "make mutants        grade plausible wrong programs: each must lose points"
 	@echo "                    CH=ch09 one chapter, MUTANT=name one mutant"
 	@echo "make deps           install the Debian packages the suite uses (root)"

@@ -306,9 +306,9 @@ parse_request_line(struct hx_parser *p, char *buf, uint32_t s, uint32_t e)
             return 400; /* a control or non-ASCII byte, a fragment */
     }
     v = te + 1;
-    if (e - v != 8 || memcmp(buf + v, "HTTP/", 5) != 0 ||
-        buf[v + 5] < '0' || buf[v + 5] > '9' || buf[v + 6] != '.' ||
-        buf[v + 7] < '0' || buf[v + 7] > '9')
+    if (e - v != 8 || memcmp(buf + v, "HTTP/", 5) != 0 || buf[v + 5] < '0' ||
+        buf[v + 5] > '9' || buf[v + 6] != '.' || buf[v + 7] < '0' ||
+        buf[v + 7] > '9')
         return 400;
     if (buf[v + 5] != '1' || buf[v + 7] > '1')
         return 505;
@@ -399,12 +399,11 @@ parse_imf_fixdate(const char *s, size_t n, time_t *out)
 {
     static const char days[] = "ThuFriSatSunMonTueWed"; /* from 1970-01-01 */
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    static const int mdays[] = {31, 29, 31, 30, 31, 30,
-                                31, 31, 30, 31, 30, 31};
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
-    if (n != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' ||
-        s[11] != ' ' || s[16] != ' ' || s[19] != ':' || s[22] != ':' ||
-        s[25] != ' ' || memcmp(s + 26, "GMT", 3) != 0)
+    if (n != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
+        s[16] != ' ' || s[19] != ':' || s[22] != ':' || s[25] != ' ' ||
+        memcmp(s + 26, "GMT", 3) != 0)
         return false;
     int day = digits(s + 5, 2), year = digits(s + 12, 4);
     int hour = digits(s + 17, 2), min = digits(s + 20, 2);
@@ -412,8 +411,8 @@ parse_imf_fixdate(const char *s, size_t n, time_t *out)
     for (int i = 0; i < 12; i++)
         if (memcmp(s + 8, months + 3 * i, 3) == 0)
             mon = i + 1;
-    if (day < 1 || year < 0 || hour < 0 || hour > 23 || min < 0 ||
-        min > 59 || sec < 0 || sec > 60 || mon < 0 || day > mdays[mon - 1])
+    if (day < 1 || year < 0 || hour < 0 || hour > 23 || min < 0 || min > 59 ||
+        sec < 0 || sec > 60 || mon < 0 || day > mdays[mon - 1])
         return false;
     bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     if (mon == 2 && day == 29 && !leap)
@@ -474,8 +473,7 @@ parse_header(struct hx_parser *p, char *buf, uint32_t s, uint32_t e)
     } else if (span_is(buf, s, n, "if-modified-since")) {
         if (p->flags & F_IMS_SEEN)
             p->flags |= F_IMS_TWICE;
-        else if (parse_imf_fixdate(buf + v, ve - v,
-                                   &p->req.if_modified_since))
+        else if (parse_imf_fixdate(buf + v, ve - v, &p->req.if_modified_since))
             p->flags |= F_IMS_VALID;
         p->flags |= F_IMS_SEEN;
     }

@@ -104,7 +104,7 @@
 #define HX_LIMIT_MAX (1u << 20)
 
 /* The longest head the limits allow: request line, CRLF, header block. */
-#define HX_HEAD_MAX(request_line, header_block)                              \
+#define HX_HEAD_MAX(request_line, header_block)                                \
     ((size_t)(request_line) + 2 + (size_t)(header_block))
 
 struct hx_limits {
@@ -134,17 +134,17 @@ struct hx_span {
 
 /* What hx_parse found.  Valid after HX_DONE; after HX_ERROR only status. */
 struct hx_request {
-    int status;              /* HX_ERROR: 400 413 414 431 501 505 (500: the
-                                caller gave fewer bytes than before) */
-    enum hx_method method;   /* HX_GET or HX_HEAD */
-    int version;             /* 10 or 11: HTTP/1.0 or HTTP/1.1 */
-    struct hx_span path;     /* decoded, starts with '/', no NUL or control */
-    struct hx_span query;    /* after the first '?', not decoded; may be "" */
-    struct hx_span host;     /* of an absolute URL, else Host's value; "" */
-    bool keep_alive;         /* RFC 9112 9.3, from version and Connection */
-    bool has_ims;            /* If-Modified-Since was a valid IMF-fixdate */
-    time_t if_modified_since;/* that date, seconds since the epoch (UTC) */
-    size_t head_len;         /* bytes of buf this head used, with its CRLFs */
+    int status;               /* HX_ERROR: 400 413 414 431 501 505 (500: the
+                                 caller gave fewer bytes than before) */
+    enum hx_method method;    /* HX_GET or HX_HEAD */
+    int version;              /* 10 or 11: HTTP/1.0 or HTTP/1.1 */
+    struct hx_span path;      /* decoded, starts with '/', no NUL or control */
+    struct hx_span query;     /* after the first '?', not decoded; may be "" */
+    struct hx_span host;      /* of an absolute URL, else Host's value; "" */
+    bool keep_alive;          /* RFC 9112 9.3, from version and Connection */
+    bool has_ims;             /* If-Modified-Since was a valid IMF-fixdate */
+    time_t if_modified_since; /* that date, seconds since the epoch (UTC) */
+    size_t head_len;          /* bytes of buf this head used, with its CRLFs */
 };
 
 /*
@@ -152,13 +152,13 @@ struct hx_request {
  * req, and only as struct hx_request above says.
  */
 struct hx_parser {
-    struct hx_limits lim; /* as given to hx_init, defaults filled in */
-    uint8_t state;        /* request line, headers, done, error */
-    uint32_t scanned;     /* bytes of buf the line scanner has examined */
-    uint32_t line_start;  /* offset of the line being scanned */
-    uint32_t block_start; /* offset of the header block (after line 1) */
-    uint32_t nheaders;    /* header field lines so far */
-    uint32_t flags;       /* header fields seen (Host, Connection ...) */
+    struct hx_limits lim;    /* as given to hx_init, defaults filled in */
+    uint8_t state;           /* request line, headers, done, error */
+    uint32_t scanned;        /* bytes of buf the line scanner has examined */
+    uint32_t line_start;     /* offset of the line being scanned */
+    uint32_t block_start;    /* offset of the header block (after line 1) */
+    uint32_t nheaders;       /* header field lines so far */
+    uint32_t flags;          /* header fields seen (Host, Connection ...) */
     uint64_t content_length; /* the value of Content-Length, if seen */
     struct hx_request req;
 };

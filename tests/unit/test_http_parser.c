@@ -45,23 +45,32 @@ struct expect {
     size_t head_len;
 };
 
-#define OK(nm, r, m, v, pa, q, h, ka)                                        \
-    {.name = nm, .req = r, .len = sizeof(r) - 1, .result = HX_DONE,          \
-     .method = m, .version = v, .path = pa, .query = q, .host = h,          \
-     .keep_alive = ka}
-#define OK_IMS(nm, r, has, t)                                                \
-    {.name = nm, .req = r, .len = sizeof(r) - 1, .result = HX_DONE,          \
-     .method = HX_GET, .version = 11, .path = "/", .query = "", .host = "h", \
-     .keep_alive = true, .has_ims = has, .ims = t}
-#define ERR(nm, r, st)                                                       \
-    {.name = nm, .req = r, .len = sizeof(r) - 1, .result = HX_ERROR,         \
-     .status = st}
-#define MORE(nm, r)                                                          \
-    {.name = nm, .req = r, .len = sizeof(r) - 1, .result = HX_NEED_MORE}
+#define OK(nm, r, m, v, pa, q, h, ka)                                          \
+    {                                                                          \
+        .name = nm, .req = r, .len = sizeof(r) - 1, .result = HX_DONE,         \
+        .method = m, .version = v, .path = pa, .query = q, .host = h,          \
+        .keep_alive = ka                                                       \
+    }
+#define OK_IMS(nm, r, has, t)                                                  \
+    {                                                                          \
+        .name = nm, .req = r, .len = sizeof(r) - 1, .result = HX_DONE,         \
+        .method = HX_GET, .version = 11, .path = "/", .query = "",             \
+        .host = "h", .keep_alive = true, .has_ims = has, .ims = t              \
+    }
+#define ERR(nm, r, st)                                                         \
+    {                                                                          \
+        .name = nm, .req = r, .len = sizeof(r) - 1, .result = HX_ERROR,        \
+        .status = st                                                           \
+    }
+#define MORE(nm, r)                                                            \
+    {                                                                          \
+        .name = nm, .req = r, .len = sizeof(r) - 1, .result = HX_NEED_MORE     \
+    }
 
 #define H11 " HTTP/1.1\r\nHost: h\r\n"
 #define IMS(d) "GET /" H11 "If-Modified-Since: " d "\r\n\r\n"
 
+/* clang-format off */
 static const struct expect table[] = {
     /* What a server must accept. */
     OK("plain GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", HX_GET, 11, "/", "",
@@ -78,8 +87,9 @@ static const struct expect table[] = {
        HX_GET, 10, "/", "", "", false),
     OK("1.1 close", "GET /" H11 "Connection: close\r\n\r\n", HX_GET, 11, "/",
        "", "h", false),
-    OK("1.1 close in a token list", "GET /" H11 "Connection: foo, CLOSE\r\n\r\n",
-       HX_GET, 11, "/", "", "h", false),
+    OK("1.1 close in a token list",
+       "GET /" H11 "Connection: foo, CLOSE\r\n\r\n", HX_GET, 11, "/", "",
+       "h", false),
     OK("1.1 keep-alive and close", "GET /" H11
        "Connection: keep-alive,close\r\n\r\n", HX_GET, 11, "/", "", "h", false),
     OK("1.1 close-ish token is not close", "GET /" H11
@@ -110,8 +120,9 @@ static const struct expect table[] = {
        "b?c", "h", true),
     OK("empty lines before the request line",
        "\r\n\r\nGET / HTTP/1.0\r\n\r\n", HX_GET, 10, "/", "", "", false),
-    OK("Host trimmed, name any case", "GET / HTTP/1.1\r\nhOST: \t a.b:80 \t\r\n\r\n",
-       HX_GET, 11, "/", "", "a.b:80", true),
+    OK("Host trimmed, name any case",
+       "GET / HTTP/1.1\r\nhOST: \t a.b:80 \t\r\n\r\n", HX_GET, 11, "/", "",
+       "a.b:80", true),
     OK("Host empty", "GET / HTTP/1.1\r\nHost:\r\n\r\n", HX_GET, 11, "/", "",
        "", true),
     OK("Host IPv6 literal", "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
@@ -126,8 +137,8 @@ static const struct expect table[] = {
            784111777),
     OK_IMS("If-Modified-Since, the epoch", IMS("Thu, 01 Jan 1970 00:00:00 GMT"),
            true, 0),
-    OK_IMS("If-Modified-Since, a leap day", IMS("Thu, 29 Feb 2024 12:00:00 GMT"),
-           true, 1709208000),
+    OK_IMS("If-Modified-Since, a leap day",
+           IMS("Thu, 29 Feb 2024 12:00:00 GMT"), true, 1709208000),
     OK_IMS("If-Modified-Since, wrong weekday: ignored",
            IMS("Mon, 06 Nov 1994 08:49:37 GMT"), false, 0),
     OK_IMS("If-Modified-Since, RFC 850 form: ignored",
@@ -188,8 +199,8 @@ static const struct expect table[] = {
     ERR("http:// alone", "GET http:// HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     ERR("URL without a host", "GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n",
         400),
-    ERR("URL with a port but no host", "GET http://:80/x HTTP/1.1\r\nHost: h\r\n\r\n",
-        400),
+    ERR("URL with a port but no host",
+        "GET http://:80/x HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     ERR("URL with a userinfo", "GET http://u:p@h/ HTTP/1.1\r\nHost: h\r\n\r\n",
         400),
     ERR("%00", "GET /a%00b HTTP/1.1\r\nHost: h\r\n\r\n", 400),
@@ -254,6 +265,7 @@ static const struct expect table[] = {
     MORE("CR last", "GET / HTTP/1.1\r\nHost: a\r\n\r"),
     MORE("empty lines only", "\r\n\r\n\r\n"),
 };
+/* clang-format on */
 
 /* What a parse gave: the result, the request, and the buffer after it. */
 struct outcome {
@@ -484,8 +496,7 @@ expect_outcome(const struct outcome *o, enum hx_result r, int status,
 }
 
 static void
-check_request_line_limit(const struct hx_limits *lim, size_t limit,
-                         size_t step)
+check_request_line_limit(const struct hx_limits *lim, size_t limit, size_t step)
 {
     size_t len;
     char *r;
@@ -549,8 +560,7 @@ block_of(size_t block, size_t *len)
 }
 
 static void
-check_header_block_limit(const struct hx_limits *lim, size_t limit,
-                         size_t step)
+check_header_block_limit(const struct hx_limits *lim, size_t limit, size_t step)
 {
     size_t len;
     char *r;
@@ -575,8 +585,7 @@ check_header_block_limit(const struct hx_limits *lim, size_t limit,
 }
 
 static void
-check_header_count_limit(const struct hx_limits *lim, size_t limit,
-                         size_t step)
+check_header_count_limit(const struct hx_limits *lim, size_t limit, size_t step)
 {
     char *rest = malloc(4 * (limit + 1) + 3), *r;
     size_t len;
@@ -604,8 +613,8 @@ static void
 test_limits_small(void **state)
 {
     (void)state;
-    const struct hx_limits lim = {.request_line = 40, .header_block = 64,
-                                  .headers = 5};
+    const struct hx_limits lim = {
+        .request_line = 40, .header_block = 64, .headers = 5};
 
     check_request_line_limit(&lim, 40, 1);
     check_header_block_limit(&lim, 64, 1);
