@@ -30,3 +30,10 @@ UNIT_THREADED += test_thread_pool
 # web server): a pure module, tested on every split point of every request
 # of its table (tests/unit/test_http_parser.c) and fuzzed (make fuzz).
 UNIT_SRCS_test_http_parser := ch15-pools/http_parser.c
+
+# 15-4/15-5 the connection, 15-6 the web server: the 8-3 parser module,
+# the 15-3 pool and the ch11 heap timer linked in.
+ch15_PROGS += web_server
+ch15_SRCS_web_server := http_conn.c http_parser.c $(ch15_THREAD_POOL) \
+	../ch11-timer/timer_heap.c
+ch15_LDLIBS_web_server := -pthread

@@ -31,6 +31,7 @@
 #include "hpsp.h"
 
 #include <dirent.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -40,6 +41,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1880,6 +1883,1010 @@ stress_closed_fd_epoll(struct hh_ctx *c)
             dels);
 }
 
+/* ---- 15-4 to 15-6: the web server ----------------------------------------- */
+
+/* Text of the docroot's files the scenarios ask for. */
+static const char INDEX_HTML[] = "<html><body><h1>hpsp</h1></body></html>\n";
+/* The only content of the file outside the root: no response may hold it. */
+static const char OUTSIDE_MARK[] = "SECRET-OUTSIDE-THE-ROOT-7f3a\n";
+
+enum { SMALL_LEN = 60000 };            /* under 64 KiB: writev */
+enum { BIG_LEN = 6 * 1024 * 1024 };    /* sendfile, many partial writes */
+enum { CLOSE_LEN = 4 * 1024 * 1024 };  /* the 15-6 SO_LINGER regression */
+
+struct site {
+    char root[200];
+    char small[300], big[300], close4m[300];
+};
+
+static void
+put_in(struct hh_ctx *c, const char *from, const char *root, const char *name)
+{
+    char to[512];
+    snprintf(to, sizeof to, "%s/%s", root, name);
+    HH_CHECK(c, rename(from, to) == 0, "rename %s: %s", to, strerror(errno));
+}
+
+/* DOCROOT in the scenario's temp dir: index.html, small.bin (60000
+ * bytes), big.bin (6 MB, BIG only), empty.txt, secret.txt (0600), sub/
+ * (a directory), escape (a symlink to ../outside.txt), and beside the root
+ * outside.txt holding OUTSIDE_MARK. */
+static void
+site_make(struct hh_ctx *c, struct site *s, bool big)
+{
+    char path[400], dir[300];
+    hh_tmpfile(c, "www", s->root, sizeof s->root);
+    HH_CHECK(c, mkdir(s->root, 0755) == 0, "mkdir: %s", strerror(errno));
+    chmod(s->root, 0755);
+    hh_make_text_file(c, "index", INDEX_HTML, path, sizeof path);
+    put_in(c, path, s->root, "index.html");
+    hh_make_text_file(c, "empty", "", path, sizeof path);
+    put_in(c, path, s->root, "empty.txt");
+    hh_make_text_file(c, "secret", "not for you\n", path, sizeof path);
+    chmod(path, 0600);
+    put_in(c, path, s->root, "secret.txt");
+    hh_make_file(c, "small", SMALL_LEN, 7, s->small, sizeof s->small);
+    put_in(c, s->small, s->root, "small.bin");
+    snprintf(s->small, sizeof s->small, "%s/small.bin", s->root);
+    if (big) {
+        hh_make_file(c, "big", BIG_LEN, 11, s->big, sizeof s->big);
+        put_in(c, s->big, s->root, "big.bin");
+        snprintf(s->big, sizeof s->big, "%s/big.bin", s->root);
+        hh_make_file(c, "close", CLOSE_LEN, 13, s->close4m, sizeof s->close4m);
+        put_in(c, s->close4m, s->root, "close.bin");
+        snprintf(s->close4m, sizeof s->close4m, "%s/close.bin", s->root);
+    }
+    snprintf(dir, sizeof dir, "%s/sub", s->root);
+    HH_CHECK(c, mkdir(dir, 0755) == 0, "mkdir: %s", strerror(errno));
+    chmod(dir, 0755);
+    /* outside.txt sits beside the root: "ROOT/../outside.txt" names it */
+    char outside[300];
+    snprintf(outside, sizeof outside, "%s/outside.txt", c->tmpdir);
+    hh_write_text(c, outside, OUTSIDE_MARK);
+    snprintf(path, sizeof path, "%s/escape", s->root);
+    HH_CHECK(c, symlink("../outside.txt", path) == 0, "symlink: %s",
+             strerror(errno));
+    /* ROOT-evil/outside.txt: its path starts with ROOT's, but it is not
+     * below it */
+    snprintf(dir, sizeof dir, "%s-evil", s->root);
+    HH_CHECK(c, mkdir(dir, 0755) == 0, "mkdir: %s", strerror(errno));
+    chmod(dir, 0755);
+    snprintf(path, sizeof path, "%s/outside.txt", dir);
+    hh_write_text(c, path, OUTSIDE_MARK);
+}
+
+/* web_server -m MODE -t THREADS -i IDLE 127.0.0.1 0 ROOT. */
+static struct hh_proc *
+web_start(struct hh_ctx *c, const struct site *s, const char *mode,
+          const char *threads, const char *idle, const struct hh_spawn *opt)
+{
+    const char *argv[] = {"-m", mode, "-t", threads, "-i", idle, "127.0.0.1",
+                          "0", s->root, NULL};
+    struct hh_spawn o = opt ? *opt : (struct hh_spawn){0};
+    if (!o.role)
+        o.role = "server";
+    struct hh_proc *p = hh_startv(c, &o, "web_server", argv);
+    hh_wait_listening(p);
+    return p;
+}
+
+/* A connection to P; RCVBUF > 0 shrinks its receive buffer first, so the
+ * server's writes stop short and must be continued. */
+static int
+web_connect(struct hh_ctx *c, struct hh_proc *p, int rcvbuf)
+{
+    if (rcvbuf <= 0)
+        return hh_connect(c, &p->addr, 3000);
+    int fd = hh_track_fd(c, socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
+                                                SOCK_CLOEXEC, 0));
+    HH_CHECK(c, setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+                           sizeof rcvbuf) == 0, "SO_RCVBUF: %s",
+             strerror(errno));
+    if (connect(fd, (struct sockaddr *)&p->addr, sizeof p->addr) < 0)
+        HH_CHECK(c, errno == EINPROGRESS, "connect: %s", strerror(errno));
+    HH_CHECK(c, hh_wait_fd(c, fd, POLLOUT, 3000), "connect: no answer");
+    return fd;
+}
+
+/* What arrived on a connection and was not yet taken as a response. */
+struct reader {
+    int fd;
+    char *buf, *body; /* what came; the last response's body */
+    size_t len, cap;
+    bool eof;
+};
+
+struct resp {
+    int status;
+    char head[4096];
+    long long length; /* Content-Length, -1 if none */
+    bool close;       /* Connection: close */
+    char *body;
+    size_t body_len;
+};
+
+static void
+reader_init(struct hh_ctx *c, struct reader *r, int fd, size_t cap)
+{
+    r->fd = fd;
+    r->cap = cap;
+    r->len = 0;
+    r->eof = false;
+    r->buf = hh_alloc(c, 2 * cap);
+    r->body = r->buf + cap;
+}
+
+/* Read what is there (waiting up to the deadline for something). */
+static void
+reader_fill(struct hh_ctx *c, struct reader *r, long long deadline)
+{
+    for (;;) {
+        HH_CHECK(c, r->len < r->cap, "more than %zu bytes unread", r->cap);
+        ssize_t n = recv(r->fd, r->buf + r->len, r->cap - r->len, 0);
+        if (n > 0) {
+            r->len += (size_t)n;
+            return;
+        }
+        if (n == 0) {
+            r->eof = true;
+            return;
+        }
+        HH_CHECK(c, errno == EAGAIN || errno == EINTR,
+                 "recv: %s after %zu bytes", strerror(errno), r->len);
+        long long left = deadline - hh_now_ms();
+        HH_CHECK(c, left > 0 && hh_wait_fd(c, r->fd, POLLIN, (int)left),
+                 "no whole response in time (%zu bytes so far)", r->len);
+    }
+}
+
+static const char *
+find_field(const char *head, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *l = strstr(head, "\r\n"); l; l = strstr(l, "\r\n")) {
+        l += 2;
+        if (strncasecmp(l, name, nl) == 0 && l[nl] == ':') {
+            const char *v = l + nl + 1;
+            while (*v == ' ')
+                v++;
+            size_t n = strcspn(v, "\r");
+            if (n >= cap)
+                n = cap - 1;
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return out;
+        }
+    }
+    return NULL;
+}
+
+/* The next whole response: status line, head, and a body of exactly
+ * Content-Length bytes (none for HEAD and 304).  Fails at EOF before it. */
+static void
+read_response(struct hh_ctx *c, struct reader *r, struct resp *rs,
+              bool head_only, int timeout_ms)
+{
+    long long deadline = hh_now_ms() + hh_ms(c, timeout_ms);
+    char *end;
+    memset(rs, 0, sizeof *rs);
+    while (!(end = memmem(r->buf, r->len, "\r\n\r\n", 4))) {
+        HH_CHECK(c, !r->eof, "EOF before a whole response head (%zu "
+                             "bytes: %.*s)", r->len, (int)(r->len < 80 ?
+                             r->len : 80), r->buf);
+        reader_fill(c, r, deadline);
+    }
+    size_t hlen = (size_t)(end - r->buf) + 4;
+    HH_CHECK(c, hlen < sizeof rs->head, "response head of %zu bytes", hlen);
+    memcpy(rs->head, r->buf, hlen);
+    rs->head[hlen] = '\0';
+    char g[HH_MAX_GROUPS][HH_GROUP_LEN], v[64];
+    HH_CHECK(c, hh_match(c, "^HTTP/1\\.1 ([0-9]{3}) [^\r]+\r\n", rs->head, g),
+             "not a status line: %.60s", rs->head);
+    rs->status = atoi(g[1]);
+    rs->length = find_field(rs->head, "Content-Length", v, sizeof v)
+                     ? atoll(v) : -1;
+    rs->close = find_field(rs->head, "Connection", v, sizeof v) &&
+                strcasecmp(v, "close") == 0;
+    size_t want = 0;
+    if (!head_only && rs->status != 304) {
+        HH_CHECK(c, rs->length >= 0, "status %d without Content-Length",
+                 rs->status);
+        want = (size_t)rs->length;
+    }
+    while (r->len < hlen + want) {
+        HH_CHECK(c, !r->eof, "EOF after %zu of %zu body bytes",
+                 r->len - hlen, want);
+        reader_fill(c, r, deadline);
+    }
+    rs->body = r->body; /* until the next response on R */
+    memcpy(rs->body, r->buf + hlen, want);
+    rs->body_len = want;
+    memmove(r->buf, r->buf + hlen + want, r->len - hlen - want);
+    r->len -= hlen + want;
+    hh_note(c, "harness < %d, Content-Length %lld%s, %zu body bytes",
+            rs->status, rs->length, rs->close ? ", Connection: close" : "",
+            want);
+}
+
+/* Send REQ on a fresh connection, read one response and then EOF if the
+ * server said close. */
+static void
+ask(struct hh_ctx *c, struct hh_proc *p, const char *req, size_t len,
+    bool head_only, struct resp *rs)
+{
+    struct reader r;
+    int fd = web_connect(c, p, 0);
+    reader_init(c, &r, fd, 64 * 1024);
+    hh_send(c, fd, req, len, 3000);
+    read_response(c, &r, rs, head_only, 5000);
+    if (rs->close) {
+        long long deadline = hh_now_ms() + hh_ms(c, 3000);
+        while (!r.eof && r.len == 0)
+            reader_fill(c, &r, deadline);
+        HH_CHECK(c, r.eof && r.len == 0, "Connection: close, but %zu more "
+                 "bytes and no EOF", r.len);
+    }
+    hh_close(c, fd);
+}
+
+static void
+expect_body(struct hh_ctx *c, const struct resp *rs, const char *data,
+            size_t len, const char *what)
+{
+    HH_CHECK(c, rs->body_len == len && rs->length == (long long)len,
+             "%s: %zu body bytes, Content-Length %lld, want %zu", what,
+             rs->body_len, rs->length, len);
+    for (size_t i = 0; i < len; i++)
+        HH_CHECK(c, rs->body[i] == data[i], "%s: byte %zu differs", what, i);
+}
+
+#define GET(path) "GET " path " HTTP/1.1\r\nHost: t\r\n\r\n"
+
+/* 15-6: the status of each kind of file, and what comes with a 200. */
+static void
+web_files(struct hh_ctx *c, const char *mode)
+{
+    struct site s;
+    struct resp rs;
+    char v[128];
+    site_make(c, &s, false);
+    struct hh_proc *p = web_start(c, &s, mode, "2", "5s", NULL);
+
+    ask(c, p, GET("/index.html"), strlen(GET("/index.html")), false, &rs);
+    HH_CHECK(c, rs.status == 200, "/index.html: %d", rs.status);
+    expect_body(c, &rs, INDEX_HTML, strlen(INDEX_HTML), "/index.html");
+    HH_CHECK(c, find_field(rs.head, "Content-Type", v, sizeof v) &&
+                 strncmp(v, "text/html", 9) == 0,
+             "/index.html: Content-Type '%s'", v);
+    HH_CHECK(c, find_field(rs.head, "Last-Modified", v, sizeof v),
+             "/index.html: no Last-Modified");
+    char lm[128];
+    snprintf(lm, sizeof lm, "%s", v);
+
+    size_t len;
+    char *small = hh_read_file(c, s.small, &len);
+    ask(c, p, GET("/small.bin"), strlen(GET("/small.bin")), false, &rs);
+    HH_CHECK(c, rs.status == 200, "/small.bin: %d", rs.status);
+    expect_body(c, &rs, small, len, "/small.bin");
+    HH_CHECK(c, find_field(rs.head, "Content-Type", v, sizeof v) &&
+                 strcmp(v, "application/octet-stream") == 0,
+             "/small.bin: Content-Type '%s'", v);
+
+    /* HEAD: the same head, no body (the next bytes would be EOF) */
+    const char head_req[] = "HEAD /small.bin HTTP/1.1\r\nHost: t\r\n"
+                            "Connection: close\r\n\r\n";
+    ask(c, p, head_req, strlen(head_req), true, &rs);
+    HH_CHECK(c, rs.status == 200 && rs.length == SMALL_LEN,
+             "HEAD: %d, Content-Length %lld", rs.status, rs.length);
+
+    ask(c, p, GET("/empty.txt"), strlen(GET("/empty.txt")), false, &rs);
+    HH_CHECK(c, rs.status == 200 && rs.length == 0,
+             "/empty.txt: %d, Content-Length %lld (fix (f): 200, 0)",
+             rs.status, rs.length);
+
+    static const struct {
+        const char *path;
+        int status;
+    } refused[] = {
+        {"/no-such-file", 404}, {"/secret.txt", 403}, {"/sub", 403},
+        {"/sub/", 403},         {"/index.html/x", 404},
+    };
+    for (size_t i = 0; i < HH_LEN(refused); i++) {
+        char req[256];
+        int n = snprintf(req, sizeof req, GET("%s"), refused[i].path);
+        ask(c, p, req, (size_t)n, false, &rs);
+        HH_CHECK(c, rs.status == refused[i].status, "%s: %d, want %d",
+                 refused[i].path, rs.status, refused[i].status);
+        HH_CHECK(c, rs.body_len > 0 && memmem(rs.body, rs.body_len,
+                 "not for you", 11) == NULL, "%s: no error page, or the "
+                 "file itself", refused[i].path);
+    }
+
+    /* If-Modified-Since: its own Last-Modified is not older: 304 */
+    char req[512];
+    int n = snprintf(req, sizeof req, "GET /index.html HTTP/1.1\r\nHost: t"
+                     "\r\nIf-Modified-Since: %s\r\n\r\n", lm);
+    ask(c, p, req, (size_t)n, false, &rs);
+    HH_CHECK(c, rs.status == 304, "If-Modified-Since %s: %d, want 304", lm,
+             rs.status);
+    n = snprintf(req, sizeof req, "GET /index.html HTTP/1.1\r\nHost: t\r\n"
+                 "If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n\r\n");
+    ask(c, p, req, (size_t)n, false, &rs);
+    HH_CHECK(c, rs.status == 200, "If-Modified-Since 2000: %d, want 200",
+             rs.status);
+    hh_stop(p);
+}
+
+/* Keep-alive and pipelining: requests in one send, one split over two,
+ * all answered in order on one connection (fix (h) of 15-5). */
+static void
+web_pipelined(struct hh_ctx *c, const char *mode)
+{
+    struct site s;
+    struct resp rs;
+    struct reader r;
+    site_make(c, &s, false);
+    struct hh_proc *p = web_start(c, &s, mode, "2", "5s", NULL);
+    size_t slen;
+    char *small = hh_read_file(c, s.small, &slen);
+    int fd = web_connect(c, p, 0);
+    reader_init(c, &r, fd, 1 << 20);
+
+    /* two keep-alive requests one after the other */
+    for (int i = 0; i < 2; i++) {
+        hh_send(c, fd, GET("/index.html"), strlen(GET("/index.html")), 3000);
+        read_response(c, &r, &rs, false, 5000);
+        HH_CHECK(c, rs.status == 200 && !rs.close, "request %d: %d%s", i + 1,
+                 rs.status, rs.close ? ", Connection: close" : "");
+        expect_body(c, &rs, INDEX_HTML, strlen(INDEX_HTML), "/index.html");
+    }
+    /* four in one send, the last one cut in two */
+    const char batch[] = GET("/small.bin") "HEAD /index.html HTTP/1.1\r\n"
+                         "Host: t\r\n\r\n" GET("/no-such") GET("/empty.txt")
+                         "GET /index.html HTTP/1.1\r\nHo";
+    const char rest[] = "st: t\r\n\r\n";
+    hh_send(c, fd, batch, strlen(batch), 3000);
+    read_response(c, &r, &rs, false, 5000);
+    HH_CHECK(c, rs.status == 200, "pipelined 1: %d", rs.status);
+    expect_body(c, &rs, small, slen, "pipelined /small.bin");
+    read_response(c, &r, &rs, true, 5000);
+    HH_CHECK(c, rs.status == 200 && rs.length == (long long)strlen(INDEX_HTML),
+             "pipelined 2 (HEAD): %d", rs.status);
+    read_response(c, &r, &rs, false, 5000);
+    HH_CHECK(c, rs.status == 404, "pipelined 3: %d, want 404", rs.status);
+    read_response(c, &r, &rs, false, 5000);
+    HH_CHECK(c, rs.status == 200 && rs.length == 0, "pipelined 4: %d",
+             rs.status);
+    hh_observe(c, 100);
+    HH_CHECK(c, r.len == 0, "a response to half a request");
+    hh_send(c, fd, rest, strlen(rest), 3000);
+    read_response(c, &r, &rs, false, 5000);
+    HH_CHECK(c, rs.status == 200, "the split request: %d", rs.status);
+    expect_body(c, &rs, INDEX_HTML, strlen(INDEX_HTML), "split /index.html");
+
+    /* the last one says close: the response, then EOF */
+    const char last[] = "GET /empty.txt HTTP/1.1\r\nHost: t\r\n"
+                        "Connection: close\r\n\r\n";
+    hh_send(c, fd, last, strlen(last), 3000);
+    read_response(c, &r, &rs, false, 5000);
+    HH_CHECK(c, rs.status == 200 && rs.close, "Connection: close: %d%s",
+             rs.status, rs.close ? "" : ", no Connection: close back");
+    long long deadline = hh_now_ms() + hh_ms(c, 3000);
+    while (!r.eof)
+        reader_fill(c, &r, deadline);
+    HH_CHECK(c, r.len == 0, "bytes after the last response");
+    hh_stop(p);
+}
+
+/* Fix (b) of 15-5, to a client with a 4 KB receive buffer that waits
+ * 300 ms before it reads: 128 pipelined requests for the 60000-byte file
+ * (writev), whose responses fill the server's socket many times over, so
+ * that writevs stop short with the head, the body or both half sent;
+ * then the 6 MB file (sendfile).  Every byte arrives, in order. */
+static void
+regress_big(struct hh_ctx *c, const char *mode)
+{
+    enum { SMALLS = 128 };
+    struct site s;
+    struct resp rs;
+    struct reader r;
+    site_make(c, &s, true);
+    struct hh_proc *p = web_start(c, &s, mode, "2", "2s", NULL);
+    int fd = web_connect(c, p, 4096);
+    size_t slen, blen;
+    char *small = hh_read_file(c, s.small, &slen);
+    char *big = hh_read_file(c, s.big, &blen);
+    size_t one = strlen(GET("/small.bin"));
+    char *batch = hh_alloc(c, SMALLS * one);
+    for (int i = 0; i < SMALLS; i++)
+        memcpy(batch + (size_t)i * one, GET("/small.bin"), one);
+    hh_send(c, fd, batch, SMALLS * one, 3000);
+    reader_init(c, &r, fd, blen + 8192);
+    hh_observe(c, 300);
+    for (int i = 0; i < SMALLS; i++) {
+        read_response(c, &r, &rs, false, 30000);
+        HH_CHECK(c, rs.status == 200, "small %d: status %d", i, rs.status);
+        expect_body(c, &rs, small, slen, "/small.bin");
+    }
+    hh_send(c, fd, GET("/big.bin"), strlen(GET("/big.bin")), 3000);
+    hh_observe(c, 300);
+    read_response(c, &r, &rs, false, 30000);
+    HH_CHECK(c, rs.status == 200, "big: status %d", rs.status);
+    expect_body(c, &rs, big, blen, "/big.bin");
+    hh_note(c, "harness: %d x %d bytes, then %d, byte-identical, on one "
+            "connection", SMALLS, SMALL_LEN, BIG_LEN);
+    hh_stop(p);
+}
+
+/* The server's side of 127.0.0.1:SPORT <-> :CPORT reaches TIME_WAIT:
+ * it closed first, with a FIN (an abortive close leaves none). */
+static void
+expect_time_wait(struct hh_ctx *c, in_port_t sport, in_port_t cport)
+{
+    int state = -1;
+    long tx, rx;
+    long long deadline = hh_now_ms() + hh_ms(c, 3000);
+    while (hh_now_ms() < deadline) {
+        if (hh_tcp_info(sport, cport, &state, &tx, &rx) == 0 &&
+            state == TCP_TIME_WAIT)
+            break;
+        hh_observe(c, 10);
+    }
+    HH_CHECK(c, state == TCP_TIME_WAIT, "the server's side of port %u is "
+             "%s, not TIME_WAIT: it did not close with a FIN", cport,
+             state < 0 ? "gone" : hh_tcp_state_name(state));
+    hh_note(c, "sock_diag: 127.0.0.1:%u -> :%u in TIME_WAIT", sport, cport);
+}
+
+/* The 15-6 SO_LINGER regression: 4 MB with Connection: close to a slow
+ * reader, read whole, then EOF; and a client that says nothing, closed by
+ * the idle timer (-i 1s): EOF, not a reset, and the server's side in
+ * TIME_WAIT (sock_diag), so the server closed with a FIN.  The book's
+ * SO_LINGER {1, 0} turns every close into a RST, which destroys what is
+ * still unsent and leaves no TIME_WAIT. */
+static void
+regress_no_rst(struct hh_ctx *c, const char *mode)
+{
+    struct site s;
+    struct resp rs;
+    struct reader r;
+    site_make(c, &s, true);
+    struct hh_proc *p = web_start(c, &s, mode, "2", "1s", NULL);
+    in_port_t sport = ntohs(p->addr.sin_port);
+    int fd = web_connect(c, p, 4096);
+    const char req[] = "GET /close.bin HTTP/1.1\r\nHost: t\r\n"
+                       "Connection: close\r\n\r\n";
+    hh_send(c, fd, req, strlen(req), 3000);
+    size_t len;
+    char *data = hh_read_file(c, s.close4m, &len);
+    reader_init(c, &r, fd, len + 8192);
+    hh_observe(c, 300);
+    read_response(c, &r, &rs, false, 30000);
+    HH_CHECK(c, rs.status == 200 && rs.close, "status %d%s", rs.status,
+             rs.close ? "" : " without Connection: close");
+    expect_body(c, &rs, data, len, "/close.bin");
+    long long deadline = hh_now_ms() + hh_ms(c, 3000);
+    while (!r.eof)
+        reader_fill(c, &r, deadline);
+    hh_note(c, "harness: %zu bytes, then EOF", len);
+    in_port_t cport = hh_local_port(fd);
+    hh_close(c, fd);
+    expect_time_wait(c, sport, cport);
+
+    int quiet = web_connect(c, p, 0);
+    cport = hh_local_port(quiet);
+    hh_expect_eof(c, quiet, 3000); /* fails on ECONNRESET */
+    hh_close(c, quiet);
+    expect_time_wait(c, sport, cport);
+    hh_stop(p);
+}
+
+/* Hostile requests: each gets its error status, Connection: close, a body
+ * of its Content-Length and EOF; no byte of the file outside the root
+ * ever comes back; and the server still answers afterwards. */
+struct hostile {
+    const char *what;
+    const char *req; /* NULL: built by the scenario (long ones) */
+    int status, alt; /* the status wanted (or ALT) */
+};
+
+static void
+web_hostile(struct hh_ctx *c, const char *mode)
+{
+    struct site s;
+    struct resp rs;
+    site_make(c, &s, false);
+    struct hh_proc *p = web_start(c, &s, mode, "2", "5s", NULL);
+    /* the statuses are http_parser.h's; the path ones the server's */
+    static const struct hostile rows[] = {
+        {"..", GET("/../outside.txt"), 404, 404},
+        {"%2e%2e", GET("/%2e%2e/outside.txt"), 404, 404},
+        {"%2e%2e%2f", GET("/%2e%2e%2foutside.txt"), 404, 404},
+        {"sub/../..", GET("/sub/../../outside.txt"), 404, 404},
+        {"symlink out", GET("/escape"), 404, 404},
+        {"ROOT-evil, a prefix", NULL, 404, 404},
+        {"absolute URL", "GET http://t/../outside.txt HTTP/1.1\r\n"
+                         "Host: t\r\n\r\n", 404, 404},
+        {"%00", GET("/index.html%00.txt"), 400, 400},
+        {"Content-Length -1", "GET / HTTP/1.1\r\nHost: t\r\n"
+                              "Content-Length: -1\r\n\r\n", 400, 400},
+        {"Content-Length x", "GET / HTTP/1.1\r\nHost: t\r\n"
+                             "Content-Length: x\r\n\r\n", 400, 400},
+        {"Content-Length 2^40", "GET / HTTP/1.1\r\nHost: t\r\n"
+                                "Content-Length: 1099511627776\r\n\r\n",
+         413, 413},
+        {"Content-Length 10^30", "GET / HTTP/1.1\r\nHost: t\r\n"
+                                 "Content-Length: 1000000000000000000000000"
+                                 "000000\r\n\r\n", 400, 400},
+        {"a body on GET", "GET /index.html HTTP/1.1\r\nHost: t\r\n"
+                          "Content-Length: 5\r\n\r\nhello", 413, 413},
+        {"Transfer-Encoding", "GET /index.html HTTP/1.1\r\nHost: t\r\n"
+                              "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+         501, 501},
+        {"Transfer-Encoding and Content-Length",
+         "GET /index.html HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, 400},
+        {"POST", "POST /index.html HTTP/1.1\r\nHost: t\r\n"
+                 "Content-Length: 0\r\n\r\n", 501, 501},
+        {"unknown method", "BREW /pot HTTP/1.1\r\nHost: t\r\n\r\n", 501, 501},
+        {"HTTP/2.0", "GET /index.html HTTP/2.0\r\nHost: t\r\n\r\n", 505, 505},
+        {"HTTP/1.7", "GET /index.html HTTP/1.7\r\nHost: t\r\n\r\n", 505, 505},
+        {"no Host", "GET /index.html HTTP/1.1\r\n\r\n", 400, 400},
+        {"bare LF", "GET /index.html HTTP/1.1\nHost: t\n\n", 400, 400},
+        /* the start of a TLS ClientHello (its NULs left out: strlen) */
+        {"garbage", "\x16\x03\x01\x02\xfc\x01\x01\xfc\x03\x03\r\n\r\n",
+         400, 400},
+        {"no version", "GET /index.html\r\n\r\n", 400, 400},
+        {"long header block", NULL, 431, 431},
+        {"long request line", NULL, 414, 414},
+    };
+    char *big = hh_alloc(c, 40000);
+    for (size_t i = 0; i < HH_LEN(rows); i++) {
+        const char *req = rows[i].req;
+        if (!req && strstr(rows[i].what, "prefix")) {
+            snprintf(big, 40000, GET("/../%s-evil/outside.txt"),
+                     strrchr(s.root, '/') + 1);
+            req = big;
+        } else if (!req && strstr(rows[i].what, "header")) {
+            int n = snprintf(big, 40000, "GET /index.html HTTP/1.1\r\n"
+                             "Host: t\r\n");
+            for (int k = 0; k < 400; k++)
+                n += snprintf(big + n, 40000 - (size_t)n,
+                              "X-Filler-%03d: %060d\r\n", k, k);
+            snprintf(big + n, 40000 - (size_t)n, "\r\n");
+            req = big;
+        } else if (!req) {
+            int n = snprintf(big, 40000, "GET /");
+            memset(big + n, 'a', 20000);
+            snprintf(big + n + 20000, 40000 - (size_t)n - 20000,
+                     " HTTP/1.1\r\nHost: t\r\n\r\n");
+            req = big;
+        }
+        hh_note(c, "harness: %s", rows[i].what);
+        ask(c, p, req, strlen(req), false, &rs);
+        HH_CHECK(c, rs.status == rows[i].status || rs.status == rows[i].alt,
+                 "%s: status %d, want %d", rows[i].what, rs.status,
+                 rows[i].status);
+        HH_CHECK(c, !memmem(rs.body, rs.body_len, OUTSIDE_MARK,
+                            strlen(OUTSIDE_MARK)),
+                 "%s: the file outside the root came back", rows[i].what);
+        HH_CHECK(c, rs.status < 400 || rs.body_len > 0,
+                 "%s: an error without a body", rows[i].what);
+        if (rs.status == 400 || rs.status >= 413)
+            HH_CHECK(c, rs.close, "%s: %d without Connection: close",
+                     rows[i].what, rs.status);
+    }
+    ask(c, p, GET("/index.html"), strlen(GET("/index.html")), false, &rs);
+    HH_CHECK(c, rs.status == 200, "after all that: %d", rs.status);
+    hh_stop(p);
+}
+
+/* Slowloris: with -i 1s, a client that says nothing, one that sends a
+ * byte every 200 ms and never ends its request, and one idle after a
+ * response are each closed about 1 s after their clock started, on the
+ * harness's clock; meanwhile a new client is answered at once. */
+static void
+web_idle(struct hh_ctx *c, const char *mode)
+{
+    struct site s;
+    struct resp rs;
+    site_make(c, &s, false);
+    struct hh_proc *p = web_start(c, &s, mode, "2", "1s", NULL);
+    const char drip[] = "GET /index.html HTTP/1.1\r\nHost: t\r\nX-a: "
+                        "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    int fd[3];
+    long long start[3], closed[3] = {0, 0, 0};
+    const char *who[3] = {"silent", "a byte every 200 ms",
+                          "idle after a response"};
+    fd[0] = web_connect(c, p, 0);
+    start[0] = hh_now_ms();
+    fd[1] = web_connect(c, p, 0);
+    start[1] = hh_now_ms();
+    fd[2] = web_connect(c, p, 0);
+    struct reader r;
+    reader_init(c, &r, fd[2], 64 * 1024);
+    hh_send(c, fd[2], GET("/index.html"), strlen(GET("/index.html")), 3000);
+    read_response(c, &r, &rs, false, 3000);
+    start[2] = hh_now_ms();
+    HH_CHECK(c, rs.status == 200, "keep-alive client: %d", rs.status);
+
+    size_t sent = 0;
+    bool others_served = false;
+    int other = -1; /* the new client, asking while the others wait */
+    long long end = hh_now_ms() + hh_ms(c, 4000), next_drip = 0;
+    while ((!closed[0] || !closed[1] || !closed[2]) && hh_now_ms() < end) {
+        long long now = hh_now_ms();
+        if (!closed[1] && now >= next_drip && sent < sizeof drip - 1) {
+            (void)send(fd[1], drip + sent, 1, MSG_NOSIGNAL);
+            sent++;
+            next_drip = now + 200;
+        }
+        if (other < 0 && !others_served && now - start[0] > 300) {
+            other = web_connect(c, p, 0);
+            hh_send(c, other, GET("/index.html"),
+                    strlen(GET("/index.html")), 3000);
+        }
+        struct pollfd pf[4];
+        for (int i = 0; i < 3; i++)
+            pf[i] = (struct pollfd){.fd = closed[i] ? -1 : fd[i],
+                                    .events = POLLIN};
+        pf[3] = (struct pollfd){.fd = other, .events = POLLIN};
+        if (poll(pf, 4, 20) < 0 && errno != EINTR)
+            hh_fail(c, "poll: %s", strerror(errno));
+        if (other >= 0 && pf[3].revents) {
+            r.fd = other;
+            r.len = 0;
+            r.eof = false;
+            read_response(c, &r, &rs, false, 3000);
+            HH_CHECK(c, rs.status == 200, "a new client: %d", rs.status);
+            others_served = true;
+            hh_close(c, other);
+            other = -1;
+            hh_note(c, "harness: a new client got its 200 meanwhile");
+        }
+        for (int i = 0; i < 3; i++) {
+            if (closed[i] || !pf[i].revents)
+                continue;
+            char b[256];
+            ssize_t n = recv(fd[i], b, sizeof b, MSG_DONTWAIT);
+            HH_CHECK(c, n <= 0, "%s client: %zd bytes from the server",
+                     who[i], n);
+            if (n == 0 || errno == ECONNRESET)
+                closed[i] = hh_now_ms();
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        HH_CHECK(c, closed[i], "%s client: still open after %lld ms", who[i],
+                 hh_now_ms() - start[i]);
+        long long t = closed[i] - start[i];
+        hh_note(c, "harness: %s client closed after %lld ms", who[i], t);
+        HH_CHECK(c, t >= 900 && t <= hh_ms(c, 2500), "%s client: closed "
+                 "after %lld ms, want about 1000", who[i], t);
+    }
+    HH_CHECK(c, sent >= 4, "only %zu bytes dripped", sent);
+    HH_CHECK(c, others_served, "no new client was tried");
+    hh_stop(p);
+}
+
+/* Entries of /proc/PID/fd below 1000: what counts against a low
+ * RLIMIT_NOFILE.  (Under valgrind its own descriptors sit near the top of
+ * the limit it started with, above any limit set here.) */
+static int
+fd_count(struct hh_ctx *c, pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    HH_CHECK(c, d, "opendir %s: %s", path, strerror(errno));
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && atoi(e->d_name) < 1000)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* utime + stime of PID, in clock ticks. */
+static long
+cpu_ticks(struct hh_ctx *c, pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    HH_CHECK(c, f, "%s: %s", path, strerror(errno));
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    HH_CHECK(c, p, "%s: no ')'", path);
+    long ut = 0, st = 0;
+    /* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt
+     * majflt cmajflt utime stime */
+    HH_CHECK(c, sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                              "%ld %ld", &ut, &st) == 2,
+             "%s: unreadable", path);
+    return ut + st;
+}
+
+/* Out of descriptors: the server's RLIMIT_NOFILE lowered (prlimit) to 6
+ * above what it holds, then 20 clients.  Pool mode: 6 are held, the other
+ * 14 get 503 and EOF at once.  Loops mode: each loop refuses with its own
+ * reserve descriptor, but a loop whose reserve slot another loop took in
+ * the meantime can only wait (it pauses its listener), so some clients
+ * wait instead.  Either way the server does not spin (its CPU time over
+ * 500 ms, from /proc), every client not refused gets an answer once the
+ * clients before it have gone (200, or 503 while the server cannot open
+ * the file), and a client after the storm is served. */
+static void
+web_fd_limit(struct hh_ctx *c, const char *mode)
+{
+    struct site s;
+    struct resp rs;
+    enum { FREE = 6, CLIENTS = 20 };
+    bool loops = strcmp(mode, "loops") == 0;
+    site_make(c, &s, false);
+    struct hh_proc *p = web_start(c, &s, mode, "2", "30s", NULL);
+    pid_t pid = hh_pid(p);
+    int base = fd_count(c, pid);
+    struct rlimit rl = {.rlim_cur = (rlim_t)(base + FREE),
+                        .rlim_max = (rlim_t)(base + FREE)};
+    HH_CHECK(c, prlimit(pid, RLIMIT_NOFILE, &rl, NULL) == 0, "prlimit: %s",
+             strerror(errno));
+    hh_note(c, "harness: prlimit: the server holds %d fds, may hold %d",
+            base, base + FREE);
+    int fd[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++)
+        fd[i] = web_connect(c, p, 0);
+    int refused = 0;
+    bool answered[CLIENTS] = {false};
+    struct reader r;
+    reader_init(c, &r, -1, 4096);
+    /* an observation window: the refusals come at once, the rest never */
+    long long end = hh_now_ms() + hh_ms(c, 2000);
+    while (refused < CLIENTS - FREE && hh_now_ms() < end) {
+        for (int i = 0; i < CLIENTS; i++) {
+            if (answered[i] || !hh_wait_fd(c, fd[i], POLLIN, 1))
+                continue;
+            r.fd = fd[i];
+            r.len = 0;
+            r.eof = false;
+            read_response(c, &r, &rs, false, 2000);
+            HH_CHECK(c, rs.status == 503 && rs.close, "refused client: %d",
+                     rs.status);
+            long long dl = hh_now_ms() + hh_ms(c, 2000);
+            while (!r.eof)
+                reader_fill(c, &r, dl);
+            answered[i] = true;
+            refused++;
+        }
+    }
+    if (!loops)
+        HH_CHECK(c, refused == CLIENTS - FREE, "%d clients refused with "
+                 "503, want %d (%d held)", refused, CLIENTS - FREE, FREE);
+    else
+        HH_CHECK(c, refused >= 1, "no client refused with 503");
+    hh_note(c, "harness: %d clients got 503 and EOF, %d wait", refused,
+            CLIENTS - refused);
+    long before = cpu_ticks(c, pid);
+    hh_observe(c, 500);
+    long used = cpu_ticks(c, pid) - before;
+    HH_CHECK(c, used <= 10, "%ld ticks of CPU in 500 ms while full: it "
+             "spins", used);
+    hh_note(c, "/proc/PID/stat: %ld ticks of CPU in 500 ms while full", used);
+    /* every waiting client asks; each one answered is closed, which frees
+     * a descriptor for the next */
+    for (int i = 0; i < CLIENTS; i++)
+        if (!answered[i])
+            hh_send(c, fd[i], GET("/index.html"), strlen(GET("/index.html")),
+                    3000);
+    int ok = 0, busy = 0;
+    end = hh_now_ms() + hh_ms(c, 5000);
+    while (refused + ok + busy < CLIENTS && hh_now_ms() < end) {
+        for (int i = 0; i < CLIENTS; i++) {
+            if (answered[i] || !hh_wait_fd(c, fd[i], POLLIN, 1))
+                continue;
+            r.fd = fd[i];
+            r.len = 0;
+            r.eof = false;
+            read_response(c, &r, &rs, false, 2000);
+            HH_CHECK(c, rs.status == 200 || rs.status == 503,
+                     "waiting client: %d", rs.status);
+            if (rs.status == 200)
+                ok++;
+            else
+                busy++;
+            answered[i] = true;
+            hh_close(c, fd[i]);
+        }
+    }
+    HH_CHECK(c, refused + ok + busy == CLIENTS, "%d clients never got an "
+             "answer", CLIENTS - refused - ok - busy);
+    hh_note(c, "harness: then %d served with 200, %d refused", ok, busy);
+    ask(c, p, GET("/index.html"), strlen(GET("/index.html")), false, &rs);
+    HH_CHECK(c, rs.status == 200, "after the storm: %d", rs.status);
+    hh_stop(p);
+}
+
+/* The listening sockets on PORT in /proc/net/tcp: their inodes. */
+static int
+listener_inodes(struct hh_ctx *c, in_port_t port, unsigned long *out, int cap)
+{
+    FILE *f = fopen("/proc/net/tcp", "re");
+    HH_CHECK(c, f, "/proc/net/tcp: %s", strerror(errno));
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned lp, st;
+        unsigned long ino;
+        if (sscanf(line, " %*d: %*x:%x %*x:%*x %x %*x:%*x %*x:%*x %*x %*d "
+                         "%*d %lu", &lp, &st, &ino) == 3 &&
+            lp == port && st == 0x0A && n < cap)
+            out[n++] = ino;
+    }
+    fclose(f);
+    return n;
+}
+
+/* Threads and listeners from /proc: pool -t 3 is 4 threads and one
+ * listener; loops -t 3 is 4 threads (main and 3 loops) and 3 listening
+ * sockets on the one port, each in the server's fd table.  Then 40
+ * clients at once are all served. */
+static void
+web_threads(struct hh_ctx *c, const char *mode)
+{
+    struct site s;
+    bool loops = strcmp(mode, "loops") == 0;
+    site_make(c, &s, false);
+    struct hh_proc *p = web_start(c, &s, mode, "3", "5s", NULL);
+    pid_t pid = hh_pid(p);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    HH_CHECK(c, d, "%s: %s", path, strerror(errno));
+    int tasks = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        tasks += e->d_name[0] != '.';
+    closedir(d);
+    /* ThreadSanitizer runs a background thread of its own */
+    const char *san = getenv("HPSP_SANITIZER");
+    HH_CHECK(c, tasks == 4 || (san && *san == '1' && tasks == 5),
+             "%d threads in %s, want 4", tasks, path);
+    unsigned long ino[16];
+    int nl = listener_inodes(c, ntohs(p->addr.sin_port), ino, 16);
+    HH_CHECK(c, nl == (loops ? 3 : 1), "%d listening sockets on port %u, "
+             "want %d", nl, ntohs(p->addr.sin_port), loops ? 3 : 1);
+    for (int i = 0; i < nl; i++) {
+        char link[48];
+        snprintf(link, sizeof link, "socket:[%lu]", ino[i]);
+        HH_CHECK(c, hh_holds_fd(c, pid, link), "listener %s is not in the "
+                 "server's fd table", link);
+    }
+    hh_note(c, "/proc: %d threads; %d listening socket(s) on port %u, all "
+             "the server's", tasks, nl, ntohs(p->addr.sin_port));
+    enum { N = 40 };
+    int fd[N];
+    struct reader r;
+    struct resp rs;
+    reader_init(c, &r, -1, 4096);
+    for (int i = 0; i < N; i++)
+        fd[i] = web_connect(c, p, 0);
+    for (int i = 0; i < N; i++)
+        hh_send(c, fd[i], GET("/index.html"), strlen(GET("/index.html")),
+                3000);
+    for (int i = 0; i < N; i++) {
+        r.fd = fd[i]; /* each response is read whole: nothing carried */
+        r.len = 0;
+        r.eof = false;
+        read_response(c, &r, &rs, false, 5000);
+        HH_CHECK(c, rs.status == 200, "client %d: %d", i, rs.status);
+        expect_body(c, &rs, INDEX_HTML, strlen(INDEX_HTML), "/index.html");
+    }
+    hh_note(c, "harness: %d clients at once, all served", N);
+    hh_stop(p);
+}
+
+/* The thread (strace -f's pid column) of the first call in P's trace
+ * that matches ERE, or -1. */
+static long
+trace_tid(struct hh_ctx *c, struct hh_proc *p, const char *ere)
+{
+    size_t len;
+    char *text = hh_read_file(c, p->trace_path, &len);
+    char re[256], g[HH_MAX_GROUPS][HH_GROUP_LEN];
+    snprintf(re, sizeof re, "^([0-9]+) +%s", ere);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        if (hh_match(c, re, line, g))
+            return atol(g[1]);
+    return -1;
+}
+
+/* strace -f: the small file's body goes in one writev with the head
+ * (iov_len=60000 in the call), the big one with sendfile.  Who makes the
+ * calls tells the designs apart: in pool mode a worker opens the file and
+ * the I/O thread accepts and writes; in loops mode one loop thread does
+ * all three. */
+static void
+web_syscalls(struct hh_ctx *c, const char *mode)
+{
+    struct site s;
+    struct resp rs;
+    bool loops = strcmp(mode, "loops") == 0;
+    site_make(c, &s, true);
+    struct hh_spawn o = {.trace = "trace=accept4,openat,writev,sendfile",
+                         .must_trace = true};
+    struct hh_proc *p = web_start(c, &s, mode, "2", "5s", &o);
+    int fd = web_connect(c, p, 0);
+    struct reader r;
+    reader_init(c, &r, fd, BIG_LEN + 8192);
+    hh_send(c, fd, GET("/small.bin"), strlen(GET("/small.bin")), 3000);
+    read_response(c, &r, &rs, false, 5000);
+    HH_CHECK(c, rs.status == 200 && rs.body_len == SMALL_LEN, "small: %d",
+             rs.status);
+    hh_send(c, fd, GET("/big.bin"), strlen(GET("/big.bin")), 3000);
+    read_response(c, &r, &rs, false, 20000);
+    HH_CHECK(c, rs.status == 200 && rs.body_len == BIG_LEN, "big: %d",
+             rs.status);
+    hh_stop(p);
+    int w = hh_trace_count(p, "writev\\(.*iov_len=60000");
+    int sf = hh_trace_count(p, "sendfile\\(");
+    HH_CHECK(c, w >= 1, "no writev carried the 60000-byte body");
+    HH_CHECK(c, sf >= 1, "no sendfile for the 6 MB file");
+    HH_CHECK(c, hh_trace_count(p, "writev\\(.*iov_len=6291456") == 0,
+             "the 6 MB file went through writev");
+    hh_note(c, "strace: %d writev with the small body, %d sendfile calls",
+            w, sf);
+    long acc = trace_tid(c, p, "accept4\\([0-9]+, .*= [0-9]+$");
+    long opn = trace_tid(c, p, "openat\\(.*small\\.bin");
+    long wr = trace_tid(c, p, "writev\\(.*iov_len=60000");
+    HH_CHECK(c, acc > 0 && opn > 0 && wr > 0, "accept4 %ld, openat %ld, "
+             "writev %ld: a call missing from the trace", acc, opn, wr);
+    if (loops)
+        HH_CHECK(c, acc == opn && opn == wr, "accept4 by thread %ld, "
+                 "openat by %ld, writev by %ld: want one loop thread for "
+                 "all three", acc, opn, wr);
+    else
+        HH_CHECK(c, acc == wr && opn != acc, "accept4 by thread %ld, "
+                 "openat by %ld, writev by %ld: want the file opened by a "
+                 "worker, accept and write in the I/O thread", acc, opn, wr);
+    hh_note(c, "strace -f: accept4 by thread %ld, openat by %ld, writev by "
+            "%ld", acc, opn, wr);
+}
+
+/* SIGTERM with a client idle and one in the middle of a 6 MB response it
+ * does not read: exit 0 (every thread joined, everything closed). */
+static void
+web_sigterm(struct hh_ctx *c, const char *mode)
+{
+    struct site s;
+    site_make(c, &s, true);
+    struct hh_proc *p = web_start(c, &s, mode, "2", "30s", NULL);
+    int idle = web_connect(c, p, 0);
+    int busy = web_connect(c, p, 4096);
+    hh_send(c, busy, GET("/big.bin"), strlen(GET("/big.bin")), 3000);
+    HH_CHECK(c, hh_wait_fd(c, busy, POLLIN, 3000), "no response began");
+    hh_stop(p);
+    hh_expect_line(p, "^stopped: ", 1000);
+    hh_expect_eof(c, idle, 3000);
+    hh_note(c, "exit 0 with two connections open; the idle one got EOF");
+}
+
+#define BOTH_MODES(fn)                                                         \
+    static void fn##_pool(struct hh_ctx *c) { fn(c, "pool"); }               \
+    static void fn##_loops(struct hh_ctx *c) { fn(c, "loops"); }
+
+BOTH_MODES(web_files)
+BOTH_MODES(web_pipelined)
+BOTH_MODES(regress_big)
+BOTH_MODES(regress_no_rst)
+BOTH_MODES(web_hostile)
+BOTH_MODES(web_idle)
+BOTH_MODES(web_fd_limit)
+BOTH_MODES(web_threads)
+BOTH_MODES(web_syscalls)
+BOTH_MODES(web_sigterm)
+
 /* ---- the table --------------------------------------------------------- */
 
 static const struct hh_scenario scenarios[] = {
@@ -2011,6 +3018,61 @@ static const struct hh_scenario scenarios[] = {
      "strace: EPOLL_CTL_DEL, then close, for each connection the server "
      "ended; the book modifies the fd in epoll after closing it.",
      HH_REGRESSION | HH_NEED_STRACE, stress_closed_fd_epoll},
+#define BOTH(name, listing, title, look, needs)                               \
+    {#name "_pool", listing, title " (-m pool)", look, needs, name##_pool},    \
+    {#name "_loops", listing, title " (-m loops)", look, needs, name##_loops}
+    BOTH(web_files, "15-6",
+         "a file, HEAD, an empty file, 404, 403, a directory, 304",
+         "200 with the file's bytes, its Content-Length and Content-Type; "
+         "an empty file is 200 with Content-Length 0; a 0600 file and a "
+         "directory 403; If-Modified-Since its own date: 304.", 0),
+    BOTH(web_pipelined, "15-5",
+         "keep-alive, and pipelined requests answered in order",
+         "five requests in one send, the last cut in two: five responses "
+         "in order, none for half a request; Connection: close ends it "
+         "with EOF after the response.", 0),
+    BOTH(web_hostile, "15-6",
+         "hostile requests: .., %2e%2e, symlinks out, limits, bad numbers",
+         "each got its status (404, 400, 413, 414, 431, 501, 505) with a "
+         "small page and Connection: close, then EOF; nothing from outside "
+         "the root; the server answered the next client.", 0),
+    BOTH(web_idle, "15-6",
+         "slowloris: silent, dripping and idle clients closed at -i",
+         "each was closed about 1 s after its clock started, by the ch11 "
+         "heap timer; a byte now and then does not keep a request alive; "
+         "a new client was served meanwhile.", 0),
+    BOTH(web_threads, "15-6",
+         "threads and listening sockets, from /proc; 40 clients at once",
+         "pool: the I/O thread and 3 workers, one listener; loops: main "
+         "and 3 loops, 3 SO_REUSEPORT listeners on one port.", 0),
+    BOTH(web_syscalls, "15-5",
+         "a small file in one writev with its head, a large one by sendfile",
+         "strace shows writev with iov_len=60000 for the small file, "
+         "sendfile for the 6 MB one; pool: a worker opens the file, the "
+         "I/O thread accepts and writes; loops: one loop thread does all.",
+         HH_NEED_STRACE),
+    BOTH(web_sigterm, "15-6",
+         "SIGTERM with connections open: exit 0",
+         "the loop(s) stopped, the pool drained and was joined, every "
+         "connection closed; the book's loop never ends.", 0),
+    BOTH(web_fd_limit, "15-6",
+         "out of descriptors (prlimit): 503 and EOF, no spinning",
+         "accept failed with EMFILE; the reserve descriptor was closed to "
+         "accept and refuse each client; the server's CPU time stayed "
+         "flat and it served again once descriptors were free.",
+         HH_FAILURE_PATH),
+    BOTH(regress_big, "15-5",
+         "a 6 MB file and a 60000-byte one to a slow reader, byte-identical",
+         "writev and sendfile stopped short many times and went on where "
+         "they stopped; the book's write() declares the response done "
+         "after the first writev, and would resend from the start.",
+         HH_REGRESSION),
+    BOTH(regress_no_rst, "15-6",
+         "4 MB with Connection: close: all of it, EOF, a FIN not a RST",
+         "the server's side ended in TIME_WAIT (sock_diag): it closed with "
+         "a FIN; the book's SO_LINGER {1, 0} sends a RST that destroys "
+         "what is still unsent.", HH_REGRESSION),
+#undef BOTH
 };
 
 static const struct hh_program programs[] = {
@@ -2069,6 +3131,18 @@ static const struct hh_program programs[] = {
              {{"-j", "1048577", NULL}, 2, "JOBS '1048577': out of range"},
              {{"-r", "100", NULL}, 2, "repetitions '100': out of range"},
              {{"-w", "x", NULL}, 2, "ITERS 'x'"})},
+    {.name = "web_server", .listing = "15-6",
+     .syscalls = "trace=accept4,epoll_ctl,writev,sendfile,shutdown,close",
+     .flags = HH_PROG_SERVER, .args = HH_ARGS_IP_PORT_ARG, .arg = "/tmp",
+     HH_ROWS({{"-t", "0", "127.0.0.1", "0", "/tmp", NULL}, 2,
+              "THREADS '0': out of "},
+             {{"-m", "fork", "127.0.0.1", "0", "/tmp", NULL}, 2,
+              "MODE 'fork'"},
+             {{"-i", "0", "127.0.0.1", "0", "/tmp", NULL}, 2, "IDLE '0'"},
+             {{"127.0.0.1", "0", "/no/such/dir", NULL}, 1,
+              "/no/such/dir: .*\\(ENOENT\\)"},
+             {{"-m", "loops", "127.0.0.1", HH_PORT_IN_USE, "/tmp", NULL}, 1,
+              "\\(EADDRINUSE\\)"})},
 };
 
 static const struct hh_chapter chapter = {
