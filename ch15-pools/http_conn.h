@@ -25,12 +25,15 @@
  * a response with keep-alive, hc_write returns HC_NEXT_PROCESS when some
  * are left.  Responses go out one at a time, in request order.
  *
- * Paths: the request's decoded path is appended to the document root
- * (resolved once with realpath, hc_root_init), the result is resolved
- * again with realpath, and it must be the root itself or lie below it
- * ("ROOT/..."); otherwise 404, as for a file that is not there, so a
- * client learns nothing of what is outside.  The file is then opened with
- * O_NOFOLLOW (a symlink swapped in after the check is refused) and the
+ * Paths: the document root is resolved once (realpath, hc_root_init) and
+ * held open as an O_PATH descriptor; the request's decoded path is opened
+ * under it with openat2(RESOLVE_BENEATH), which fails (EXDEV) for any
+ * path that would leave it, by "..", %2e%2e or a symlink, in the same
+ * call that opens: 404, as for a file that is not there, so a client
+ * learns nothing of what is outside.  Where openat2 is missing (before
+ * Linux 5.6, or under valgrind 3.19) the path is resolved with realpath,
+ * must be the root or lie below it ("ROOT/..."), and is opened with
+ * O_NOFOLLOW (a symlink swapped in after the check is refused).  The
  * descriptor that is served is the one fstat judges: a regular file,
  * readable by others (S_IROTH, the book's test), or 403.  A directory is
  * 403 too (the book says 400: the request is not malformed, the resource
@@ -87,6 +90,7 @@ enum hc_next {
 struct hc_root {
     char path[PATH_MAX];
     size_t len;
+    int dirfd; /* O_PATH: what openat2(RESOLVE_BENEATH) resolves under */
 };
 
 struct hc_conn {
@@ -119,8 +123,11 @@ struct hc_conn {
 /* Connections open now (hc_init minus hc_close), from any thread. */
 extern atomic_int hc_users;
 
-/* Resolve DIR with realpath into ROOT.  0, or -1 with errno. */
+/* Resolve DIR with realpath into ROOT and open it (O_PATH).  0, or -1
+ * with errno. */
 int hc_root_init(struct hc_root *root, const char *dir);
+/* Close what hc_root_init opened. */
+void hc_root_close(struct hc_root *root);
 
 /* A new connection on the accepted socket FD (non-blocking), serving
  * files under ROOT.  NULL with errno ENOMEM (FD is then not closed). */

@@ -697,5 +697,6 @@ main(int argc, char **argv)
     free(loops);
     close(wake);
     close(sfd);
+    hc_root_close(&root);
     return 0;
 }

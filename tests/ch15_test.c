@@ -2814,7 +2814,8 @@ web_syscalls(struct hh_ctx *c, const char *mode)
     struct resp rs;
     bool loops = strcmp(mode, "loops") == 0;
     site_make(c, &s, true);
-    struct hh_spawn o = {.trace = "trace=accept4,openat,writev,sendfile",
+    struct hh_spawn o = {.trace = "trace=accept4,openat,openat2,writev,"
+                                  "sendfile",
                          .must_trace = true};
     struct hh_proc *p = web_start(c, &s, mode, "2", "5s", &o);
     int fd = web_connect(c, p, 0);
@@ -2838,7 +2839,7 @@ web_syscalls(struct hh_ctx *c, const char *mode)
     hh_note(c, "strace: %d writev with the small body, %d sendfile calls",
             w, sf);
     long acc = trace_tid(c, p, "accept4\\([0-9]+, .*= [0-9]+$");
-    long opn = trace_tid(c, p, "openat\\(.*small\\.bin");
+    long opn = trace_tid(c, p, "openat2?\\(.*small\\.bin");
     long wr = trace_tid(c, p, "writev\\(.*iov_len=60000");
     HH_CHECK(c, acc > 0 && opn > 0 && wr > 0, "accept4 %ld, openat %ld, "
              "writev %ld: a call missing from the trace", acc, opn, wr);
