@@ -2703,6 +2703,15 @@ web_fd_limit(struct hh_ctx *c, const char *mode)
     HH_CHECK(c, refused + ok + busy == CLIENTS, "%d clients never got an "
              "answer", CLIENTS - refused - ok - busy);
     hh_note(c, "harness: then %d served with 200, %d refused", ok, busy);
+    /* the clients have closed; the server closes its ends when it reads
+     * their FINs, and only then has descriptors again (/proc/PID/fd) */
+    long long dl = hh_now_ms() + hh_ms(c, 3000);
+    int held;
+    while ((held = fd_count(c, pid)) > base && hh_now_ms() < dl)
+        hh_observe(c, 10);
+    HH_CHECK(c, held <= base, "3 s after its clients closed, the server "
+             "still holds %d descriptors, %d more than before them", held,
+             held - base);
     ask(c, p, GET("/index.html"), strlen(GET("/index.html")), false, &rs);
     HH_CHECK(c, rs.status == 200, "after the storm: %d", rs.status);
     hh_stop(p);
