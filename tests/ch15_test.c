@@ -1737,6 +1737,17 @@ stress_agree(struct hh_ctx *c, const struct stress_run *s)
             s->p_conns, s->completed);
 }
 
+/* stress_agree, for a run where nothing went wrong: no error counted and
+ * no request left unanswered. */
+static void
+stress_agree_clean(struct hh_ctx *c, const struct stress_run *s)
+{
+    stress_agree(c, s);
+    HH_CHECK(c, s->errors == 0 && s->unanswered == 0,
+             "%ld errors, %ld unanswered: want none", s->errors,
+             s->unanswered);
+}
+
 /* 4 keep-alive connections for 1 s, one request at a time. */
 static void
 stress_keepalive(struct hh_ctx *c)
@@ -1744,10 +1755,7 @@ stress_keepalive(struct hh_ctx *c)
     struct stress_run s;
     const char *args[] = {"-d", "1s", "-c", "4", "-p", "/stress.html", NULL};
     stress_run(c, &s, PEER_PLAIN, 0, 1400, NULL, args, 0);
-    stress_agree(c, &s);
-    HH_CHECK(c, s.errors == 0 && s.unanswered == 0,
-             "%ld errors, %ld unanswered: want none", s.errors,
-             s.unanswered);
+    stress_agree_clean(c, &s);
     HH_CHECK(c, s.p_conns == 4 && s.opened == 4,
              "%ld connections reached the peer, the client opened %ld: "
              "want 4 kept alive", s.p_conns, s.opened);
@@ -1768,10 +1776,7 @@ stress_pipelined(struct hh_ctx *c)
     struct stress_run s;
     const char *args[] = {"-d", "500ms", "-c", "2", "-P", "4", NULL};
     stress_run(c, &s, PEER_PLAIN, 0, 100, NULL, args, 0);
-    stress_agree(c, &s);
-    HH_CHECK(c, s.errors == 0 && s.unanswered == 0,
-             "%ld errors, %ld unanswered: want none", s.errors,
-             s.unanswered);
+    stress_agree_clean(c, &s);
     HH_CHECK(c, strcmp(s.first, "GET /index.html HTTP/1.1") == 0,
              "the request line was '%s'", s.first);
 }
@@ -1784,10 +1789,7 @@ stress_split_responses(struct hh_ctx *c)
     struct stress_run s;
     const char *args[] = {"-d", "500ms", "-c", "2", NULL};
     stress_run(c, &s, PEER_SPLIT, 0, 1400, NULL, args, 0);
-    stress_agree(c, &s);
-    HH_CHECK(c, s.errors == 0 && s.unanswered == 0,
-             "%ld errors, %ld unanswered: want none", s.errors,
-             s.unanswered);
+    stress_agree_clean(c, &s);
 }
 
 /* The peer ends each connection after 3 answers, with a request
