@@ -76,13 +76,14 @@ hc_root_close(struct hc_root *root)
 }
 
 struct hc_conn *
-hc_init(int fd, const struct hc_root *root)
+hc_init(int fd, const struct hc_root *root, struct hc_cache *cache)
 {
     struct hc_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->fd = fd;
     c->root = root;
+    c->cache = cache;
     c->file_fd = -1;
     if (hx_init(&c->parser, NULL) != 0) { /* the defaults: never */
         free(c);
@@ -188,34 +189,44 @@ http_date(time_t t, char *out, size_t cap)
         snprintf(out, cap, "Thu, 01 Jan 1970 00:00:00 GMT");
 }
 
+/* Now as an HTTP date, formatted once a second per thread. */
+static const char *
+date_now(void)
+{
+    static __thread time_t when = -1;
+    static __thread char text[40];
+    time_t now = time(NULL);
+    if (now != when) {
+        http_date(now, text, sizeof text);
+        when = now;
+    }
+    return text;
+}
+
 /*
  * The status line and headers into c->head, as iov[0].  LENGTH < 0: no
- * Content-Length (304); MTIME < 0: no Last-Modified; TYPE NULL: none.
+ * Content-Length (304); MODIFIED NULL: no Last-Modified; TYPE NULL: none.
  * Returns the head's length (fix (a): the book's add_headers returns
  * nothing at all).
  */
 static size_t
 put_head(struct hc_conn *c, int status, long long length, const char *type,
-         time_t mtime)
+         const char *modified)
 {
-    char date[64], modified[64] = "";
     size_t cap = sizeof c->head;
     int n;
 
-    http_date(time(NULL), date, sizeof date);
     n = snprintf(c->head, cap, "HTTP/1.1 %d %s\r\nServer: hpsp\r\n"
-                 "Date: %s\r\n", status, reason(status), date);
+                 "Date: %s\r\n", status, reason(status), date_now());
     if (type)
         n += snprintf(c->head + n, cap - (size_t)n, "Content-Type: %s\r\n",
                       type);
     if (length >= 0)
         n += snprintf(c->head + n, cap - (size_t)n,
                       "Content-Length: %lld\r\n", length);
-    if (mtime >= 0) {
-        http_date(mtime, modified, sizeof modified);
+    if (modified)
         n += snprintf(c->head + n, cap - (size_t)n, "Last-Modified: %s\r\n",
                       modified);
-    }
     n += snprintf(c->head + n, cap - (size_t)n, "Connection: %s\r\n\r\n",
                   c->keep_alive ? "keep-alive" : "close");
     /* the fields are bounded (a type, two dates, numbers): it fits */
@@ -235,7 +246,7 @@ error_page(struct hc_conn *c, int status, bool head_only)
                      "<html><head><title>%d %s</title></head>\n"
                      "<body><h1>%d %s</h1></body></html>\n",
                      status, reason(status), status, reason(status));
-    put_head(c, status, n, "text/html; charset=utf-8", -1);
+    put_head(c, status, n, "text/html; charset=utf-8", NULL);
     if (head_only)
         return;
     c->body = malloc((size_t)n);
@@ -336,12 +347,90 @@ open_resolved(const struct hc_root *root, const char *path)
                               O_NOCTTY);
 }
 
+/* ---- the loop's cache of small files (http_conn.h) ----------------------- */
+
+void
+hc_cache_flush(struct hc_cache *cache)
+{
+    for (int i = 0; i < cache->used; i++) {
+        free(cache->slot[i].path);
+        free(cache->slot[i].bytes);
+    }
+    cache->used = 0;
+}
+
+static struct hc_cached *
+cache_find(struct hc_cache *cache, const char *path)
+{
+    for (int i = 0; i < cache->used; i++)
+        if (strcmp(cache->slot[i].path, path) == 0) {
+            cache->hits++;
+            return &cache->slot[i];
+        }
+    cache->misses++;
+    return NULL;
+}
+
+/* Keep a copy of the small file PATH just read (LEN bytes at BYTES).  A
+ * full cache, or no memory, keeps nothing: the next request reads it. */
+static void
+cache_put(struct hc_cache *cache, const char *path, time_t mtime,
+          const char *bytes, size_t len, const char *modified)
+{
+    if (cache->used == HC_CACHE_SLOTS)
+        return;
+    struct hc_cached *e = &cache->slot[cache->used];
+    e->path = strdup(path);
+    e->bytes = len > 0 ? malloc(len) : NULL;
+    if (!e->path || (len > 0 && !e->bytes)) {
+        free(e->path);
+        free(e->bytes);
+        return;
+    }
+    if (len > 0)
+        memcpy(e->bytes, bytes, len);
+    e->len = len;
+    e->mtime = mtime;
+    snprintf(e->modified, sizeof e->modified, "%s", modified);
+    cache->used++;
+}
+
+/* The answer to REQ for a file the cache holds, as serve_file gives it. */
+static void
+serve_cached(struct hc_conn *c, const struct request *req,
+             const struct hc_cached *e)
+{
+    if (req->ims >= 0 && e->mtime <= req->ims) {
+        put_head(c, 304, -1, NULL, e->modified);
+        return;
+    }
+    put_head(c, 200, (long long)e->len, content_type(req->path),
+             e->modified);
+    if (req->head || e->len == 0)
+        return;
+    c->body = malloc(e->len);
+    if (!c->body) {
+        error_page(c, 503, false);
+        return;
+    }
+    memcpy(c->body, e->bytes, e->len);
+    c->iov[1].iov_base = c->body;
+    c->iov[1].iov_len = e->len;
+    c->iovcnt = 2;
+}
+
 /* Open what REQ names, or build the error that says why not. */
 static void
 serve_file(struct hc_conn *c, const struct request *req)
 {
     struct stat st;
+    char modified[40];
+    struct hc_cached *hit = c->cache ? cache_find(c->cache, req->path) : NULL;
 
+    if (hit) {
+        serve_cached(c, req, hit);
+        return;
+    }
     /* O_NONBLOCK: a FIFO does not hang the open */
     int fd = open_beneath(c->root, req->path);
     if (fd < 0 && errno == ENOSYS)
@@ -357,15 +446,16 @@ serve_file(struct hc_conn *c, const struct request *req)
         error_page(c, 403, req->head);
         return;
     }
+    http_date(st.st_mtime, modified, sizeof modified);
     if (req->ims >= 0 && st.st_mtime <= req->ims) {
         close(fd);
-        put_head(c, 304, -1, NULL, st.st_mtime);
+        put_head(c, 304, -1, NULL, modified);
         return;
     }
     const char *type = content_type(req->path);
     if (req->head) {
         close(fd);
-        put_head(c, 200, (long long)st.st_size, type, st.st_mtime);
+        put_head(c, 200, (long long)st.st_size, type, modified);
         return;
     }
     if (st.st_size <= HC_SMALL_FILE) {
@@ -376,15 +466,18 @@ serve_file(struct hc_conn *c, const struct request *req)
             error_page(c, 500, false);
             return;
         }
-        put_head(c, 200, n, type, st.st_mtime);
+        put_head(c, 200, n, type, modified);
         if (n > 0) {
             c->iov[1].iov_base = c->body;
             c->iov[1].iov_len = (size_t)n;
             c->iovcnt = 2;
         }
+        if (c->cache)
+            cache_put(c->cache, req->path, st.st_mtime, c->body, (size_t)n,
+                      modified);
         return;
     }
-    put_head(c, 200, (long long)st.st_size, type, st.st_mtime);
+    put_head(c, 200, (long long)st.st_size, type, modified);
     c->file_fd = fd;
     c->file_off = 0;
     c->file_left = st.st_size;
@@ -506,7 +599,15 @@ hc_write(struct hc_conn *c)
     for (;;) {
         ssize_t n;
         if (c->iovcnt > 0) {
-            n = writev(c->fd, c->iov, c->iovcnt);
+            /* a head with a file to follow: MSG_MORE holds it back to
+             * leave in one segment with the file's first bytes, as
+             * TCP_CORK would, rather than in a small packet of its own
+             * that the client must wake up for (sendmsg: a writev with
+             * flags) */
+            struct msghdr msg = {.msg_iov = c->iov,
+                                 .msg_iovlen = (size_t)c->iovcnt};
+            n = c->file_left > 0 ? sendmsg(c->fd, &msg, MSG_MORE)
+                                 : writev(c->fd, c->iov, c->iovcnt);
             if (n >= 0) {
                 c->sent += (uint64_t)n;
                 advance(c, (size_t)n);

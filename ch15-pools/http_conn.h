@@ -9,8 +9,9 @@
  *     hc_read     drain the socket into the read buffer   (the I/O thread)
  *     hc_process  parse what is buffered; when a request is whole, open
  *                 the file and build the response          (a worker)
- *     hc_write    writev the head and a small body, or sendfile a large
- *                 file, until done or EAGAIN               (the I/O thread)
+ *     hc_write    writev the head and a small body, or send the head with
+ *                 MSG_MORE and sendfile a large file, until done or
+ *                 EAGAIN                                    (the I/O thread)
  *     hc_drain    after a last response: writing is shut down, read and
  *                 throw away until the client's FIN        (the I/O thread)
  *
@@ -93,9 +94,36 @@ struct hc_root {
     int dirfd; /* O_PATH: what openat2(RESOLVE_BENEATH) resolves under */
 };
 
+/*
+ * A loop's memory of the small files it has just served: a request for a
+ * file served a moment ago in the same round of events (one epoll_wait's
+ * batch) is answered from here, without openat2, fstat, pread and close.
+ * The caller empties it (hc_cache_flush) after every round, so a file is
+ * looked at afresh at least once per round: a change on disk shows in the
+ * next response after the round in which it happened.  Only what was
+ * opened, judged and read in full goes in (never an error), keyed by the
+ * decoded path that openat2 resolved under the root.  One thread only:
+ * loops mode gives each loop its own; pool mode has none (its workers
+ * run at once, and the book's design is measured as it is).
+ */
+#define HC_CACHE_SLOTS 16
+struct hc_cached {
+    char *path;           /* the decoded request path, malloc'd */
+    time_t mtime;
+    char *bytes;          /* the whole file, malloc'd (NULL: empty) */
+    size_t len;
+    char modified[40];    /* mtime as an HTTP date */
+};
+struct hc_cache {
+    struct hc_cached slot[HC_CACHE_SLOTS];
+    int used;
+    unsigned long hits, misses;
+};
+
 struct hc_conn {
     int fd;
     const struct hc_root *root;
+    struct hc_cache *cache; /* the loop's, or NULL */
 
     /* reading: rbuf[0, rlen) is buffered, from the first byte of the
      * request being parsed (the parser writes into it: the path decoded
@@ -130,8 +158,13 @@ int hc_root_init(struct hc_root *root, const char *dir);
 void hc_root_close(struct hc_root *root);
 
 /* A new connection on the accepted socket FD (non-blocking), serving
- * files under ROOT.  NULL with errno ENOMEM (FD is then not closed). */
-struct hc_conn *hc_init(int fd, const struct hc_root *root);
+ * files under ROOT, through CACHE if not NULL (which must then be used
+ * by this thread only).  NULL with errno ENOMEM (FD is then not closed). */
+struct hc_conn *hc_init(int fd, const struct hc_root *root,
+                        struct hc_cache *cache);
+
+/* Forget every file CACHE holds (at the end of a round of events). */
+void hc_cache_flush(struct hc_cache *cache);
 
 /* Read what the socket has, up to a full buffer.  HC_NEXT_PROCESS when
  * there are bytes to parse (or the client closed after some),

@@ -3144,7 +3144,8 @@ static const struct hh_program programs[] = {
              {{"-r", "100", NULL}, 2, "repetitions '100': out of range"},
              {{"-w", "x", NULL}, 2, "ITERS 'x'"})},
     {.name = "web_server", .listing = "15-6",
-     .syscalls = "trace=accept4,epoll_ctl,writev,sendfile,shutdown,close",
+     .syscalls = "trace=accept4,epoll_ctl,writev,sendmsg,sendfile,shutdown,"
+                 "close",
      .flags = HH_PROG_SERVER, .args = HH_ARGS_IP_PORT_ARG, .arg = "/tmp",
      HH_ROWS({{"-t", "0", "127.0.0.1", "0", "/tmp", NULL}, 2,
               "THREADS '0': out of "},
