@@ -363,9 +363,16 @@ reuse_addr(struct hh_ctx *c)
     int fd = hh_connect(c, &s1->addr, 2000);
     char buf[16];
     hh_recv_all(c, fd, buf, 0, 3000); /* the server closes first */
+    in_port_t dbg_mine = hh_local_port(fd);
     hh_close(c, fd);
     hh_expect_exit(s1, 0, 3000);
     int tw = hh_tcp_count("06", port, 0);
+    {
+        int st = -1;
+        bool f = hh_tcp_info(port, dbg_mine, &st, NULL, NULL) == 0;
+        (void)f;
+        hh_note(c, "DEBUG exact: %s; count again %d", f ? hh_tcp_state_name(st) : "gone", hh_tcp_count("06", port, 0));
+    }
     hh_note(c, "/proc/net/tcp: %d TIME_WAIT on the server's port %u", tw,
             (unsigned)port);
     HH_CHECK(c, tw == 1, "expected the server side in TIME_WAIT, found %d",
