@@ -1134,7 +1134,7 @@ nonblock_connect_timeout(struct hh_ctx *c)
     hh_observe(c, 300);
     int syn_sent = hh_tcp_count("02", 0, port);
     int syn_recv = hh_tcp_count("03", port, 0);
-    hh_note(c, "/proc/net/tcp after 300 ms: %d SYN_SENT to port %u, %d "
+    hh_note(c, "kernel, after 300 ms: %d SYN_SENT to port %u, %d "
                "SYN_RECV on it: the SYN was dropped", syn_sent, port,
             syn_recv);
     HH_CHECK(c, syn_sent == 1 && syn_recv == 0,

@@ -473,8 +473,12 @@ int hh_tcp_info(in_port_t lport, in_port_t rport, int *state, long *tx,
                 long *rx);
 /* Name of a TCP state number: "ESTABLISHED", "CLOSE_WAIT" ... */
 const char *hh_tcp_state_name(int state);
-/* Count /proc/net/tcp entries in STATE (hex, "01" ESTABLISHED) whose local
- * port is LPORT (0: any) and remote port is RPORT (0: any). */
+/* Count the TCP sockets (IPv4) in STATE, written in hex as /proc/net/tcp
+ * does ("01" ESTABLISHED, "03" SYN_RECV: request sockets too), whose
+ * local port is LPORT (0: any) and remote port is RPORT (0: any): one
+ * sock_diag dump, each socket counted once even while others come and go
+ * (a read of /proc/net/tcp may show one twice, or miss it).  -1 if the
+ * kernel cannot be asked. */
 int hh_tcp_count(const char *state, in_port_t lport, in_port_t rport);
 /* Let TIME pass while polling the event sources (output is still read):
  * for observation windows, never for readiness. */
