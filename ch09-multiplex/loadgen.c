@@ -3,7 +3,7 @@
  * multiplexer comparison).
  *
  * Usage:   loadgen [-i IDLE] [-a ACTIVE] [-s SIZE] [-d TIME | -n COUNT]
- *                  [-w WARMUP] IP PORT
+ *                  [-w WARMUP] [-P PID] IP PORT
  *
  * Shows:   opens IDLE connections that are never used and ACTIVE ones that
  *          each do request/response echo: send SIZE bytes, wait until SIZE
@@ -30,6 +30,16 @@
  *          the server closed (e.g. select refusing fds past FD_SETSIZE):
  *          reported, not an error.  echoed_conns counts active
  *          connections that completed at least one request.
+ *          With -P PID (the server's process), it also reads CPU time
+ *          when the counted window opens (the warm-up is over) and when
+ *          it closes (before any connection is shut): the server's
+ *          utime + stime (/proc/PID/stat), its own (CLOCK_PROCESS_
+ *          CPUTIME_ID) and the machine's (/proc/stat), and adds
+ *          server_cpu_s, cpu_us_per_req (server CPU per counted request),
+ *          own_cpu_s, steal_pct and others_pct (busy time that was
+ *          neither the server's nor loadgen's, as a share of all CPU
+ *          time) to the machine line: what a benchmark needs to tell the
+ *          server's cost from the machine's noise.
  *
  * Peer:    echo_server (every backend), libevent_echo.
  *
@@ -57,14 +67,17 @@
 #include <unistd.h>
 
 static const char SYNOPSIS[] = "[-h] [-i IDLE] [-a ACTIVE] [-s SIZE] "
-                               "[-d TIME | -n COUNT] [-w WARMUP] IP PORT";
+                               "[-d TIME | -n COUNT] [-w WARMUP] [-P PID] "
+                               "IP PORT";
 static const char HELP[] =
     "Open IDLE idle and ACTIVE active connections to the echo server at\n"
     "IP:PORT (loopback only); each active one sends SIZE bytes (default\n"
     "64), waits for the same bytes back, and repeats, for TIME (default\n"
     "5s, after WARMUP uncounted) or COUNT requests in all.  TIME and\n"
     "WARMUP are durations: 250ms, 2s, 1.5.  Prints the request rate,\n"
-    "latency percentiles and errors; exit 1 on any error.\n";
+    "latency percentiles and errors; exit 1 on any error.  -P PID: also\n"
+    "report the CPU time process PID (the server) spent per counted\n"
+    "request, and the machine's steal and other processes' share.\n";
 
 enum { MAX_CONNS = 1000000 };
 enum { MAX_SIZE = 64 * 1024 * 1024 };
@@ -156,6 +169,63 @@ percentile_us(uint64_t n, uint64_t ppm)
             return bucket_value(i) / 1000.0;
     }
     return 0;
+}
+
+/* CPU time at one edge of the counted window (-P). */
+struct cpu_snap {
+    long long server_ticks; /* utime + stime of the server, clock ticks */
+    long long own_ns;       /* loadgen's own CPU time */
+    long long total, busy, steal; /* /proc/stat "cpu" line, clock ticks */
+};
+
+/* utime + stime of PID in clock ticks, or -1. */
+static long long
+proc_ticks(long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* the command name may hold spaces and parentheses: skip to the last
+     * ')'; then state is field 3, utime and stime fields 14 and 15 */
+    char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 1,
+                     " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                     &ut, &st) != 2)
+        return -1;
+    return (long long)(ut + st);
+}
+
+/* Fill S; false if /proc could not be read. */
+static bool
+cpu_snapshot(long pid, struct cpu_snap *s)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    s->own_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    s->server_ticks = proc_ticks(pid);
+    FILE *f = fopen("/proc/stat", "re");
+    if (!f)
+        return false;
+    unsigned long long v[8] = {0};
+    int got = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+                     &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (got < 8 || s->server_ticks < 0)
+        return false;
+    /* user nice system idle iowait irq softirq steal (guest time is
+     * already inside user) */
+    s->total = 0;
+    for (int k = 0; k < 8; k++)
+        s->total += (long long)v[k];
+    s->busy = (long long)(v[0] + v[1] + v[2] + v[5] + v[6]);
+    s->steal = (long long)v[7];
+    return true;
 }
 
 static rlim_t
@@ -457,13 +527,16 @@ main(int argc, char **argv)
     static struct run r;
     long idle = 0, active = 1;
     long long duration_ms = -1, warm_ms = 0, count = -1;
+    long server_pid = 0;
+    struct cpu_snap snap0, snap1;
+    bool snap_ok = false, snap_taken = false;
     struct sockaddr_in sa;
     int opt;
 
     hp_init(argc, argv);
     hp_set_usage(SYNOPSIS, HELP);
     r.size = 64;
-    while ((opt = getopt(argc, argv, "+hi:a:s:d:n:w:")) != -1) {
+    while ((opt = getopt(argc, argv, "+hi:a:s:d:n:w:P:")) != -1) {
         switch (opt) {
         case 'h':
             hp_usage(0);
@@ -485,6 +558,9 @@ main(int argc, char **argv)
         case 'w':
             warm_ms = hp_parse_duration(optarg, 0, MAX_RUN_MS, "WARMUP");
             break;
+        case 'P':
+            server_pid = hp_parse_long(optarg, 1, 1L << 30, "PID");
+            break;
         default:
             hp_usage(2);
         }
@@ -503,6 +579,8 @@ main(int argc, char **argv)
                      argv[optind]);
     if (ntohs(sa.sin_port) == 0)
         hp_bad_usage("PORT 0: give the port the server announced");
+    if (server_pid && proc_ticks(server_pid) < 0)
+        hp_bad_usage("-P %ld: no such process in /proc", server_pid);
     if (duration_ms < 0 && count < 0)
         duration_ms = 5000;
     r.by_count = count > 0;
@@ -546,6 +624,11 @@ main(int argc, char **argv)
     long long t_stop = t_start, last_check = t_start;
     while (!stop_signal && r.alive_active > 0) {
         long long now = now_ns();
+        if (server_pid && !snap_taken && now >= r.t_warm) {
+            /* the warm-up is over: the counted window opens */
+            snap_ok = cpu_snapshot(server_pid, &snap0);
+            snap_taken = true;
+        }
         if (!r.by_count && now >= t_end)
             break;
         if (r.by_count && r.done >= r.count)
@@ -572,6 +655,10 @@ main(int argc, char **argv)
         }
         t_stop = now;
     }
+    /* the window closes: read before any connection is shut, so the
+     * server's work on the closes is not counted */
+    if (snap_ok)
+        snap_ok = cpu_snapshot(server_pid, &snap1);
     if (r.by_count && r.done > 0)
         t_stop = r.last_done;
     if (!r.by_count && t_stop > t_end)
@@ -605,12 +692,34 @@ main(int argc, char **argv)
            "p999_us=%.2f max_us=%.2f errors=%ld active=%ld idle=%ld size=%zu "
            "connected=%ld echoed_conns=%ld idle_closed=%ld connect_s=%.3f "
            "err_connect=%ld err_short=%ld err_reset=%ld err_mismatch=%ld "
-           "err_stalled=%ld err_unexpected=%ld\n",
+           "err_stalled=%ld err_unexpected=%ld",
            r.done, secs, rps, percentile_us(nreq, 500000),
            percentile_us(nreq, 990000), percentile_us(nreq, 999000), max_us,
            errors, active, idle, r.size, up, echoed, r.idle_closed,
            (double)(t_conn - t0) / 1e9, r.err.connect, r.err.short_echo,
            r.err.reset, r.err.mismatch, r.err.stalled, r.err.unexpected);
+    if (server_pid && snap_ok) {
+        long clk = sysconf(_SC_CLK_TCK);
+        double srv_s = (double)(snap1.server_ticks - snap0.server_ticks) /
+                       (double)clk;
+        double own_s = (double)(snap1.own_ns - snap0.own_ns) / 1e9;
+        double total = (double)(snap1.total - snap0.total);
+        double others = (double)(snap1.busy - snap0.busy) / (double)clk -
+                        srv_s - own_s; /* seconds */
+        if (others < 0)
+            others = 0;
+        printf(" server_cpu_s=%.3f cpu_us_per_req=%.2f own_cpu_s=%.3f "
+               "steal_pct=%.2f others_pct=%.2f",
+               srv_s, r.done ? srv_s * 1e6 / (double)r.done : 0.0, own_s,
+               total > 0 ? 100.0 * (double)(snap1.steal - snap0.steal) / total
+                         : 0.0,
+               total > 0 ? 100.0 * others * (double)clk / total : 0.0);
+    } else if (server_pid) {
+        hp_warnx("could not read the CPU time of process %ld (-P): not "
+                 "reported",
+                 server_pid);
+    }
+    putchar('\n');
 
     for (long i = 0; i < r.n_conns; i++)
         if (r.c[i].state != DEAD)

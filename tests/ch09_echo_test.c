@@ -489,12 +489,27 @@ loadgen_every_backend(struct hh_ctx *c)
     char rows[N_SERVERS][160];
     for (int i = 0; i < N_SERVERS; i++) {
         struct hh_proc *srv = start_server(c, backends[i], NULL);
-        const char *args[] = {"-i", "100", "-a", "10", "-n", "2000", NULL};
+        char pid[24];
+        snprintf(pid, sizeof pid, "%ld", (long)hh_pid(srv));
+        const char *args[] = {"-i", "100", "-a", "10", "-n", "2000",
+                              "-P", pid,  NULL};
         char line[HH_GROUP_LEN];
         run_loadgen(c, srv, args, 0, 30000, line, sizeof line);
         HH_CHECK(c, kv(line, "requests") == 2000 && kv(line, "errors") == 0,
                  "%s: loadgen reports %g requests, %g errors", backends[i],
                  kv(line, "requests"), kv(line, "errors"));
+        /* -P: the server's CPU time over the counted window, per request */
+        HH_CHECK(c,
+                 kv(line, "cpu_us_per_req") >= 0 &&
+                     kv(line, "server_cpu_s") >= 0 &&
+                     kv(line, "others_pct") >= 0 &&
+                     kv(line, "others_pct") <= 100 &&
+                     kv(line, "steal_pct") >= 0,
+                 "%s: loadgen -P reports cpu_us_per_req=%g server_cpu_s=%g "
+                 "others_pct=%g steal_pct=%g",
+                 backends[i], kv(line, "cpu_us_per_req"),
+                 kv(line, "server_cpu_s"), kv(line, "others_pct"),
+                 kv(line, "steal_pct"));
         HH_CHECK(c,
                  kv(line, "connected") == 110 &&
                      kv(line, "echoed_conns") == 10 &&
