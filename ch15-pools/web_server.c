@@ -27,8 +27,10 @@
  *          extension, Last-Modified and 304; files up to 64 KiB are read
  *          and sent with the head in one writev, larger ones with
  *          sendfile.  A client gets IDLE (default 30s) to send a whole
- *          request, and may pause that long while it reads a response;
- *          then the ch11 timer (the heap) closes the connection.
+ *          request, and may pause that long while it reads a response
+ *          (what it has acknowledged counts, not only what the server
+ *          could write); then the ch11 timer (the heap) closes the
+ *          connection.
  *
  * Look at: `strace -f -e trace=accept4,epoll_ctl,recvfrom,writev,sendfile`:
  *          in pool mode the worker threads make no socket call at all,
@@ -82,9 +84,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 static const char SYNOPSIS[] =
     "[-h] [-t THREADS] [-m pool|loops] [-i IDLE] IP PORT DOCROOT";
@@ -113,6 +117,8 @@ struct conn {
     uint64_t deadline;
     enum hc_next want;        /* what the armed event is for */
     uint32_t armed;           /* loops mode: the events registered now */
+    int unacked;              /* waiting to write: SIOCOUTQ at the wait's
+                                 start, or since the client last read */
     enum hc_next handed;      /* a worker's hc_process result */
     struct conn *done_next;   /* in the hand-back queue */
 };
@@ -186,11 +192,35 @@ conn_close(struct loop *l, struct conn *c)
     resume_accept(l);
 }
 
+/* Bytes on C's socket the client has not acknowledged yet, or -1. */
+static int
+unacked_bytes(const struct conn *c)
+{
+    int n;
+    return ioctl(c->hc->fd, SIOCOUTQ, &n) < 0 ? -1 : n;
+}
+
 static void
 idle_expired(struct timer *t, void *arg)
 {
     struct conn *c = arg;
     (void)t;
+    /* Waiting to write, the server's own writes are not the only sign of
+     * a reader: a send buffer that has grown to megabytes (loopback) is
+     * not writable again until a third of it is free, so a client may
+     * read steadily, each pause shorter than IDLE, and yet not let the
+     * server write for longer.  Fewer bytes unacknowledged than at the
+     * last look (the wait's start, or the last extension): it has read
+     * since, within IDLE.  A client that has stopped reading acknowledges
+     * at most what was already on its way: closed within 2 x IDLE. */
+    if (c->want == HC_NEXT_WRITE) {
+        int now = unacked_bytes(c);
+        if (now >= 0 && now < c->unacked) {
+            c->unacked = now;
+            set_deadline(c, timer_now_ms() + (uint64_t)c->loop->idle_ms);
+            return;
+        }
+    }
     c->loop->idle_closed++;
     conn_close(c->loop, c);
 }
@@ -293,6 +323,7 @@ dispatch(struct loop *l, struct conn *c, enum hc_next step)
                 step == HC_NEXT_PROCESS)
                 set_deadline(c, timer_now_ms() + (uint64_t)l->idle_ms);
             if (step == HC_NEXT_WRITE) {
+                c->unacked = unacked_bytes(c);
                 arm(l, c, EPOLLOUT, HC_NEXT_WRITE);
                 return;
             }

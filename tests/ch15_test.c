@@ -2814,7 +2814,8 @@ trace_tid(struct hh_ctx *c, struct hh_proc *p, const char *ere)
 }
 
 /* strace -f: the small file's body goes in one writev with the head
- * (iov_len=60000 in the call), the big one with sendfile.  Who makes the
+ * (iov_len=60000 in the call), the big one with sendfile, after its head
+ * in a sendmsg with MSG_MORE.  Who makes the
  * calls tells the designs apart: in pool mode a worker opens the file and
  * the I/O thread accepts and writes; in loops mode one loop thread does
  * all three. */
@@ -2826,7 +2827,7 @@ web_syscalls(struct hh_ctx *c, const char *mode)
     bool loops = strcmp(mode, "loops") == 0;
     site_make(c, &s, true);
     struct hh_spawn o = {.trace = "trace=accept4,openat,openat2,writev,"
-                                  "sendfile",
+                                  "sendmsg,sendfile",
                          .must_trace = true};
     struct hh_proc *p = web_start(c, &s, mode, "2", "5s", &o);
     int fd = web_connect(c, p, 0);
@@ -2847,8 +2848,13 @@ web_syscalls(struct hh_ctx *c, const char *mode)
     HH_CHECK(c, sf >= 1, "no sendfile for the 6 MB file");
     HH_CHECK(c, hh_trace_count(p, "writev\\(.*iov_len=6291456") == 0,
              "the 6 MB file went through writev");
-    hh_note(c, "strace: %d writev with the small body, %d sendfile calls",
-            w, sf);
+    /* the big file's head waits (MSG_MORE) to leave with its first bytes,
+     * not in a small segment of its own */
+    int more = hh_trace_count(p, "sendmsg\\([0-9]+, .*, MSG_MORE");
+    HH_CHECK(c, more >= 1, "no sendmsg with MSG_MORE: the 6 MB file's head "
+             "went alone");
+    hh_note(c, "strace: %d writev with the small body, %d sendfile calls, "
+            "%d sendmsg with MSG_MORE (the big file's head)", w, sf, more);
     long acc = trace_tid(c, p, "accept4\\([0-9]+, .*= [0-9]+$");
     long opn = trace_tid(c, p, "openat2?\\(.*small\\.bin");
     long wr = trace_tid(c, p, "writev\\(.*iov_len=60000");
@@ -2884,6 +2890,447 @@ web_sigterm(struct hh_ctx *c, const char *mode)
     hh_note(c, "exit 0 with two connections open; the idle one got EOF");
 }
 
+/* The loops' cache of small files lasts one round of events: on one
+ * keep-alive connection a small file is asked for, then rewritten in place
+ * with other bytes and another length, made 0600, and removed, each
+ * change before the next request; each answer follows the disk (the new
+ * bytes and Content-Length, 403, 404), not what was served a moment ago
+ * from memory. */
+static void
+web_fresh(struct hh_ctx *c, const char *mode)
+{
+    static const char NEW_TEXT[] = "<html><body><p>rewritten, and longer "
+                                   "than it was</p></body></html>\n";
+    struct site s;
+    struct resp rs;
+    struct reader r;
+    char path[400];
+    site_make(c, &s, false);
+    snprintf(path, sizeof path, "%s/index.html", s.root);
+    struct hh_proc *p = web_start(c, &s, mode, "1", "5s", NULL);
+    int fd = web_connect(c, p, 0);
+    reader_init(c, &r, fd, 64 * 1024);
+    hh_send(c, fd, GET("/index.html"), strlen(GET("/index.html")), 3000);
+    read_response(c, &r, &rs, false, 5000);
+    HH_CHECK(c, rs.status == 200, "first GET: %d", rs.status);
+    expect_body(c, &rs, INDEX_HTML, strlen(INDEX_HTML), "first GET");
+
+    /* the same inode, truncated and written again */
+    hh_write_text(c, path, NEW_TEXT);
+    hh_send(c, fd, GET("/index.html"), strlen(GET("/index.html")), 3000);
+    read_response(c, &r, &rs, false, 5000);
+    HH_CHECK(c, rs.status == 200, "GET after the rewrite: %d", rs.status);
+    expect_body(c, &rs, NEW_TEXT, strlen(NEW_TEXT), "after the rewrite");
+    hh_note(c, "harness: rewritten (%zu bytes, was %zu): the new bytes came",
+            strlen(NEW_TEXT), strlen(INDEX_HTML));
+
+    HH_CHECK(c, chmod(path, 0600) == 0, "chmod: %s", strerror(errno));
+    hh_send(c, fd, GET("/index.html"), strlen(GET("/index.html")), 3000);
+    read_response(c, &r, &rs, false, 5000);
+    HH_CHECK(c, rs.status == 403, "GET after chmod 0600: %d, want 403",
+             rs.status);
+
+    HH_CHECK(c, unlink(path) == 0, "unlink: %s", strerror(errno));
+    hh_send(c, fd, GET("/index.html"), strlen(GET("/index.html")), 3000);
+    read_response(c, &r, &rs, false, 5000);
+    HH_CHECK(c, rs.status == 404, "GET after unlink: %d, want 404",
+             rs.status);
+    HH_CHECK(c, !memmem(rs.body, rs.body_len, "rewritten", 9),
+             "the 404 page holds the removed file");
+    hh_note(c, "harness: then 403 after chmod 0600, 404 after unlink, on "
+               "the same connection");
+    hh_close(c, fd);
+    hh_stop(p);
+}
+
+/* The fd the server's accept4 returned (strace; P has exited): the one
+ * connection of the scenario. */
+static int
+accepted_fd(struct hh_ctx *c, struct hh_proc *p)
+{
+    size_t pos = 0;
+    int fd = -1, n = 0;
+    while (hh_trace_next(p, &pos, "accept4\\(.*\\) = ([0-9]+)$")) {
+        fd = (int)hh_group_ll(p, 1);
+        n++;
+    }
+    HH_CHECK(c, n == 1, "%d connections accepted (strace), want 1", n);
+    return fd;
+}
+
+/* What a keep-alive request costs in system calls (strace -f).  Loops: 20
+ * requests for a small file, each after the previous response, make no
+ * EPOLL_CTL_MOD of the connection (it stays registered, level-triggered);
+ * 10 requests for another small file in one send are answered from one
+ * open of it (the loop's cache of the round).  Pool: the I/O thread re-arms
+ * the connection one-shot after each request, since a worker may hold it:
+ * every EPOLL_CTL_MOD of it carries EPOLLONESHOT, at least one a request. */
+static void
+web_keepalive_cost(struct hh_ctx *c, const char *mode)
+{
+    enum { ONE_BY_ONE = 20, PIPELINED = 10 };
+    static const char AGAIN[] = "asked for ten times in one send\n";
+    struct site s;
+    struct resp rs;
+    struct reader r;
+    char path[400];
+    bool loops = strcmp(mode, "loops") == 0;
+    site_make(c, &s, false);
+    hh_make_text_file(c, "again", AGAIN, path, sizeof path);
+    put_in(c, path, s.root, "again.txt");
+    struct hh_spawn o = {.trace = "trace=accept4,epoll_ctl,openat,openat2",
+                         .must_trace = true};
+    struct hh_proc *p = web_start(c, &s, mode, "2", "5s", &o);
+    int fd = web_connect(c, p, 0);
+    reader_init(c, &r, fd, 64 * 1024);
+    for (int i = 0; i < ONE_BY_ONE; i++) {
+        hh_send(c, fd, GET("/index.html"), strlen(GET("/index.html")), 3000);
+        read_response(c, &r, &rs, false, 5000);
+        HH_CHECK(c, rs.status == 200 && !rs.close, "request %d: %d", i + 1,
+                 rs.status);
+        expect_body(c, &rs, INDEX_HTML, strlen(INDEX_HTML), "/index.html");
+    }
+    size_t one = strlen(GET("/again.txt"));
+    char batch[PIPELINED * 64];
+    for (int i = 0; i < PIPELINED; i++)
+        memcpy(batch + (size_t)i * one, GET("/again.txt"), one);
+    hh_send(c, fd, batch, PIPELINED * one, 3000);
+    for (int i = 0; i < PIPELINED; i++) {
+        read_response(c, &r, &rs, false, 5000);
+        HH_CHECK(c, rs.status == 200, "pipelined %d: %d", i + 1, rs.status);
+        expect_body(c, &rs, AGAIN, strlen(AGAIN), "/again.txt");
+    }
+    hh_close(c, fd);
+    hh_stop(p);
+
+    int conn = accepted_fd(c, p);
+    int mods = hh_epoll_ctl_count(p, "MOD", conn, NULL);
+    int oneshot = hh_epoll_ctl_count(p, "MOD", conn, "EPOLLONESHOT");
+    int opens = hh_trace_count(p, "openat2?\\(.*again\\.txt");
+    hh_note(c, "strace: fd %d: %d EPOLL_CTL_MOD (%d with EPOLLONESHOT); "
+            "%d opens of again.txt", conn, mods, oneshot, opens);
+    if (loops) {
+        HH_CHECK(c, mods == 0, "%d EPOLL_CTL_MOD of fd %d for %d keep-alive "
+                 "requests: want none (it stays registered)", mods, conn,
+                 ONE_BY_ONE + PIPELINED);
+        HH_CHECK(c, opens == 1, "%d opens of again.txt for %d requests in "
+                 "one send, want 1 (the round's cache)", opens, PIPELINED);
+    } else {
+        HH_CHECK(c, oneshot == mods, "%d of the %d EPOLL_CTL_MOD of fd %d "
+                 "without EPOLLONESHOT: a worker may hold it", mods - oneshot,
+                 mods, conn);
+        HH_CHECK(c, mods >= ONE_BY_ONE, "%d EPOLL_CTL_MOD of fd %d for %d "
+                 "requests one by one: want one a request at least", mods,
+                 conn, ONE_BY_ONE);
+        HH_CHECK(c, opens >= 1, "again.txt never opened");
+    }
+}
+
+/* A client that reads slowly, with -i 1s: its receive buffer is 64 KiB,
+ * so the server's socket fills.  It takes 600 ms to send its request,
+ * then pauses 700 ms before it reads, and again after 1 MiB and after 2
+ * MiB of the body, so that the 6 MB response takes more than twice IDLE.
+ * No pause is as long as IDLE: the clock restarts at the response's first
+ * write (the time taken to ask does not count against reading), and runs
+ * from the client's reads after that (what the server writes, and what the
+ * client has acknowledged, web_server.c); the whole file arrives, byte for
+ * byte.  Beside it a client that asks for the same file and never reads
+ * is closed meanwhile: the server's side of it has left ESTABLISHED
+ * (sock_diag) by the time the slow reader is done. */
+static void
+web_slow_reader(struct hh_ctx *c, const char *mode)
+{
+    enum { THINK_MS = 600, PAUSE_MS = 700, IDLE_MS = 1000 };
+    struct site s;
+    struct resp rs;
+    struct reader r;
+    site_make(c, &s, true);
+    struct hh_proc *p = web_start(c, &s, mode, "2", "1s", NULL);
+    size_t blen;
+    char *big = hh_read_file(c, s.big, &blen);
+    int fd = web_connect(c, p, 64 * 1024);
+    int stalled = web_connect(c, p, 64 * 1024);
+    reader_init(c, &r, fd, blen + 8192);
+    hh_observe(c, THINK_MS);
+    long long start = hh_now_ms();
+    hh_send(c, fd, GET("/big.bin"), strlen(GET("/big.bin")), 3000);
+    hh_send(c, stalled, GET("/big.bin"), strlen(GET("/big.bin")), 3000);
+    hh_note(c, "harness: asked %d ms after connecting", THINK_MS);
+    long long deadline = start + hh_ms(c, 20000);
+    const size_t at[] = {0, 1 << 20, 2 << 20}; /* bytes read, then pause */
+    for (size_t i = 0; i < HH_LEN(at); i++) {
+        while (r.len < at[i]) {
+            HH_CHECK(c, !r.eof, "EOF after %zu bytes", r.len);
+            reader_fill(c, &r, deadline);
+        }
+        hh_note(c, "harness: %zu bytes read; a pause of %d ms", r.len,
+                PAUSE_MS);
+        hh_observe(c, PAUSE_MS);
+    }
+    read_response(c, &r, &rs, false, 20000);
+    long long took = hh_now_ms() - start;
+    HH_CHECK(c, rs.status == 200, "big: status %d", rs.status);
+    expect_body(c, &rs, big, blen, "/big.bin");
+    hh_note(c, "harness: all %zu bytes, byte-identical, %lld ms after the "
+            "request (IDLE %d ms)", blen, took, IDLE_MS);
+    HH_CHECK(c, took > 2 * IDLE_MS, "the response took %lld ms: the test "
+             "wants more than twice IDLE", took);
+    int state = -1;
+    long tx, rx;
+    if (hh_tcp_info(ntohs(p->addr.sin_port), hh_local_port(stalled), &state,
+                    &tx, &rx) == 0)
+        HH_CHECK(c, state != TCP_ESTABLISHED, "the client that never read "
+                 "is still connected %lld ms after its request", took);
+    hh_note(c, "sock_diag: the server's side of the client that never read: "
+            "%s", state < 0 ? "gone" : hh_tcp_state_name(state));
+    hh_close(c, fd);
+    hh_stop(p);
+}
+
+/* web_many_conns's connections: more than the harness tracks, so kept
+ * here and closed by the scenario (at its start too, after a failure)
+ * and by main. */
+enum { MANY = 2000 };
+static int many_fd[MANY + 1];
+static int n_many;
+
+static void
+many_close(void)
+{
+    for (int i = 0; i < n_many; i++)
+        if (many_fd[i] >= 0)
+            close(many_fd[i]);
+    n_many = 0;
+}
+
+struct many {
+    enum {
+        M_CONNECTING, /* connect not finished: not accepted yet */
+        M_SENT,       /* GET sent, nothing back yet: waiting */
+        M_OK,         /* 200, the file's bytes, kept alive */
+        M_BUSY,       /* 503, kept alive (the file could not be opened) */
+        M_CLOSING,    /* 503 with Connection: close: EOF to come */
+        M_REFUSED,    /* 503, then EOF */
+        M_GONE,       /* closed by the test */
+    } st;
+    size_t len;
+    char buf[1024];
+};
+
+/* Move connection I, whose state is M, on after an event on it. */
+static void
+many_step(struct hh_ctx *c, struct many *m, int i)
+{
+    int fd = many_fd[i];
+    if (m->st == M_CONNECTING) {
+        int err = 0;
+        socklen_t el = sizeof err;
+        HH_CHECK(c, getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0,
+                 "SO_ERROR: %s", strerror(errno));
+        HH_CHECK(c, err == 0, "connection %d: connect: %s", i, strerror(err));
+        const char *req = GET("/index.html");
+        ssize_t n = send(fd, req, strlen(req), MSG_NOSIGNAL);
+        HH_CHECK(c, n == (ssize_t)strlen(req), "connection %d: send: %s", i,
+                 n < 0 ? strerror(errno) : "short");
+        m->st = M_SENT;
+        return;
+    }
+    for (;;) {
+        HH_CHECK(c, m->len < sizeof m->buf - 1, "connection %d: %zu bytes "
+                 "and no whole response", i, m->len);
+        ssize_t n = recv(fd, m->buf + m->len, sizeof m->buf - 1 - m->len,
+                         MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        HH_CHECK(c, n >= 0, "connection %d: recv: %s (state %d, %zu bytes "
+                 "read)", i, strerror(errno), m->st, m->len);
+        if (n == 0) {
+            HH_CHECK(c, m->st == M_CLOSING, "connection %d: EOF %s: %.*s", i,
+                     m->st == M_SENT ? "without an answer"
+                                     : "on a kept-alive connection",
+                     (int)m->len, m->buf);
+            m->st = M_REFUSED;
+            return;
+        }
+        HH_CHECK(c, m->st == M_SENT, "connection %d: %zd bytes after its "
+                 "response: %.*s, then %.*s", i, n, (int)m->len, m->buf,
+                 (int)n, m->buf + m->len);
+        m->len += (size_t)n;
+        m->buf[m->len] = '\0';
+        char *end = strstr(m->buf, "\r\n\r\n"), v[64];
+        if (!end)
+            continue;
+        char g[HH_MAX_GROUPS][HH_GROUP_LEN];
+        HH_CHECK(c, hh_match(c, "^HTTP/1\\.1 (200|503) ", m->buf, g),
+                 "connection %d: not a 200 or 503: %.60s", i, m->buf);
+        end[2] = '\0'; /* the head alone, for find_field */
+        HH_CHECK(c, find_field(m->buf, "Content-Length", v, sizeof v),
+                 "connection %d: no Content-Length", i);
+        size_t hlen = (size_t)(end - m->buf) + 4, blen = (size_t)atol(v);
+        bool close = find_field(m->buf, "Connection", v, sizeof v) &&
+                     strcasecmp(v, "close") == 0;
+        end[2] = '\r';
+        if (m->len < hlen + blen)
+            continue;
+        HH_CHECK(c, m->len == hlen + blen, "connection %d: %zu bytes after "
+                 "the response", i, m->len - hlen - blen);
+        if (atoi(g[1]) == 200) {
+            HH_CHECK(c, !close && blen == strlen(INDEX_HTML) &&
+                     memcmp(end + 4, INDEX_HTML, blen) == 0,
+                     "connection %d: a 200 without the file's bytes, or "
+                     "closed", i);
+            m->st = M_OK;
+        } else {
+            m->st = close ? M_CLOSING : M_BUSY;
+        }
+    }
+}
+
+/* Poll the connections of M still connecting or waiting for an answer;
+ * step each one that has news.  Returns how many had news, waiting up to
+ * WAIT_MS for the first. */
+static int
+many_poll(struct hh_ctx *c, struct many *m, struct pollfd *pf, int *who,
+          int wait_ms)
+{
+    int n = 0;
+    for (int i = 0; i < n_many; i++) {
+        short ev = m[i].st == M_CONNECTING ? POLLOUT
+                   : m[i].st == M_SENT || m[i].st == M_CLOSING ? POLLIN
+                                                                 : 0;
+        if (!ev)
+            continue;
+        pf[n] = (struct pollfd){.fd = many_fd[i], .events = ev};
+        who[n++] = i;
+    }
+    if (n == 0)
+        return 0;
+    int r = poll(pf, (nfds_t)n, wait_ms);
+    HH_CHECK(c, r >= 0 || errno == EINTR, "poll: %s", strerror(errno));
+    for (int k = 0; r > 0 && k < n; k++)
+        if (pf[k].revents)
+            many_step(c, &m[who[k]], who[k]);
+    return r > 0 ? r : 0;
+}
+
+static void
+many_count(const struct many *m, int *count)
+{
+    memset(count, 0, (M_GONE + 1) * sizeof *count);
+    for (int i = 0; i < n_many; i++)
+        count[m[i].st]++;
+}
+
+/* Thousands of connections at once against a low fd limit: the server's
+ * RLIMIT_NOFILE lowered to 1024 (prlimit), the test's raised, 2000
+ * connections opened at once, a GET on each.  Each one is answered in
+ * full (200 with the file, or 503: kept alive if the file could not be
+ * opened, or with Connection: close and EOF if it was refused at the
+ * door) or waits, unaccepted; none is reset or gets stray bytes.  While
+ * they wait the server burns no CPU (/proc); once the test has closed
+ * the answered ones, every waiting one is answered; then a new client is
+ * served, and SIGTERM ends the server with exit 0. */
+static void
+web_many_conns(struct hh_ctx *c, const char *mode)
+{
+    enum { LIMIT = 1024 };
+    struct site s;
+    struct resp rs;
+    struct rlimit rl;
+    many_close();
+    HH_CHECK(c, getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit: %s",
+             strerror(errno));
+    if (rl.rlim_cur < MANY + 256 && rl.rlim_max >= MANY + 256) {
+        rl.rlim_cur = MANY + 256;
+        HH_CHECK(c, setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit: %s",
+                 strerror(errno));
+    }
+    if (rl.rlim_cur < MANY + 256)
+        hh_skip(c, "%d connections need RLIMIT_NOFILE %d; the hard limit is "
+                "%llu", MANY, MANY + 256, (unsigned long long)rl.rlim_max);
+    site_make(c, &s, false);
+    struct hh_proc *p = web_start(c, &s, mode, "2", "30s", NULL);
+    pid_t pid = hh_pid(p);
+    struct rlimit low = {.rlim_cur = LIMIT, .rlim_max = LIMIT};
+    HH_CHECK(c, prlimit(pid, RLIMIT_NOFILE, &low, NULL) == 0, "prlimit: %s",
+             strerror(errno));
+    struct many *m = hh_alloc(c, MANY * sizeof *m);
+    struct pollfd *pf = hh_alloc(c, MANY * sizeof *pf);
+    int *who = hh_alloc(c, MANY * sizeof *who);
+    int count[M_GONE + 1];
+    long long t0 = hh_now_ms();
+    for (int i = 0; i < MANY; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                        0);
+        HH_CHECK(c, fd >= 0, "socket %d: %s", i, strerror(errno));
+        many_fd[n_many++] = fd;
+        m[i].st = M_CONNECTING;
+        m[i].len = 0;
+        if (connect(fd, (struct sockaddr *)&p->addr, sizeof p->addr) < 0)
+            HH_CHECK(c, errno == EINPROGRESS, "connect %d: %s", i,
+                     strerror(errno));
+    }
+    hh_note(c, "harness: %d connects started in %lld ms; the server may "
+            "hold %d descriptors", MANY, hh_now_ms() - t0, LIMIT);
+    /* until nothing moves for 300 ms, and at least until the connects
+     * whose SYN found the accept queue full have tried again (1 s) */
+    long long end = hh_now_ms() + hh_ms(c, 5000);
+    for (;;) {
+        many_count(m, count);
+        if (many_poll(c, m, pf, who, 300) == 0 &&
+            (count[M_CONNECTING] == 0 || hh_now_ms() - t0 > 1500))
+            break;
+        HH_CHECK(c, hh_now_ms() < end, "still busy after 5 s");
+    }
+    many_count(m, count);
+    int waiting = count[M_CONNECTING] + count[M_SENT];
+    hh_note(c, "harness: after %lld ms: %d served (200), %d answered 503 "
+            "kept alive, %d refused (503, EOF), %d waiting (%d not even "
+            "connected)", hh_now_ms() - t0, count[M_OK], count[M_BUSY],
+            count[M_REFUSED], waiting, count[M_CONNECTING]);
+    HH_CHECK(c, count[M_CLOSING] == 0, "%d connections got 503 with "
+             "Connection: close and no EOF", count[M_CLOSING]);
+
+    /* the server's CPU time over a second: while full, it must not spin
+     * (a connect dropped twice may still come, and be answered) */
+    long before = cpu_ticks(c, pid);
+    end = hh_now_ms() + 1000;
+    for (long long left; (left = end - hh_now_ms()) > 0;)
+        many_poll(c, m, pf, who, (int)left);
+    long used = cpu_ticks(c, pid) - before;
+    hh_note(c, "/proc/PID/stat: %ld ticks of CPU in 1 s, %d connections "
+            "waiting", used, waiting);
+    HH_CHECK(c, used <= 20, "%ld ticks of CPU in 1 s while full: it spins",
+             used);
+    many_count(m, count);
+    waiting = count[M_CONNECTING] + count[M_SENT];
+
+    for (int i = 0; i < n_many; i++)
+        if (m[i].st == M_OK || m[i].st == M_BUSY || m[i].st == M_REFUSED) {
+            close(many_fd[i]);
+            many_fd[i] = -1;
+            m[i].st = M_GONE;
+        }
+    end = hh_now_ms() + hh_ms(c, 5000);
+    for (;;) {
+        many_count(m, count);
+        if (count[M_CONNECTING] + count[M_SENT] + count[M_CLOSING] == 0)
+            break;
+        HH_CHECK(c, hh_now_ms() < end, "5 s after the others closed, %d "
+                 "connections still wait (%d not connected), %d without "
+                 "their EOF", count[M_CONNECTING] + count[M_SENT],
+                 count[M_CONNECTING], count[M_CLOSING]);
+        many_poll(c, m, pf, who, 100);
+    }
+    hh_note(c, "harness: the answered ones closed; then the %d waiting got "
+            "%d x 200, %d x 503 kept alive, %d x 503 and EOF", waiting,
+            count[M_OK], count[M_BUSY], count[M_REFUSED]);
+    ask(c, p, GET("/index.html"), strlen(GET("/index.html")), false, &rs);
+    HH_CHECK(c, rs.status == 200, "a new client: %d", rs.status);
+    hh_stop(p);
+    many_close();
+}
+
 #define BOTH_MODES(fn)                                                         \
     static void fn##_pool(struct hh_ctx *c) { fn(c, "pool"); }               \
     static void fn##_loops(struct hh_ctx *c) { fn(c, "loops"); }
@@ -2898,6 +3345,10 @@ BOTH_MODES(web_fd_limit)
 BOTH_MODES(web_threads)
 BOTH_MODES(web_syscalls)
 BOTH_MODES(web_sigterm)
+BOTH_MODES(web_fresh)
+BOTH_MODES(web_keepalive_cost)
+BOTH_MODES(web_slow_reader)
+BOTH_MODES(web_many_conns)
 
 /* ---- the table --------------------------------------------------------- */
 
@@ -3060,7 +3511,7 @@ static const struct hh_scenario scenarios[] = {
     BOTH(web_syscalls, "15-5",
          "a small file in one writev with its head, a large one by sendfile",
          "strace shows writev with iov_len=60000 for the small file, "
-         "sendfile for the 6 MB one; pool: a worker opens the file, the "
+         "sendmsg(MSG_MORE) and sendfile for the 6 MB one; pool: a worker opens the file, the "
          "I/O thread accepts and writes; loops: one loop thread does all.",
          HH_NEED_STRACE),
     BOTH(web_sigterm, "15-6",
@@ -3072,6 +3523,28 @@ static const struct hh_scenario scenarios[] = {
          "accept failed with EMFILE; the reserve descriptor was closed to "
          "accept and refuse each client; the server's CPU time stayed "
          "flat and it served again once descriptors were free.",
+         HH_FAILURE_PATH),
+    BOTH(web_fresh, "15-5",
+         "a file changed on disk between keep-alive requests",
+         "rewritten in place: the new bytes and Content-Length; then 0600: "
+         "403; then removed: 404; the loops' cache of small files lasts "
+         "only one round of events.", 0),
+    BOTH(web_keepalive_cost, "15-6",
+         "system calls of a keep-alive request: epoll_ctl and open",
+         "loops: 30 requests on one connection, no EPOLL_CTL_MOD of it; "
+         "10 pipelined requests for one file, one open; pool: the "
+         "connection re-armed with EPOLLONESHOT after every request.",
+         HH_NEED_STRACE),
+    BOTH(web_slow_reader, "15-6",
+         "a slow reader of 6 MB with -i 1s: pauses under IDLE, all of it",
+         "600 ms to ask, then three pauses of 700 ms, the response over "
+         "2 s: the idle clock restarts at the first write and runs from "
+         "the client's reads, and every byte arrives.", 0),
+    BOTH(web_many_conns, "15-6",
+         "2000 connections at once against 1024 descriptors",
+         "each answered (200, or 503) or waiting, none reset; no CPU burnt "
+         "while they wait; the waiting ones answered once the others "
+         "closed; then a new client served, and exit 0 on SIGTERM.",
          HH_FAILURE_PATH),
     BOTH(regress_big, "15-5",
          "a 6 MB file and a 60000-byte one to a slow reader, byte-identical",
@@ -3167,5 +3640,7 @@ static const struct hh_chapter chapter = {
 int
 main(int argc, char **argv)
 {
-    return hh_run_chapter(argc, argv, &chapter);
+    int rc = hh_run_chapter(argc, argv, &chapter);
+    many_close();
+    return rc;
 }
