@@ -54,7 +54,11 @@
  *    fails for want of descriptors (EMFILE, ENFILE) a reserve descriptor
  *    is closed to accept the connection, answer 503 and close it, so the
  *    loop neither spins on a listener it cannot empty nor leaves the
- *    client waiting; if even that fails, accepting pauses briefly;
+ *    client waiting; if even that fails, accepting pauses briefly.  And
+ *    the last 8 descriptors below the limit are never kept by a
+ *    connection: a connection that gets one is refused the same way, so
+ *    a storm cannot leave the requests already taken without a
+ *    descriptor to open their file;
  *  - connections are allocated, not an array of 65536 indexed by an
  *    unchecked fd;
  *  - workers never touch epoll, timers or a socket: a worker that closed
@@ -77,6 +81,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -84,6 +89,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -107,6 +113,7 @@ enum { MAX_EVENTS = 128 };
 enum { DEFAULT_IDLE_MS = 30000 };
 enum { LINGER_MS = 2000 };      /* longest wait for a client's FIN */
 enum { ACCEPT_PAUSE_MS = 100 }; /* no descriptor even for a refusal */
+enum { FILE_FDS = 8 };          /* kept for files: fd_ceiling */
 
 /* One connection, as the loop sees it. */
 struct conn {
@@ -429,11 +436,34 @@ fd_shortage(struct loop *l)
     return false;
 }
 
+/* The lowest descriptor a connection may not keep: the top FILE_FDS
+ * below RLIMIT_NOFILE (read now: prlimit may change it under a running
+ * server) stay free for the files its requests open.  Without them, a
+ * storm of connections takes every descriptor, and each request it
+ * accepted is answered 503 for want of one to open its file.  Under a
+ * limit of 512 the margin shrinks (limit / 64), down to none. */
+static int
+fd_ceiling(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur > INT_MAX)
+        return INT_MAX;
+    rlim_t margin = rl.rlim_cur / 64 < FILE_FDS ? rl.rlim_cur / 64 : FILE_FDS;
+    return (int)(rl.rlim_cur - margin);
+}
+
 static void
 accept_all(struct loop *l)
 {
+    int ceiling = fd_ceiling();
     for (;;) {
         int fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= ceiling) { /* the last descriptors are for files */
+            refuse(fd);
+            l->refused++;
+            continue;
+        }
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
                 continue;

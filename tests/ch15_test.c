@@ -3290,6 +3290,11 @@ web_many_conns(struct hh_ctx *c, const char *mode)
             count[M_REFUSED], waiting, count[M_CONNECTING]);
     HH_CHECK(c, count[M_CLOSING] == 0, "%d connections got 503 with "
              "Connection: close and no EOF", count[M_CLOSING]);
+    /* a server that lets connections take every descriptor has none left
+     * to open a file: it accepts about LIMIT and answers them all 503 */
+    HH_CHECK(c, count[M_OK] >= LIMIT / 2, "only %d of %d connections got "
+             "the file: no descriptor kept for opening files?", count[M_OK],
+             MANY);
 
     /* the server's CPU time over a second: while full, it must not spin
      * (a connect dropped twice may still come, and be answered) */
