@@ -3291,10 +3291,16 @@ web_many_conns(struct hh_ctx *c, const char *mode)
     HH_CHECK(c, count[M_CLOSING] == 0, "%d connections got 503 with "
              "Connection: close and no EOF", count[M_CLOSING]);
     /* a server that lets connections take every descriptor has none left
-     * to open a file: it accepts about LIMIT and answers them all 503 */
-    HH_CHECK(c, count[M_OK] >= LIMIT / 2, "only %d of %d connections got "
-             "the file: no descriptor kept for opening files?", count[M_OK],
-             MANY);
+     * to open a file: it accepts about LIMIT and answers them all 503.
+     * Valgrind answers the program's getrlimit from its own record, so a
+     * program under it cannot see the limit prlimit set from outside. */
+    if (getenv("HPSP_VALGRIND") && *getenv("HPSP_VALGRIND"))
+        hh_note(c, "under valgrind: getrlimit does not see prlimit; the "
+                "descriptors kept for files are not checked");
+    else
+        HH_CHECK(c, count[M_OK] >= LIMIT / 2, "only %d of %d connections "
+                 "got the file: no descriptor kept for opening files?",
+                 count[M_OK], MANY);
 
     /* the server's CPU time over a second: while full, it must not spin
      * (a connect dropped twice may still come, and be answered) */
