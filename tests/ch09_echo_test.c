@@ -1058,18 +1058,19 @@ million_small(struct hh_ctx *c)
         *strrchr(self, '/') = '\0';
     snprintf(script, sizeof script, "%s/ch09-multiplex/bench/million", self);
     HH_CHECK(c, access(script, X_OK) == 0, "%s: %s", script, strerror(errno));
-    char out[PATH_MAX], outvar[PATH_MAX + 8], binvar[PATH_MAX + 16];
-    char bin[PATH_MAX];
+    char out[PATH_MAX], outvar[PATH_MAX + 8], path[PATH_MAX];
+    char srvvar[PATH_MAX + 16], lgvar[PATH_MAX + 16];
     hh_tmpfile(c, "million", out, sizeof out);
     snprintf(outvar, sizeof outvar, "OUT=%s", out);
-    /* the programs the harness would start: HPSP_BIN's */
-    hh_prog_path("echo_server", bin, sizeof bin);
-    *strrchr(bin, '/') = '\0';
-    snprintf(binvar, sizeof binvar, "HPSP_BIN=%s", bin);
+    /* the programs the harness would start (PROG_<name> included) */
+    snprintf(srvvar, sizeof srvvar, "ECHO_SERVER=%s",
+             hh_prog_path("echo_server", path, sizeof path));
+    snprintf(lgvar, sizeof lgvar, "LOADGEN=%s",
+             hh_prog_path("loadgen", path, sizeof path));
     const char *args[] = {"STEPS=10000 20000", "SERVERS=2",
                           "PER_CLIENT=10000", "ACTIVE=10",
                           "ACTIVE_TIME=0.5s", "HOLD=1", "HOLD_S=60",
-                          outvar, binvar, script, NULL};
+                          outvar, srvvar, lgvar, script, NULL};
     struct hh_spawn opt = {.role = "million", .tool = true};
     struct hh_proc *m = hh_startv(c, &opt, "env", args);
     hh_expect_line(m,
