@@ -16,7 +16,12 @@
  *          lasts TIME (default 5s) after a WARMUP (default 0) whose
  *          requests are not counted, or until COUNT requests are
  *          done.  With -n COUNT equal to -a ACTIVE, every active
- *          connection makes exactly one request.
+ *          connection makes exactly one request.  With -a 0 there is
+ *          no traffic: loadgen opens the IDLE connections, prints
+ *            connected=N connect_s=SECONDS errors=E
+ *          once they are all established, and holds them until SIGINT or
+ *          SIGTERM (or for TIME, with -d); bench/million runs a group of
+ *          these to hold 10^6 connections.
  *
  * Look at: one human line and one machine line, e.g.
  *            requests=60120 seconds=3.000 rps=20040.0 p50_us=47.10
@@ -55,6 +60,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,7 +81,9 @@ static const char HELP[] =
     "64), waits for the same bytes back, and repeats, for TIME (default\n"
     "5s, after WARMUP uncounted) or COUNT requests in all.  TIME and\n"
     "WARMUP are durations: 250ms, 2s, 1.5.  Prints the request rate,\n"
-    "latency percentiles and errors; exit 1 on any error.  -P PID: also\n"
+    "latency percentiles and errors; exit 1 on any error.  -a 0: no\n"
+    "traffic; hold the IDLE connections until SIGTERM (or for TIME).\n"
+    "-P PID: also\n"
     "report the CPU time process PID (the server) spent per counted\n"
     "request, and the machine's steal and other processes' share.\n";
 
@@ -544,7 +552,7 @@ main(int argc, char **argv)
             idle = hp_parse_long(optarg, 0, MAX_CONNS, "IDLE");
             break;
         case 'a':
-            active = hp_parse_long(optarg, 1, MAX_CONNS, "ACTIVE");
+            active = hp_parse_long(optarg, 0, MAX_CONNS, "ACTIVE");
             break;
         case 's':
             r.size = (size_t)hp_parse_long(optarg, 1, MAX_SIZE, "SIZE");
@@ -569,6 +577,10 @@ main(int argc, char **argv)
         hp_usage(2);
     if (duration_ms >= 0 && count >= 0)
         hp_bad_usage("-d and -n exclude each other");
+    if (active == 0 && idle == 0)
+        hp_bad_usage("-a 0 holds idle connections: give -i IDLE");
+    if (active == 0 && count >= 0)
+        hp_bad_usage("-n counts requests: -a 0 makes none");
     if (idle + active > MAX_CONNS)
         hp_bad_usage("%ld connections: the most is %d", idle + active,
                      MAX_CONNS);
@@ -581,7 +593,8 @@ main(int argc, char **argv)
         hp_bad_usage("PORT 0: give the port the server announced");
     if (server_pid && proc_ticks(server_pid) < 0)
         hp_bad_usage("-P %ld: no such process in /proc", server_pid);
-    if (duration_ms < 0 && count < 0)
+    bool hold = active == 0; /* idle only: until a signal, or for -d */
+    if (duration_ms < 0 && count < 0 && !hold)
         duration_ms = 5000;
     r.by_count = count > 0;
     r.count = count;
@@ -613,16 +626,20 @@ main(int argc, char **argv)
     r.n_active = active;
     long up = connect_all(&r, &sa);
     long long t_conn = now_ns();
+    if (hold)
+        printf("connected=%ld connect_s=%.3f errors=%ld\n", up,
+               (double)(t_conn - t0) / 1e9, r.err.connect);
 
     /* traffic: every active connection starts at once */
     long long t_start = now_ns();
     r.t_warm = t_start + warm_ms * 1000000;
-    long long t_end = duration_ms >= 0 ? r.t_warm + duration_ms * 1000000 : 0;
+    long long t_end = duration_ms >= 0 ? r.t_warm + duration_ms * 1000000
+                                       : LLONG_MAX;
     for (long i = 0; i < active && !stop_signal; i++)
         if (r.c[i].state == WAITING)
             start_request(&r, i, t_start);
     long long t_stop = t_start, last_check = t_start;
-    while (!stop_signal && r.alive_active > 0) {
+    while (!stop_signal && (r.alive_active > 0 || hold)) {
         long long now = now_ns();
         if (server_pid && !snap_taken && now >= r.t_warm) {
             /* the warm-up is over: the counted window opens */
@@ -634,7 +651,7 @@ main(int argc, char **argv)
         if (r.by_count && r.done >= r.count)
             break;
         int wait_ms = TICK_MS;
-        if (!r.by_count && (t_end - now) / 1000000 < wait_ms)
+        if (!r.by_count && t_end - now < (long long)wait_ms * 1000000)
             wait_ms = (int)((t_end - now) / 1000000) + 1;
         int n = epoll_wait(r.epfd, ev, EVENTS_PER_WAIT, wait_ms);
         if (n < 0 && errno != EINTR)

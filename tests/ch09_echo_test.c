@@ -15,6 +15,9 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -24,6 +27,7 @@
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The backends of echo_server, then the libevent peer. */
@@ -938,6 +942,208 @@ conn_cost_idle(struct hh_ctx *c)
     stop_server(srv);
 }
 
+/* ---- bench/million at the scale of a test ------------------------------ */
+
+/*
+ * make million's own code path, small: bench/million with two echo_server
+ * -R processes and two `loadgen -a 0` processes holding 20,000
+ * connections (10,000 and 20,000 in two steps, 10 active beside them),
+ * in a network namespace it makes.  HOLD=1 makes it wait after the last
+ * step, and the harness looks from outside: in that namespace the kernel
+ * (sock_diag) shows 20,000 ESTABLISHED sockets on the port on each side
+ * and two listeners; /proc shows the two servers sharing the 20,000
+ * between them and each client holding its 10,000, every one of them in
+ * the namespace.  Then, stdin closed, the script tears down: exit 0, every
+ * process it named gone and no process left in the namespace, so the
+ * namespace itself is gone.
+ */
+enum { MIL_CONNS = 20000, MIL_SERVER_FDS = 6, MIL_CLIENT_FDS = 4 };
+
+/* The inode of PID's network namespace, or 0. */
+static unsigned long
+netns_of(pid_t pid)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
+    return stat(path, &st) == 0 ? (unsigned long)st.st_ino : 0;
+}
+
+/* Whether PID's /proc/PID/comm is NAME. */
+static bool
+comm_is(pid_t pid, const char *name)
+{
+    char path[64], comm[64] = "";
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    if (!fgets(comm, sizeof comm, f))
+        comm[0] = '\0';
+    fclose(f);
+    comm[strcspn(comm, "\n")] = '\0';
+    return strcmp(comm, name) == 0;
+}
+
+/* Count TCP sockets as hh_tcp_count does, but in the network namespace
+ * of PID; -1 if it cannot be entered. */
+static int
+tcp_count_in(struct hh_ctx *c, pid_t pid, const char *state, in_port_t lport,
+             in_port_t rport)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
+    int ns = open(path, O_RDONLY | O_CLOEXEC);
+    int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    HH_CHECK(c, ns >= 0 && home >= 0, "open %s: %s", path, strerror(errno));
+    int n = -1;
+    if (setns(ns, CLONE_NEWNET) == 0) {
+        n = hh_tcp_count(state, lport, rport);
+        if (setns(home, CLONE_NEWNET) != 0)
+            abort(); /* stuck in the wrong namespace: nothing else is safe */
+    }
+    close(ns);
+    close(home);
+    return n;
+}
+
+/* Split "1,2,3" into at most CAP pids; their count. */
+static int
+pid_list(const char *text, pid_t *out, int cap)
+{
+    int n = 0;
+    for (const char *p = text; *p && n < cap;) {
+        out[n++] = (pid_t)strtol(p, (char **)&p, 10);
+        if (*p == ',')
+            p++;
+    }
+    return n;
+}
+
+/* Whether any process of /proc is in the network namespace INO. */
+static int
+procs_in_netns(unsigned long ino)
+{
+    DIR *d = opendir("/proc");
+    int n = 0;
+    if (!d)
+        return -1;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
+            netns_of((pid_t)atoi(e->d_name)) == ino)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void
+million_small(struct hh_ctx *c)
+{
+    struct rlimit rl;
+    if (geteuid() != 0)
+        hh_skip(c, "bench/million needs root: a network namespace of its "
+                   "own and /proc/slabinfo");
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max < 10100)
+        hh_skip(c, "10,000 connections per process need a hard "
+                   "RLIMIT_NOFILE above 10100 (it is %llu)",
+                (unsigned long long)rl.rlim_max);
+    if (!hh_have("python3"))
+        hh_skip(c, "bench/million is a python3 script: no python3");
+    /* the script, from this binary: build/VARIANT/tests/NAME -> the tree */
+    char script[PATH_MAX + 64], self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    HH_CHECK(c, len > 0, "readlink /proc/self/exe: %s", strerror(errno));
+    self[len] = '\0';
+    for (int up = 0; up < 4; up++)
+        *strrchr(self, '/') = '\0';
+    snprintf(script, sizeof script, "%s/ch09-multiplex/bench/million", self);
+    HH_CHECK(c, access(script, X_OK) == 0, "%s: %s", script, strerror(errno));
+    char out[PATH_MAX], outvar[PATH_MAX + 8], path[PATH_MAX];
+    char srvvar[PATH_MAX + 16], lgvar[PATH_MAX + 16];
+    hh_tmpfile(c, "million", out, sizeof out);
+    snprintf(outvar, sizeof outvar, "OUT=%s", out);
+    /* the programs the harness would start (PROG_<name> included) */
+    snprintf(srvvar, sizeof srvvar, "ECHO_SERVER=%s",
+             hh_prog_path("echo_server", path, sizeof path));
+    snprintf(lgvar, sizeof lgvar, "LOADGEN=%s",
+             hh_prog_path("loadgen", path, sizeof path));
+    const char *args[] = {"STEPS=10000 20000", "SERVERS=2",
+                          "PER_CLIENT=10000", "ACTIVE=10",
+                          "ACTIVE_TIME=0.5s", "HOLD=1", "HOLD_S=60",
+                          outvar, srvvar, lgvar, script, NULL};
+    struct hh_spawn opt = {.role = "million", .tool = true};
+    struct hh_proc *m = hh_startv(c, &opt, "env", args);
+    hh_expect_line(m,
+                   "^holding port=([0-9]+) servers=([0-9,]+) "
+                   "clients=([0-9,]+) netns=([0-9]+) held=([0-9]+)$",
+                   hh_ms(c, 60000));
+    in_port_t port = (in_port_t)atoi(m->groups[1]);
+    pid_t srv[4], cli[4];
+    int ns = pid_list(m->groups[2], srv, 4);
+    int nc = pid_list(m->groups[3], cli, 4);
+    unsigned long ino = strtoul(m->groups[4], NULL, 10);
+    HH_CHECK(c, ns == 2 && nc == 2, "the script names %d servers and %d "
+             "clients; expected 2 and 2", ns, nc);
+    HH_CHECK(c, ino != netns_of(getpid()),
+             "the script's programs run in the test's own network "
+             "namespace");
+
+    /* the kernel, in that namespace */
+    int est_srv = tcp_count_in(c, srv[0], "01", port, 0);
+    int est_cli = tcp_count_in(c, srv[0], "01", 0, port);
+    int listeners = tcp_count_in(c, srv[0], "0A", port, 0);
+    hh_note(c, "sock_diag in net:[%lu]: %d ESTABLISHED on port %u (server "
+               "side), %d to it (client side), %d listeners on it",
+            ino, est_srv, (unsigned)port, est_cli, listeners);
+    HH_CHECK(c, est_srv == MIL_CONNS && est_cli == MIL_CONNS &&
+                    listeners == 2,
+             "expected %d, %d and 2 (two SO_REUSEPORT listeners)", MIL_CONNS,
+             MIL_CONNS);
+    /* /proc: who holds them */
+    int held = 0;
+    for (int i = 0; i < 2; i++) {
+        int fds = open_fds(srv[i]) - MIL_SERVER_FDS;
+        hh_note(c, "server %d (pid %d): %d connections", i + 1, (int)srv[i],
+                fds);
+        HH_CHECK(c, comm_is(srv[i], "echo_server") &&
+                        netns_of(srv[i]) == ino && fds > MIL_CONNS / 4,
+                 "pid %d: not an echo_server in net:[%lu] holding a fair "
+                 "share (%d connections)",
+                 (int)srv[i], ino, fds);
+        held += fds;
+        int cfds = open_fds(cli[i]) - MIL_CLIENT_FDS;
+        HH_CHECK(c, comm_is(cli[i], "loadgen") && netns_of(cli[i]) == ino &&
+                        cfds == MIL_CONNS / 2,
+                 "pid %d: not a loadgen in net:[%lu] holding %d connections "
+                 "(it holds %d)",
+                 (int)cli[i], ino, MIL_CONNS / 2, cfds);
+    }
+    HH_CHECK(c, held == MIL_CONNS,
+             "the two servers hold %d connections between them; expected "
+             "%d",
+             held, MIL_CONNS);
+
+    /* the teardown: nothing left */
+    hh_close_stdin(m);
+    hh_expect_exit(m, 0, hh_ms(c, 60000));
+    for (int i = 0; i < 2; i++)
+        HH_CHECK(c, hh_wait_gone(c, srv[i], 1000) &&
+                        hh_wait_gone(c, cli[i], 1000),
+                 "a server or client of the script outlived it");
+    int left = procs_in_netns(ino);
+    hh_note(c, "after the script: %d process(es) in net:[%lu]", left, ino);
+    HH_CHECK(c, left == 0, "%d process(es) left in the namespace", left);
+    char csv[PATH_MAX + 16];
+    snprintf(csv, sizeof csv, "%s/million.csv", out);
+    size_t n;
+    char *text = hh_read_file(c, csv, &n);
+    int rows = 0;
+    for (size_t k = 0; k < n; k++)
+        rows += text[k] == '\n';
+    HH_CHECK(c, rows == 3, "million.csv has %d lines; expected a header "
+             "and two steps", rows);
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 static const struct hh_scenario scenarios[] = {
@@ -1014,6 +1220,14 @@ static const struct hh_scenario scenarios[] = {
      "one process, one thread: 10,000 sockets connected before the first "
      "request, every one echoed once; the server's peak is 10,000.",
      0, c10k},
+    {"million_small", "mux",
+     "make million, small: 20,000 connections over 2 servers and 2 clients",
+     "bench/million's own path at a test's scale, in a network namespace "
+     "of its own: the kernel shows 20,000 ESTABLISHED on each side and two "
+     "SO_REUSEPORT listeners, the two echo_server -R processes share the "
+     "connections, each loadgen -a 0 holds its 10,000; afterwards no "
+     "process is left in the namespace.",
+     0, million_small},
 };
 
 /*
@@ -1030,7 +1244,8 @@ static const struct hh_program programs[] = {
      HH_ROWS({{"-m", "kqueue", "127.0.0.1", "0", NULL}, 2,
               "backend 'kqueue'"},
              {{"-m", NULL}, 2, HH_USAGE},
-             HH_SERVER_IN_USE("-m", "select", ))},
+             HH_SERVER_IN_USE("-m", "select", ),
+             HH_SERVER_IN_USE("-R", ))},
     {.name = "libevent_echo", .listing = "mux",
      .syscalls = "trace=prlimit64,setrlimit,epoll_create1,listen",
      .flags = HH_PROG_SERVER, .args = HH_ARGS_IP_PORT},
@@ -1043,7 +1258,11 @@ static const struct hh_program programs[] = {
              {{"192.168.1.1", "80", NULL}, 2, "only loopback"},
              {{"127.0.0.1", "0", NULL}, 2, "PORT 0"},
              {{"-d", "1", "-n", "5", "127.0.0.1", "9", NULL}, 2, "exclude"},
-             {{"-a", "0", "127.0.0.1", "9", NULL}, 2, "ACTIVE '0'"},
+             {{"-a", "0", "127.0.0.1", "9", NULL}, 2,
+              "-a 0 holds idle connections: give -i"},
+             {{"-a", "0", "-i", "5", "-n", "5", "127.0.0.1", "9", NULL}, 2,
+              "-a 0 makes none"},
+             {{"-a", "-1", "127.0.0.1", "9", NULL}, 2, "ACTIVE '-1'"},
              {{"-i", "-1", "127.0.0.1", "9", NULL}, 2, "IDLE '-1'"},
              {{"-s", "0", "127.0.0.1", "9", NULL}, 2, "SIZE '0'"},
              {{"-d", "soon", "127.0.0.1", "9", NULL}, 2,
