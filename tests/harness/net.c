@@ -220,6 +220,27 @@ hh_local_port(int fd)
     return ntohs(sa.sin_port);
 }
 
+/* A sock_diag request for TCP over IPv4 on local port LPORT and remote
+ * port RPORT (0: any), FLAGS in its netlink header. */
+struct diag_query {
+    struct nlmsghdr nlh;
+    struct inet_diag_req_v2 req;
+};
+
+static void
+diag_query_init(struct diag_query *q, unsigned flags, in_port_t lport,
+                in_port_t rport)
+{
+    memset(q, 0, sizeof *q);
+    q->nlh.nlmsg_len = sizeof *q;
+    q->nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    q->nlh.nlmsg_flags = (unsigned short)flags;
+    q->req.sdiag_family = AF_INET;
+    q->req.sdiag_protocol = IPPROTO_TCP;
+    q->req.id.idiag_sport = htons(lport);
+    q->req.id.idiag_dport = htons(rport);
+}
+
 int
 hh_tcp_count(const char *state, in_port_t lport, in_port_t rport)
 {
@@ -234,19 +255,9 @@ hh_tcp_count(const char *state, in_port_t lport, in_port_t rport)
     long st = strtol(state, &end, 16);
     if (*end || st <= 0 || st > TCP_CLOSING)
         return -1;
-    struct {
-        struct nlmsghdr nlh;
-        struct inet_diag_req_v2 req;
-    } q;
-    memset(&q, 0, sizeof q);
-    q.nlh.nlmsg_len = sizeof q;
-    q.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    q.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    q.req.sdiag_family = AF_INET;
-    q.req.sdiag_protocol = IPPROTO_TCP;
+    struct diag_query q;
+    diag_query_init(&q, NLM_F_REQUEST | NLM_F_DUMP, lport, rport);
     q.req.idiag_states = 1u << st; /* SYN_RECV brings request sockets */
-    q.req.id.idiag_sport = htons(lport);
-    q.req.id.idiag_dport = htons(rport);
 
     int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     if (fd < 0)
@@ -293,19 +304,9 @@ hh_tcp_info(in_port_t lport, in_port_t rport, int *state, long *tx, long *rx)
 {
     /* One sock_diag lookup of that exact socket: /proc/net/tcp lists
      * every socket, and after a C10K run it holds ten thousand lines. */
-    struct {
-        struct nlmsghdr nlh;
-        struct inet_diag_req_v2 req;
-    } q;
-    memset(&q, 0, sizeof q);
-    q.nlh.nlmsg_len = sizeof q;
-    q.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    q.nlh.nlmsg_flags = NLM_F_REQUEST; /* one socket, not a dump */
-    q.req.sdiag_family = AF_INET;
-    q.req.sdiag_protocol = IPPROTO_TCP;
+    struct diag_query q;
+    diag_query_init(&q, NLM_F_REQUEST, lport, rport); /* one socket */
     q.req.idiag_states = ~0u;
-    q.req.id.idiag_sport = htons(lport);
-    q.req.id.idiag_dport = htons(rport);
     q.req.id.idiag_src[0] = htonl(INADDR_LOOPBACK);
     q.req.id.idiag_dst[0] = htonl(INADDR_LOOPBACK);
     q.req.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
