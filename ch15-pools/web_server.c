@@ -232,6 +232,14 @@ idle_expired(struct timer *t, void *arg)
     conn_close(c->loop, c);
 }
 
+/* The epoll events a connection of L is registered with for EVENTS:
+ * one-shot in pool mode (see arm). */
+static uint32_t
+registration(const struct loop *l, uint32_t events)
+{
+    return l->pool ? events | EPOLLONESHOT : events;
+}
+
 /* Wait for EVENTS on C, meaning WANT.  Pool mode: a one-shot event,
  * armed again every time, since a worker may hold the connection.  Loops
  * mode: one thread owns C, so the registration stays, level-triggered,
@@ -243,8 +251,7 @@ arm(struct loop *l, struct conn *c, uint32_t events, enum hc_next want)
     c->want = want;
     if (!l->pool && c->armed == events)
         return;
-    struct epoll_event ev = {.events = l->pool ? events | EPOLLONESHOT
-                                               : events,
+    struct epoll_event ev = {.events = registration(l, events),
                              .data.ptr = c};
     if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, c->hc->fd, &ev) < 0)
         hp_die("epoll_ctl MOD fd %d", c->hc->fd);
@@ -494,8 +501,7 @@ accept_all(struct loop *l)
         timer_init(&c->timer, idle_expired, c);
         c->want = HC_NEXT_READ;
         c->armed = EPOLLIN;
-        struct epoll_event ev = {.events = l->pool ? EPOLLIN | EPOLLONESHOT
-                                                   : EPOLLIN,
+        struct epoll_event ev = {.events = registration(l, EPOLLIN),
                                  .data.ptr = c};
         if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
             hp_die("epoll_ctl ADD fd %d", fd);
