@@ -134,9 +134,12 @@ demo: deps-ok
 # Each chapter with a benchmark has chNN-topic/bench/run: it writes
 # results.md, a CSV and a PNG beside itself.  Minutes, not seconds.
 # ch15's bench/http (wrk against nginx and h2o) writes results-http.*,
-# ch09's bench/conncost (the memory one connection costs) results-conncost.*.
+# ch09's bench/conncost (the memory one connection costs) results-conncost.*,
+# and its bench/heapsites (where a server's bytes per connection go, by
+# allocation site, under valgrind's massif) results-heapsites.md.
 BENCHES := $(sort $(wildcard ch[0-9][0-9]-*/bench/run ch[0-9][0-9]-*/bench/http \
-                             ch[0-9][0-9]-*/bench/conncost))
+                             ch[0-9][0-9]-*/bench/conncost \
+                             ch[0-9][0-9]-*/bench/heapsites))
 bench: deps-ok
 	@$(MAKE) --no-print-directory -s all
 	@test -n "$(BENCHES)" || { echo "make bench: no benchmark exists yet"; exit 0; }
