@@ -18,6 +18,8 @@ CHAPTERS := $(patsubst %/programs.mk,%,$(sort $(wildcard ch[0-9][0-9]-*/programs
 include mk/rules.mk
 
 FENCE := $(BUILD)/bin/hpsp-fence
+# tests/labs_test.c grades hostile lab hand-ins (make test-labs)
+$(eval $(call TEST_RULE,labs,labs_test))
 
 .PHONY: all programs tests test check grade grade-class test-labs check-asan check-tsan check-valgrind check-valgrind-run check-chapters print-chapters demo bench million mutants \
         deps deps-ok clean help compdb format fuzz $(addprefix test-,$(TESTED_CHAPTERS)) \

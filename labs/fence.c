@@ -2,13 +2,14 @@
  * fence.c - hpsp-fence: run one command of an untrusted lab submission
  * fenced, in this very process (no fork), for mk/grade.py.
  *
- * Usage:   hpsp-fence -u UID [-g GID] [-c CGROUP] [-d DIR] [-H DIR]...
+ * Usage:   hpsp-fence -u UID [-g GID] [-c CGROUP]... [-d DIR] [-H DIR]...
  *                     [-w DIR]... [-r] [-t CPU_S] [-m AS_MB] [-f FSIZE_KB]
  *                     [-n NPROC] [-o NOFILE] -- PROG [ARG]...
  *
  * Run as root.  In order, before execve(PROG):
- *  - joins the pids cgroup CGROUP (a directory the driver made, with its
- *    pids.max set), so the command and all it forks count there;
+ *  - joins each cgroup CGROUP (directories the driver made: one with
+ *    pids.max set, one with a CPU quota), so the command and all it
+ *    forks count there;
  *  - a mount namespace of its own, every mount private: what follows is
  *    seen by this process and its children only;
  *  - each -H DIR is covered by an empty read-only tmpfs (the repository:
@@ -43,13 +44,13 @@
 #include <unistd.h>
 
 static const char SYNOPSIS[] =
-    "-u UID [-g GID] [-c CGROUP] [-d DIR] [-H DIR]... [-w DIR]... [-r]\n"
+    "-u UID [-g GID] [-c CGROUP]... [-d DIR] [-H DIR]... [-w DIR]... [-r]\n"
     "       [-t CPU_S] [-m AS_MB] [-f FSIZE_KB] [-n NPROC] [-o NOFILE]"
     " -- PROG [ARG]...";
 static const char HELP[] =
     "Fence this process, then become PROG (same pid).  Run as root.\n"
     "  -u UID     run PROG as this uid (not 0); -g GID its group\n"
-    "  -c CGROUP  join this pids cgroup directory first\n"
+    "  -c CGROUP  join this cgroup directory first (repeatable)\n"
     "  -d DIR     working directory of PROG\n"
     "  -H DIR     hide DIR under an empty read-only tmpfs (repeatable)\n"
     "  -w DIR     a fresh writable 16 MiB tmpfs over DIR (repeatable)\n"
@@ -64,9 +65,9 @@ enum { MAX_DIRS = 16 };
 
 struct fence {
     long uid, gid;
-    const char *cgroup, *workdir;
-    const char *hide[MAX_DIRS], *tmp[MAX_DIRS];
-    int nhide, ntmp;
+    const char *workdir;
+    const char *cgroup[MAX_DIRS], *hide[MAX_DIRS], *tmp[MAX_DIRS];
+    int ncgroup, nhide, ntmp;
     bool ro_root;
     long cpu_s, as_mb, fsize_kb, nproc, nofile;
 };
@@ -192,7 +193,7 @@ main(int argc, char **argv)
             f.gid = hp_parse_long(optarg, 1, 0x7fffffff, "gid");
             break;
         case 'c':
-            f.cgroup = optarg;
+            add_dir(f.cgroup, &f.ncgroup, optarg);
             break;
         case 'd':
             f.workdir = optarg;
@@ -234,8 +235,8 @@ main(int argc, char **argv)
     if (geteuid() != 0)
         hp_diex("must run as root (it mounts, then drops to uid %ld)", f.uid);
 
-    if (f.cgroup)
-        join_cgroup(f.cgroup);
+    for (int i = 0; i < f.ncgroup; i++)
+        join_cgroup(f.cgroup[i]);
     build_walls(&f);
     set_limits(&f);
     if (f.workdir && chdir(f.workdir) < 0)

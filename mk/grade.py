@@ -44,7 +44,8 @@ import time
 
 UID_BASE, UID_COUNT = 61000, 1000
 SCRATCH_SIZE = "64m"
-PIDS_MAX = 48           # processes of a submission in its cgroup at once
+PIDS_MAX = 16           # processes of a submission in its cgroup at once
+CPU_QUOTA_US = 100000   # of every 100 ms: one CPU of the machine at most
 LIMITS = ["-t", "10", "-m", "512", "-f", "16384", "-n", "64", "-o", "256"]
 COMPILE_LIMITS = ["-t", "60", "-m", "2048", "-f", "65536", "-n", "64",
                   "-o", "256"]
@@ -163,23 +164,29 @@ def free_uid(start):
     die("no free uid in 61000..61999")
 
 
-def pids_hierarchy():
-    """(directory, version) of a pids cgroup hierarchy we can nest in, or
-    (None, why)."""
+def hierarchies():
+    """{controller: (directory, version)} of the cgroup hierarchies we can
+    nest a submission in, for the pids and cpu controllers."""
     with open("/proc/self/mounts") as f:
         mounts = [ln.split() for ln in f]
-    for m in mounts:
-        if m[2] == "cgroup" and "pids" in m[3].split(","):
-            return m[1], 1
-    for m in mounts:
-        if m[2] == "cgroup2":
-            try:
-                with open(os.path.join(m[1], "cgroup.controllers")) as f:
-                    if "pids" in f.read().split():
-                        return m[1], 2
-            except OSError:
-                pass
-    return None, "no cgroup hierarchy with the pids controller"
+    found = {}
+    for ctl in ("pids", "cpu"):
+        for m in mounts:
+            if m[2] == "cgroup" and ctl in m[3].split(","):
+                found[ctl] = (m[1], 1)
+                break
+        else:
+            for m in mounts:
+                if m[2] != "cgroup2":
+                    continue
+                try:
+                    with open(os.path.join(m[1], "cgroup.controllers")) as f:
+                        if ctl in f.read().split():
+                            found[ctl] = (m[1], 2)
+                            break
+                except OSError:
+                    pass
+    return found
 
 
 def write(path, text):
@@ -227,7 +234,6 @@ class Sandbox:
     def __init__(self, uid, notes):
         self.uid = uid
         self.notes = notes
-        self.cg = self.cg_sub = self.cg_runner = None
         self.top = tempfile.mkdtemp(prefix=f"hpsp-grade-{uid}-")
         os.chmod(self.top, 0o711)  # the uid goes through to work/
         self.work = os.path.join(self.top, "work")
@@ -243,33 +249,48 @@ class Sandbox:
         for d in ("src", "obj", "bin", "tmp"):
             os.mkdir(os.path.join(self.work, d))
             os.chown(os.path.join(self.work, d), uid, uid)
-        root, version = pids_hierarchy()
-        if root is None:
-            notes.append(f"sandbox: {version}: RLIMIT_NPROC alone bounds "
-                         "the processes")
-            return
-        self.version = version
-        self.cg = tempfile.mkdtemp(prefix=f"hpsp-grade-{uid}-", dir=root)
-        self.cg_runner = os.path.join(self.cg, "runner")
-        self.cg_sub = os.path.join(self.cg, "sub")
-        if version == 2:  # processes only in leaves, pids enabled below
-            write(os.path.join(self.cg, "cgroup.subtree_control"), "+pids")
-        os.mkdir(self.cg_runner)
-        os.mkdir(self.cg_sub)
-        write(os.path.join(self.cg_sub, "pids.max"), f"{PIDS_MAX}\n")
+        # one cgroup per hierarchy: G/runner for the test binary (pids),
+        # G/sub for the submission: pids.max, and half a CPU at most, so
+        # a fork bomb neither starves the harness nor the machine
+        self.groups, self.subs, self.runner = [], [], None
+        found = hierarchies()
+        for ctl in ("pids", "cpu"):
+            if ctl not in found:
+                notes.append(f"sandbox: no {ctl} cgroup controller: "
+                             + ("RLIMIT_NPROC alone bounds the processes"
+                                if ctl == "pids" else "no CPU quota"))
+        for root, version in sorted(set(found.values())):
+            ctls = [c for c in found if found[c] == (root, version)]
+            g = tempfile.mkdtemp(prefix=f"hpsp-grade-{uid}-", dir=root)
+            self.groups.append(g)
+            if version == 2:  # processes only in leaves, controllers below
+                write(os.path.join(g, "cgroup.subtree_control"),
+                      " ".join("+" + c for c in ctls))
+            sub = os.path.join(g, "sub")
+            os.mkdir(sub)
+            self.subs.append(sub)
+            if "pids" in ctls:
+                write(os.path.join(sub, "pids.max"), f"{PIDS_MAX}\n")
+                self.runner = os.path.join(g, "runner")
+                os.mkdir(self.runner)
+            if "cpu" in ctls and version == 1:
+                write(os.path.join(sub, "cpu.cfs_quota_us"),
+                      f"{CPU_QUOTA_US}\n")
+            elif "cpu" in ctls:
+                write(os.path.join(sub, "cpu.max"), f"{CPU_QUOTA_US} 100000\n")
 
     def join_runner(self):
         """For preexec_fn: this child into G/runner, a session of its own."""
         os.setsid()
-        if self.cg_runner:
-            write(os.path.join(self.cg_runner, "cgroup.procs"),
+        if self.runner:
+            write(os.path.join(self.runner, "cgroup.procs"),
                   f"{os.getpid()}\n")
 
     def fence(self, limits, workdir):
         cmd = [os.path.join(self.bindir, "hpsp-fence"), "-u", str(self.uid),
                "-d", workdir, "-H", TOP, "-r", "-w", "/dev/shm"] + limits
-        if self.cg_sub:
-            cmd += ["-c", self.cg_sub]
+        for sub in self.subs:
+            cmd += ["-c", sub]
         return cmd + ["--"]
 
     def kill_all(self):
@@ -278,7 +299,7 @@ class Sandbox:
         seen = 0
         for _ in range(20):  # a fork between a read and the kill
             pids = set(pids_of_uid(self.uid))
-            for d in (self.cg_sub, self.cg_runner):
+            for d in self.subs + [self.runner]:
                 if d:
                     pids.update(cgroup_procs(d))
             pids.discard(os.getpid())
@@ -293,7 +314,7 @@ class Sandbox:
         if left:
             self.notes.append(f"sandbox: {left} process(es) of the "
                               "submission were still there: killed")
-        for d in (self.cg_sub, self.cg_runner, self.cg):
+        for d in self.subs + [self.runner] + self.groups:
             if d:
                 try:
                     os.rmdir(d)
