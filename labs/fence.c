@@ -98,9 +98,11 @@ build_walls(const struct fence *f)
 {
     if (unshare(CLONE_NEWNS) < 0)
         hp_die("unshare (a mount namespace)");
-    /* without this a mount below would propagate back to the namespace
+    /* (the kernel ignores the source and type of these two mounts; a
+     * string, not NULL, keeps valgrind quiet)
+     * without this a mount below would propagate back to the namespace
      * we came from (on a machine where / is shared, as under systemd) */
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
         hp_die("make the mounts private");
     for (int i = 0; i < f->nhide; i++)
         mount_tmpfs(f->hide[i], MS_RDONLY | MS_NOEXEC, "size=4k,mode=0555");
@@ -109,7 +111,7 @@ build_walls(const struct fence *f)
     /* this mount only: the scratch tmpfs and the harness's temp dir are
      * mounts of their own and stay writable */
     if (f->ro_root &&
-        mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+        mount("none", "/", "none", MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
         hp_die("make / read-only");
 }
 
@@ -238,9 +240,11 @@ main(int argc, char **argv)
     for (int i = 0; i < f.ncgroup; i++)
         join_cgroup(f.cgroup[i]);
     build_walls(&f);
-    set_limits(&f);
     if (f.workdir && chdir(f.workdir) < 0)
         hp_die("chdir %s", f.workdir);
+    /* last before the uid: within the limits only setuid and execve
+     * can still fail */
+    set_limits(&f);
     drop_privileges(&f);
     execv(argv[optind], argv + optind);
     hp_die("execve %s", argv[optind]);

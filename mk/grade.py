@@ -287,7 +287,10 @@ class Sandbox:
                   f"{os.getpid()}\n")
 
     def fence(self, limits, workdir):
-        cmd = [os.path.join(self.bindir, "hpsp-fence"), "-u", str(self.uid),
+        # HPSP_FENCE_WRAP="valgrind -q --vgdb=no --error-exitcode=99"
+        # checks the fence itself through the tests (it runs as root)
+        cmd = os.environ.get("HPSP_FENCE_WRAP", "").split() + \
+            [os.path.join(self.bindir, "hpsp-fence"), "-u", str(self.uid),
                "-d", workdir, "-H", TOP, "-r", "-w", "/dev/shm"] + limits
         for sub in self.subs:
             cmd += ["-c", sub]
