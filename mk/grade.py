@@ -351,17 +351,22 @@ def find_hand_in(src, names):
     return found, None
 
 
-def copy_sources(conf, files, sb, extra):
+def copy_sources(conf, files, sb):
     """Hand-in files and suite headers and sources into work/src, laid out
     as in the repository, owned by the uid."""
     src = os.path.join(sb.work, "src")
     chapter = conf["chapter"]
     headers = set(glob.glob(os.path.join(TOP, "common", "*.h")))
-    dirs = {chapter} | {os.path.dirname(w) for w in conf["with"] + extra}
+    # the headers of the suite's sources around it (a module's own, one
+    # of another chapter's it includes by "../chNN-topic/x.h"); never the
+    # tests' (tests/unit: the grader's)
+    around = conf["with"] + [u for u in conf.get("unit_srcs", [])
+                             if not u.startswith("tests/")]
+    dirs = {chapter} | {os.path.dirname(w) for w in around}
     for d in dirs:
         headers.update(glob.glob(os.path.join(TOP, d, "*.h")))
     for path in sorted(headers) + [os.path.join(TOP, w) for w in
-                                   conf["with"] + extra]:
+                                   conf["with"]]:
         rel = os.path.relpath(path, TOP)
         if os.path.basename(rel) in files:
             continue  # the student's own version of it
@@ -595,16 +600,12 @@ def grade_one(conf, mv, build, src, uid, deadline):
     if files is None:
         tests = [(n, False, why) for n in names]
         if conf.get("fuzz"):
-            tests.append((f"fuzz_{conf['fuzz'][0]}", False, why))
+            tests.append((conf["fuzz"][0], False, why))
         return {"tests": tests, "notes": notes}
     sb = Sandbox(uid, notes)
     sb.build, sb.bindir = build, os.path.join(build, "bin")
     try:
-        extra = []
-        if conf["kind"] == "module":
-            extra = mv[f"UNIT_SRCS_{os.path.basename(conf['test'])}"]
-        copy_sources(conf, files, sb, [e for e in extra
-                                       if os.path.basename(e) not in files])
+        copy_sources(conf, files, sb)
         grade_kind = grade_program if conf["kind"] == "program" \
             else grade_module
         results, out = grade_kind(conf, mv, sb, files, names, deadline)
@@ -615,11 +616,11 @@ def grade_one(conf, mv, build, src, uid, deadline):
             tests = [(n, ok, text) for n, (ok, text) in results.items()]
         if conf.get("fuzz"):
             if results is None:
-                tests.append((f"fuzz_{conf['fuzz'][0]}", False, msg))
+                tests.append((conf["fuzz"][0], False, msg))
             else:
                 sb.kill_all()
                 ok, text = grade_fuzz(conf, mv, sb, files, deadline)
-                tests.append((f"fuzz_{conf['fuzz'][0]}", ok, text))
+                tests.append((conf["fuzz"][0], ok, text))
     finally:
         sb.remove()
     return {"tests": tests, "notes": notes}
@@ -655,10 +656,16 @@ def report(lab, res, outdir, quiet=False):
     if not quiet:
         for n, ok, text in res["tests"]:
             print(f"{'PASS' if ok else 'FAIL'}  {n}")
+        shown = {}  # a compile error is the same text for every one
         for n, ok, text in res["tests"]:
-            if not ok:
-                print(f"--- {n}: what happened ---")
-                print(text.rstrip() or "(no output)")
+            if ok:
+                continue
+            if text in shown:
+                print(f"--- {n}: the same as {shown[text]} ---")
+                continue
+            shown[text] = n
+            print(f"--- {n}: what happened ---")
+            print(text.rstrip() or "(no output)")
         for note in res["notes"]:
             print(note)
     print(f"score: {score}/{total} (lab {lab})")
@@ -750,6 +757,8 @@ def main():
     if not os.access(os.path.join(build, "bin", "hpsp-fence"), os.X_OK):
         die(f"no {build}/bin/hpsp-fence: make all first")
     conf["names"] = scenario_names(conf, build)
+    if conf["kind"] == "module":
+        conf["unit_srcs"] = mv[f"UNIT_SRCS_{os.path.basename(conf['test'])}"]
     outdir = os.path.abspath(a.out or os.path.join(TOP, "build", "grade",
                                                    a.lab))
     os.makedirs(outdir, exist_ok=True)
