@@ -476,6 +476,17 @@ def grade_program(conf, mv, sb, files, names, deadline):
     return parse_run(out, names), out
 
 
+def take_object(sb, obj):
+    """A copy of the object file OBJ the student's compile made, in root's
+    link directory: root links from there, so it cannot be swapped for a
+    link to a file of root's in between.  Returns the copy's path."""
+    dest = os.path.join(sb.link, os.path.basename(obj))
+    fd = os.open(obj, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as f, open(dest, "wb") as g:
+        g.write(f.read(64 << 20))
+    return dest
+
+
 def grade_module(conf, mv, sb, files, names, deadline):
     test = conf["test"]  # unit/test_X
     tname = os.path.basename(test)
@@ -490,15 +501,7 @@ def grade_module(conf, mv, sb, files, names, deadline):
         if err:
             return None, err
         objs.append(obj)
-    # linked by root from copies it owns (the student's cannot be swapped
-    # for a link to a file of root's in between)
-    linked = []
-    for obj in objs:
-        dest = os.path.join(sb.link, os.path.basename(obj))
-        fd = os.open(obj, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as f, open(dest, "wb") as g:
-            g.write(f.read(64 << 20))
-        linked.append(dest)
+    linked = [take_object(sb, obj) for obj in objs]
     binary = os.path.join(sb.link, tname)
     r = subprocess.run([mv["CC"][0]] + mv["CC"][1:] + mv["ALL_LDFLAGS"] +
                        ["-o", binary,
@@ -547,11 +550,7 @@ def grade_fuzz(conf, mv, sb, files, deadline):
                          env=clean_env(TMPDIR=os.path.join(sb.work, "tmp")))
         if rc != 0:
             return False, "fuzz build: " + out
-        dest = os.path.join(sb.link, os.path.basename(obj))
-        fd = os.open(obj, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as f, open(dest, "wb") as g:
-            g.write(f.read(64 << 20))
-        objs.append(dest)
+        objs.append(take_object(sb, obj))
     binary = os.path.join(sb.link, target)
     r = subprocess.run([clang] + flags +
                        ["-fsanitize=fuzzer,address,undefined", "-o", binary,

@@ -245,15 +245,25 @@ good_submission(struct hh_ctx *c)
     expect_good_after(c, UID_FIRST);
 }
 
+/* The hostile NAME as UID: 0 points, nothing left, its transcript
+ * matches ERE (what it tried, and how the sandbox answered), and the good
+ * submission after it gets full marks. */
+static void
+hostile_shows(struct hh_ctx *c, const char *name, int uid, const char *ere,
+              const char *why)
+{
+    struct grade g = zero_and_clean(c, hostile(c, name, NULL, NULL), uid);
+    HH_CHECK(c, has(c, g.report, ere), "%s:\n%s", why, g.report);
+    expect_good_after(c, uid);
+}
+
 static void
 fork_bomb(struct hh_ctx *c)
 {
-    const char *src = hostile(c, "fork_bomb", NULL, NULL);
-    struct grade g = zero_and_clean(c, src, UID_FIRST + 1);
     /* its first refused fork came after a bounded number of its own */
-    HH_CHECK(c, has(c, g.report, "fork_bomb: [0-9]+ forks, then refused"),
-             "no fork of the bomb was ever refused:\n%s", g.report);
-    expect_good_after(c, UID_FIRST + 1);
+    hostile_shows(c, "fork_bomb", UID_FIRST + 1,
+                  "fork_bomb: [0-9]+ forks, then refused",
+                  "no fork of the bomb was ever refused");
 }
 
 static void
@@ -299,11 +309,8 @@ never_exits(struct hh_ctx *c)
 static void
 kill_parent(struct hh_ctx *c)
 {
-    const char *src = hostile(c, "kill_parent", NULL, NULL);
-    struct grade g = zero_and_clean(c, src, UID_FIRST + 4);
-    HH_CHECK(c, has(c, g.report, "\\(parent\\): EPERM"),
-             "its kill of the parent was not refused:\n%s", g.report);
-    expect_good_after(c, UID_FIRST + 4);
+    hostile_shows(c, "kill_parent", UID_FIRST + 4, "\\(parent\\): EPERM",
+                  "its kill of the parent was not refused");
 }
 
 static void
