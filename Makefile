@@ -206,7 +206,7 @@ grade-class: deps-ok
 # make test-labs: hostile submissions (tests/labs/hostile/) graded through
 # the sandbox; each must score 0 and leave nothing behind, and the good
 # submission graded after each must still get full marks.
-test-labs: $(BUILD)/tests/labs_test $(FENCE) $(ch05_BINS)
+test-labs: $(BUILD)/tests/labs_test $(FENCE) $(ch05_TESTS) $(ch05_BINS)
 	@$(RUN_ENV) $(RUN) $(BUILD)/tests/labs_test
 
 # The value of any make variable, for scripts that must not repeat the
