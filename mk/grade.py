@@ -231,9 +231,18 @@ def kill_and_wait(pids, deadline):
 class Sandbox:
     """The uid, cgroup and scratch directory of one submission."""
 
-    def __init__(self, uid, notes):
+    def __init__(self, uid, notes, build):
         self.uid = uid
         self.notes = notes
+        self.build, self.bindir = build, os.path.join(build, "bin")
+        self.top = self.work = None
+        self.mounted = False
+        self.groups, self.subs, self.runner = [], [], None
+
+    def setup(self):
+        """Everything made here is undone by remove(), however far this
+        got."""
+        uid, notes = self.uid, self.notes
         self.top = tempfile.mkdtemp(prefix=f"hpsp-grade-{uid}-")
         os.chmod(self.top, 0o711)  # the uid goes through to work/
         self.work = os.path.join(self.top, "work")
@@ -246,13 +255,13 @@ class Sandbox:
         subprocess.run(["mount", "-t", "tmpfs", "-o",
                         f"size={SCRATCH_SIZE},mode=0700,uid={uid},gid={uid},"
                         "nosuid,nodev", "hpsp-grade", self.work], check=True)
+        self.mounted = True
         for d in ("src", "obj", "bin", "tmp"):
             os.mkdir(os.path.join(self.work, d))
             os.chown(os.path.join(self.work, d), uid, uid)
         # one cgroup per hierarchy: G/runner for the test binary (pids),
-        # G/sub for the submission: pids.max, and half a CPU at most, so
-        # a fork bomb neither starves the harness nor the machine
-        self.groups, self.subs, self.runner = [], [], None
+        # G/sub for the submission: pids.max, and one CPU at most, so a
+        # fork bomb neither starves the harness nor the machine
         found = hierarchies()
         for ctl in ("pids", "cpu"):
             if ctl not in found:
@@ -313,6 +322,16 @@ class Sandbox:
         return seen
 
     def remove(self):
+        # a second ^C must not cut the cleaning short
+        old = {sig: signal.signal(sig, signal.SIG_IGN)
+               for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        try:
+            self.clean()
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+
+    def clean(self):
         left = self.kill_all()
         if left:
             self.notes.append(f"sandbox: {left} process(es) of the "
@@ -323,11 +342,13 @@ class Sandbox:
                     os.rmdir(d)
                 except OSError as e:
                     self.notes.append(f"sandbox: rmdir {d}: {e.strerror}")
-        r = subprocess.run(["umount", self.work], stderr=subprocess.PIPE,
-                           text=True)
-        if r.returncode:
-            self.notes.append(f"sandbox: umount {self.work}: {r.stderr}")
-        shutil.rmtree(self.top, ignore_errors=True)
+        if self.mounted:
+            r = subprocess.run(["umount", self.work], stderr=subprocess.PIPE,
+                               text=True)
+            if r.returncode:
+                self.notes.append(f"sandbox: umount {self.work}: {r.stderr}")
+        if self.top:
+            shutil.rmtree(self.top, ignore_errors=True)
 
 
 # ---- one submission ----------------------------------------------------
@@ -335,7 +356,7 @@ class Sandbox:
 def find_hand_in(src, names):
     """{name: path} of the hand-in files in SRC (a file when one is asked
     for, or a directory), or a message saying what is missing."""
-    if os.path.isfile(src):
+    if os.path.isfile(src) and not os.path.islink(src):
         if len(names) == 1:
             return {names[0]: src}, None
         return None, f"a single file was handed in; the lab wants " \
@@ -347,6 +368,9 @@ def find_hand_in(src, names):
         if len(hits) != 1:
             return None, (f"no {n} in the submission" if not hits else
                           f"{len(hits)} files named {n} in the submission")
+        # root copies it: a link could name a file only root may read
+        if os.path.islink(hits[0]) or not os.path.isfile(hits[0]):
+            return None, f"{n} is not a regular file"
         found[n] = hits[0]
     return found, None
 
@@ -601,9 +625,9 @@ def grade_one(conf, mv, build, src, uid, deadline):
         if conf.get("fuzz"):
             tests.append((conf["fuzz"][0], False, why))
         return {"tests": tests, "notes": notes}
-    sb = Sandbox(uid, notes)
-    sb.build, sb.bindir = build, os.path.join(build, "bin")
+    sb = Sandbox(uid, notes, build)
     try:
+        sb.setup()
         copy_sources(conf, files, sb)
         grade_kind = grade_program if conf["kind"] == "program" \
             else grade_module
