@@ -160,8 +160,7 @@ drop_privileges(const struct fence *f)
         hp_die("setgid %ld", f->gid);
     if (setuid((uid_t)f->uid) < 0)
         hp_die("setuid %ld", f->uid);
-    if (getuid() == 0 || geteuid() == 0 || getegid() != gid ||
-        setuid(0) == 0)
+    if (getuid() == 0 || geteuid() == 0 || getegid() != gid || setuid(0) == 0)
         hp_diex("still privileged (uid %d, gid %d): not running it",
                 (int)geteuid(), (int)getegid());
 }
@@ -179,8 +178,13 @@ add_dir(const char **dirs, int *n, const char *dir)
 int
 main(int argc, char **argv)
 {
-    struct fence f = {.uid = -1, .gid = -1, .cpu_s = 10, .as_mb = 512,
-                      .fsize_kb = 16384, .nproc = 64, .nofile = 256};
+    struct fence f = {.uid = -1,
+                      .gid = -1,
+                      .cpu_s = 10,
+                      .as_mb = 512,
+                      .fsize_kb = 16384,
+                      .nproc = 64,
+                      .nofile = 256};
     int opt;
     hp_init(argc, argv);
     hp_set_usage(SYNOPSIS, HELP);

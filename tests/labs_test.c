@@ -28,7 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { UID_FIRST = 61500 }; /* the grader's own start at 61000 */
+enum { UID_FIRST = 61500 };      /* the grader's own start at 61000 */
 #define FSIZE_LIMIT (16LL << 20) /* mk/grade.py LIMITS: -f 16384 (KiB) */
 #define LAB "oob-recv"
 enum { GOOD_SCORE = 3 }; /* labs/oob-recv/lab.conf: three scenarios */
@@ -52,8 +52,7 @@ dirs(struct hh_ctx *c, char *top, char *build)
     HH_CHECK(c, realpath(path, build), "realpath %s: %s", path,
              strerror(errno));
     snprintf(path, sizeof path, "%s/../..", build);
-    HH_CHECK(c, realpath(path, top), "realpath %s: %s", path,
-             strerror(errno));
+    HH_CHECK(c, realpath(path, top), "realpath %s: %s", path, strerror(errno));
 }
 
 /* Grade SRC with mk/grade.py as uid UID. */
@@ -67,13 +66,12 @@ grade(struct hh_ctx *c, const char *src, int uid)
     snprintf(script, sizeof script, "%s/mk/grade.py", top);
     snprintf(uidtext, sizeof uidtext, "%d", uid);
     hh_tmpfile(c, "results", out, sizeof out);
-    const char *args[] = {script, "--build", build, "--out", out, "--uid",
-                          uidtext, "--deadline", "60", LAB, src, NULL};
+    const char *args[] = {script,  "--build",    build, "--out", out, "--uid",
+                          uidtext, "--deadline", "60",  LAB,     src, NULL};
     struct hh_spawn opt = {.role = "grader", .tool = true};
     long long t0 = hh_now_ms();
     struct hh_proc *p = hh_startv(c, &opt, "python3", args);
-    hh_expect_line(p, "^score: ([0-9]+)/([0-9]+) \\(lab " LAB "\\)$",
-                   90000);
+    hh_expect_line(p, "^score: ([0-9]+)/([0-9]+) \\(lab " LAB "\\)$", 90000);
     g.score = hh_group_ll(p, 1);
     g.total = hh_group_ll(p, 2);
     hh_expect_exit(p, 0, 20000);
@@ -151,8 +149,8 @@ expect_clean(struct hh_ctx *c, int uid)
     snprintf(prefix, sizeof prefix, "hpsp-grade-%d-", uid);
     int procs = processes_of(uid);
     hh_note(c, "harness: %d process(es) of uid %d left", procs, uid);
-    HH_CHECK(c, procs == 0, "%d process(es) of uid %d are still running",
-             procs, uid);
+    HH_CHECK(c, procs == 0, "%d process(es) of uid %d are still running", procs,
+             uid);
     FILE *m = fopen("/proc/self/mounts", "re");
     HH_CHECK(c, m != NULL, "open /proc/self/mounts: %s", strerror(errno));
     while (fgets(line, sizeof line, m)) {
@@ -168,8 +166,8 @@ expect_clean(struct hh_ctx *c, int uid)
     }
     fclose(m);
     const char *tmp = getenv("TMPDIR");
-    int scratch = entries(tmp && *tmp ? tmp : "/tmp", prefix) +
-                  entries("/tmp", prefix);
+    int scratch =
+        entries(tmp && *tmp ? tmp : "/tmp", prefix) + entries("/tmp", prefix);
     HH_CHECK(c, scratch == 0, "%d scratch director(ies) %s* left", scratch,
              prefix);
 }
@@ -188,8 +186,8 @@ expect_good_after(struct hh_ctx *c, int uid)
     struct grade g = grade(c, copy, uid);
     HH_CHECK(c, g.score == GOOD_SCORE && g.total == GOOD_SCORE,
              "the good submission graded after it got %lld/%lld, not "
-             "%d/%d:\n%s", g.score, g.total, GOOD_SCORE, GOOD_SCORE,
-             g.report);
+             "%d/%d:\n%s",
+             g.score, g.total, GOOD_SCORE, GOOD_SCORE, g.report);
     expect_clean(c, uid);
 }
 
@@ -229,8 +227,10 @@ zero_and_clean(struct hh_ctx *c, const char *src, int uid)
     HH_CHECK(c, g.score == 0, "a hostile submission got %lld points:\n%s",
              g.score, g.report);
     /* the test binary lived through it: every scenario has a transcript */
-    HH_CHECK(c, !has(c, g.report, "not run: the test run ended first|"
-                                  "the test run ended inside"),
+    HH_CHECK(c,
+             !has(c, g.report,
+                  "not run: the test run ended first|"
+                  "the test run ended inside"),
              "the chapter test did not get through every scenario:\n%s",
              g.report);
     expect_clean(c, uid);
@@ -291,8 +291,9 @@ disk_filler(struct hh_ctx *c)
              "the scratch directory never filled up (ENOSPC):\n%s", g.report);
     HH_CHECK(c, has(c, g.report, "open /tmp/hpsp-hostile-fill: EROFS"),
              "/tmp was writable for it:\n%s", g.report);
-    HH_CHECK(c, access("/tmp/hpsp-hostile-fill", F_OK) < 0 &&
-                    access("/var/tmp/hpsp-hostile-fill", F_OK) < 0,
+    HH_CHECK(c,
+             access("/tmp/hpsp-hostile-fill", F_OK) < 0 &&
+                 access("/var/tmp/hpsp-hostile-fill", F_OK) < 0,
              "a file of the filler is on the machine");
     expect_good_after(c, UID_FIRST + 2);
 }
@@ -325,8 +326,7 @@ connect_out(struct hh_ctx *c)
     snprintf(seen, sizeof seen, "connect 127\\.0\\.0\\.1:%d: ECONNREFUSED",
              ntohs(bound.sin_port));
     HH_CHECK(c, has(c, g.report, seen),
-             "the submission did not try, or reached something:\n%s",
-             g.report);
+             "the submission did not try, or reached something:\n%s", g.report);
     int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     HH_CHECK(c, fd < 0 && errno == EAGAIN,
              "the test's listener accepted a connection from the sandbox");
@@ -345,8 +345,9 @@ read_reference(struct hh_ctx *c)
     struct grade g = zero_and_clean(c, src, UID_FIRST + 6);
     HH_CHECK(c, !has(c, g.report, "read_reference: READ "),
              "the submission read a file of the repository:\n%s", g.report);
-    HH_CHECK(c, has(c, g.report, "open [^ ]*/ch05-api/oob_recv\\.c: ENOENT") &&
-                    has(c, g.report, "exec [^ ]*/oob_recv: ENOENT"),
+    HH_CHECK(c,
+             has(c, g.report, "open [^ ]*/ch05-api/oob_recv\\.c: ENOENT") &&
+                 has(c, g.report, "exec [^ ]*/oob_recv: ENOENT"),
              "the submission's attempts did not all find nothing:\n%s",
              g.report);
     expect_good_after(c, UID_FIRST + 6);
@@ -365,19 +366,20 @@ include_reference(struct hh_ctx *c)
     const char *args[] = {"-fsyntax-only", inc, src, NULL};
     hh_expect_exit(hh_startv(c, &opt, "cc", args), 0, 60000);
     struct grade g = zero_and_clean(c, src, UID_FIRST + 7);
-    HH_CHECK(c, has(c, g.report, "compile error") &&
-                    has(c, g.report, "oob_recv\\.c: No such file"),
+    HH_CHECK(c,
+             has(c, g.report, "compile error") &&
+                 has(c, g.report, "oob_recv\\.c: No such file"),
              "not refused at compile time:\n%s", g.report);
     expect_good_after(c, UID_FIRST + 7);
 }
 
 static const struct hh_scenario scenarios[] = {
-    {"good_submission", "", "the suite's own oob_recv.c gets full marks",
-     NULL, HH_TEST_ONLY, good_submission},
+    {"good_submission", "", "the suite's own oob_recv.c gets full marks", NULL,
+     HH_TEST_ONLY, good_submission},
     {"fork_bomb", "", "a fork bomb: 0 points, no process left", NULL,
      HH_TEST_ONLY, fork_bomb},
-    {"disk_filler", "", "a disk filler: each file stops at RLIMIT_FSIZE",
-     NULL, HH_TEST_ONLY, disk_filler},
+    {"disk_filler", "", "a disk filler: each file stops at RLIMIT_FSIZE", NULL,
+     HH_TEST_ONLY, disk_filler},
     {"never_exits", "", "ignores SIGTERM, sleeps forever: killed, 0 points",
      NULL, HH_TEST_ONLY, never_exits},
     {"kill_parent", "", "kills its parent and kill(-1): the grading goes on",
@@ -386,8 +388,8 @@ static const struct hh_scenario scenarios[] = {
      NULL, HH_TEST_ONLY, connect_out},
     {"read_reference", "", "reads and runs the reference: hidden", NULL,
      HH_TEST_ONLY, read_reference},
-    {"include_reference", "", "#includes the reference: does not compile",
-     NULL, HH_TEST_ONLY, include_reference},
+    {"include_reference", "", "#includes the reference: does not compile", NULL,
+     HH_TEST_ONLY, include_reference},
 };
 
 static const struct hh_chapter chapter = {

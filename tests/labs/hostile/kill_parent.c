@@ -20,8 +20,8 @@ static void
 try_kill(pid_t pid, const char *what)
 {
     int rc = kill(pid, SIGKILL);
-    fprintf(stderr, "kill_parent: kill(%d, SIGKILL) (%s): %s\n", (int)pid,
-            what, rc == 0 ? "done" : strerrorname_np(errno));
+    fprintf(stderr, "kill_parent: kill(%d, SIGKILL) (%s): %s\n", (int)pid, what,
+            rc == 0 ? "done" : strerrorname_np(errno));
 }
 
 int
