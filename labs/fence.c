@@ -98,10 +98,10 @@ build_walls(const struct fence *f)
 {
     if (unshare(CLONE_NEWNS) < 0)
         hp_die("unshare (a mount namespace)");
-    /* (the kernel ignores the source and type of these two mounts; a
-     * string, not NULL, keeps valgrind quiet)
-     * without this a mount below would propagate back to the namespace
-     * we came from (on a machine where / is shared, as under systemd) */
+    /* private: otherwise a mount below would propagate back to the
+     * namespace we came from (where / is shared, as under systemd).  The
+     * kernel ignores source and type here and in the remount below;
+     * strings rather than NULL keep valgrind quiet */
     if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
         hp_die("make the mounts private");
     for (int i = 0; i < f->nhide; i++)
