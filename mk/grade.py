@@ -434,6 +434,12 @@ def fenced(sb, cmd, deadline, env=None, cwd=None):
     return rc, out.decode(errors="replace")
 
 
+def progress(msg):
+    """One line on stderr while a submission is graded (a run takes
+    seconds to a minute)."""
+    print(f"grade: {msg}", file=sys.stderr, flush=True)
+
+
 def clean_env(**more):
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
            "LANG": "C.UTF-8"}
@@ -501,6 +507,7 @@ def grade_program(conf, mv, sb, files, names, deadline):
                     **{f"PROG_{prog}": wrapper})
     cmd = ["unshare", "--net", "--", "sh", "-c",
            'ip link set lo up && exec "$@"', "sh", test] + names
+    progress(f"compiled; running {conf['test']} {' '.join(names)}")
     rc, out = fenced(sb, cmd, deadline, env=env, cwd=TOP)
     if rc is None:
         out += f"\n(the whole run passed its deadline of {deadline} s)"
@@ -553,6 +560,7 @@ def grade_module(conf, mv, sb, files, names, deadline):
            'ip link set lo up && exec "$@"', "sh"] + \
         sb.fence(LIMITS, sb.work) + [run_bin]
     env = clean_env(TMPDIR=os.path.join(sb.work, "tmp"))
+    progress(f"compiled; running {tname}")
     rc, out = fenced(sb, cmd, deadline, env=env)
     if rc is None:
         out += f"\n(the whole run passed its deadline of {deadline} s)"

@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,6 +374,31 @@ include_reference(struct hh_ctx *c)
     expect_good_after(c, UID_FIRST + 7);
 }
 
+/* ^C while a submission runs (one that would never end): the grader
+ * cleans up all the same, and says so. */
+static void
+interrupted(struct hh_ctx *c)
+{
+    char top[PATH_MAX], build[PATH_MAX], script[PATH_MAX + 16], out[256];
+    char uidtext[16];
+    int uid = UID_FIRST + 8;
+    dirs(c, top, build);
+    const char *src = hostile(c, "never_exits", NULL, NULL);
+    snprintf(script, sizeof script, "%s/mk/grade.py", top);
+    snprintf(uidtext, sizeof uidtext, "%d", uid);
+    hh_tmpfile(c, "results", out, sizeof out);
+    const char *args[] = {script,  "--build", build, "--out", out,
+                          "--uid", uidtext,   LAB,   src,     NULL};
+    struct hh_spawn opt = {.role = "grader", .tool = true};
+    struct hh_proc *p = hh_startv(c, &opt, "python3", args);
+    hh_expect_err(p, "^grade: compiled; running ", 60000);
+    hh_kill(p, SIGINT);
+    hh_expect_err(p, "^grade: stopped by SIGINT", 30000);
+    hh_expect_exit(p, 130, 10000);
+    expect_clean(c, uid);
+    expect_good_after(c, uid);
+}
+
 static const struct hh_scenario scenarios[] = {
     {"good_submission", "", "the suite's own oob_recv.c gets full marks", NULL,
      HH_TEST_ONLY, good_submission},
@@ -390,6 +416,8 @@ static const struct hh_scenario scenarios[] = {
      HH_TEST_ONLY, read_reference},
     {"include_reference", "", "#includes the reference: does not compile", NULL,
      HH_TEST_ONLY, include_reference},
+    {"interrupted", "", "^C while it runs: the sandbox is cleaned up", NULL,
+     HH_TEST_ONLY, interrupted},
 };
 
 static const struct hh_chapter chapter = {
