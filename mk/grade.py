@@ -5,9 +5,9 @@ usage: mk/grade.py --build DIR [--deadline S] [--out DIR] LAB SRC
        mk/grade.py --build DIR [--deadline S] [--out DIR] --class LAB DIR
 
 One submission, as root (make grade / make grade-class call this):
-  - a uid of its own (61000 and up, one no process uses), a pids cgroup
-    of its own (G/runner for the trusted test binary, G/sub, with
-    pids.max, for everything of the submission), and a scratch directory
+  - a uid of its own (61000 and up, one no process uses), cgroups of its
+    own (G/runner for the trusted test binary, G/sub, with pids.max and
+    a CPU quota, for everything of the submission), and a scratch directory
     (a 64 MiB tmpfs owned by that uid, in a mount namespace of the
     grader's, so it vanishes with the grader whatever happens);
   - its hand-in files are copied there with the suite headers and the
