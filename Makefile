@@ -57,7 +57,7 @@ test: deps-ok
 	@rm -f $(SKIP_LOG)
 	@mk/leftovers.sh before $(BUILD)
 	@rc=0; $(MAKE) --no-print-directory -O -k -j2 RUN_ENV='$(RUN_ENV) HPSP_SKIP_LOG=$(SKIP_LOG) TMPDIR=$(abspath $(BUILD))/tmp' \
-		test-unit $(addprefix test-,$(TESTED_CHAPTERS)) || rc=1; \
+		test-unit $(addprefix test-,$(TESTED_CHAPTERS)) test-labs || rc=1; \
 	mk/leftovers.sh after $(BUILD) || rc=1; \
 	if [ -s $(SKIP_LOG) ]; then \
 		echo "make test: some scenarios were SKIPPED and count as not passed:"; \

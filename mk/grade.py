@@ -108,8 +108,14 @@ def parse_lab(name):
 def make_vars(*names):
     """The values of make variables (mk/config.mk is the one place the
     flags are written), under the variant and compiler make was given."""
+    # MAKEFLAGS carries the variables make was given (VARIANT=asan) and,
+    # under make -j, a jobserver this child cannot use: keep the first
+    env = dict(os.environ)
+    env["MAKEFLAGS"] = " ".join(
+        w for w in env.get("MAKEFLAGS", "").split()
+        if not w.startswith(("--jobserver", "-j")))
     r = subprocess.run(["make", "-s", "--no-print-directory", "-C", TOP] +
-                       [f"print-{n}" for n in names],
+                       [f"print-{n}" for n in names], env=env,
                        stdout=subprocess.PIPE, text=True, check=True)
     lines = r.stdout.split("\n")
     return {n: lines[i].split() for i, n in enumerate(names)}
@@ -235,6 +241,18 @@ def kill_and_wait(pids, deadline):
         os.close(fd)
 
 
+
+def scratch_base():
+    """Where a sandbox's directory goes: TMPDIR, unless that lies in the
+    repository (make test gives build/*/tmp), which the fence hides from
+    the submission; then /tmp."""
+    base = os.path.realpath(tempfile.gettempdir())
+    top = os.path.realpath(TOP)
+    if base == top or base.startswith(top + os.sep):
+        return "/tmp"
+    return base
+
+
 class Sandbox:
     """The uid, cgroup and scratch directory of one submission."""
 
@@ -250,7 +268,8 @@ class Sandbox:
         """Everything made here is undone by remove(), however far this
         got."""
         uid, notes = self.uid, self.notes
-        self.top = tempfile.mkdtemp(prefix=f"hpsp-grade-{uid}-")
+        self.top = tempfile.mkdtemp(prefix=f"hpsp-grade-{uid}-",
+                                    dir=scratch_base())
         os.chmod(self.top, 0o711)  # the uid goes through to work/
         self.work = os.path.join(self.top, "work")
         self.tmp = os.path.join(self.top, "tmp")  # the test binary's TMPDIR
