@@ -17,12 +17,16 @@ CHAPTERS := $(patsubst %/programs.mk,%,$(sort $(wildcard ch[0-9][0-9]-*/programs
 
 include mk/rules.mk
 
-.PHONY: all programs tests test check check-asan check-tsan check-valgrind check-valgrind-run check-chapters print-chapters demo bench million mutants \
+FENCE := $(BUILD)/bin/hpsp-fence
+# tests/labs_test.c grades hostile lab hand-ins (make test-labs)
+$(eval $(call TEST_RULE,labs,labs_test))
+
+.PHONY: all programs tests test check grade grade-class test-labs check-asan check-tsan check-valgrind check-valgrind-run check-chapters print-chapters demo bench million mutants \
         deps deps-ok clean help compdb format fuzz $(addprefix test-,$(TESTED_CHAPTERS)) \
         test-unit test-unit-threaded
 
 all: programs tests
-programs: $(ALL_PROGS) absent-markers
+programs: $(ALL_PROGS) $(FENCE) absent-markers
 tests: $(ALL_TESTS) $(UNIT_TESTS)
 
 # What the tests need on the machine; `make deps` installs it.
@@ -134,9 +138,12 @@ demo: deps-ok
 # Each chapter with a benchmark has chNN-topic/bench/run: it writes
 # results.md, a CSV and a PNG beside itself.  Minutes, not seconds.
 # ch15's bench/http (wrk against nginx and h2o) writes results-http.*,
-# ch09's bench/conncost (the memory one connection costs) results-conncost.*.
+# ch09's bench/conncost (the memory one connection costs) results-conncost.*,
+# and its bench/heapsites (where a server's bytes per connection go, by
+# allocation site, under valgrind's massif) results-heapsites.md.
 BENCHES := $(sort $(wildcard ch[0-9][0-9]-*/bench/run ch[0-9][0-9]-*/bench/http \
-                             ch[0-9][0-9]-*/bench/conncost))
+                             ch[0-9][0-9]-*/bench/conncost \
+                             ch[0-9][0-9]-*/bench/heapsites))
 bench: deps-ok
 	@$(MAKE) --no-print-directory -s all
 	@test -n "$(BENCHES)" || { echo "make bench: no benchmark exists yet"; exit 0; }
@@ -178,6 +185,38 @@ fuzz:
 		-dict=tests/fuzz/http_parser.dict -artifact_prefix=build/fuzz/ \
 		-print_final_stats=1 build/fuzz/corpus tests/fuzz/corpus/http_parser
 
+# --- teaching labs ---------------------------------------------------------
+# make grade LAB=oob-recv SRC=file-or-dir grades one hand-in against the
+# lab's scenarios (labs/NAME/lab.conf), make grade-class LAB=oob-recv
+# DIR=submissions/ every one in DIR.  Root: each submission is compiled
+# and run fenced by hpsp-fence (labs/fence.c; labs/GRADING.md says how).
+# Results go to build/grade/NAME/.
+$(FENCE): $(BUILD)/obj/labs/fence.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB)
+ALL_SRCS += labs/fence.c
+
+GRADE_DEADLINE ?= 120
+grade: deps-ok
+	@test -n "$(LAB)" -a -n "$(SRC)" || { echo "usage: make grade LAB=NAME SRC=FILE_OR_DIR" >&2; exit 2; }
+	@$(MAKE) --no-print-directory -s all
+	@python3 mk/grade.py --build $(BUILD) --deadline $(GRADE_DEADLINE) $(LAB) $(SRC)
+grade-class: deps-ok
+	@test -n "$(LAB)" -a -n "$(DIR)" || { echo "usage: make grade-class LAB=NAME DIR=DIR" >&2; exit 2; }
+	@$(MAKE) --no-print-directory -s all
+	@python3 mk/grade.py --build $(BUILD) --deadline $(GRADE_DEADLINE) --class $(LAB) $(DIR)
+
+# make test-labs: hostile submissions (tests/labs/hostile/) graded through
+# the sandbox; each must score 0 and leave nothing behind, and the good
+# submission graded after each must still get full marks.
+test-labs: $(BUILD)/tests/labs_test $(FENCE) $(ch05_TESTS) $(ch05_BINS)
+	@$(RUN_ENV) $(RUN) $(BUILD)/tests/labs_test
+
+# The value of any make variable, for scripts that must not repeat the
+# flags (mk/grade.py): make -s print-ALL_CFLAGS
+print-%:
+	@printf '%s\n' "$($*)"
+
 # --- housekeeping ----------------------------------------------------------
 compdb: compile_commands.json
 compile_commands.json: $(MAKEFILE_LIST)
@@ -200,6 +239,11 @@ help:
 	@echo "make bench          the benchmarks (chapters 9 and 11)"
 	@echo "make million        hold up to 10^6 connections (ch09; root, ~10 GB free, ~10 min)"
 	@echo "make fuzz           fuzz the HTTP parser (clang libFuzzer), FUZZ_RUNS=$(FUZZ_RUNS)"
+	@echo "make grade LAB=oob-recv SRC=file-or-dir"
+	@echo "                    grade one lab hand-in, fenced (root): score, results.json, results.tap"
+	@echo "make grade-class LAB=oob-recv DIR=submissions/"
+	@echo "                    grade every hand-in in DIR: class.csv and summary.txt in build/grade/LAB"
+	@echo "make test-labs      hostile hand-ins (fork bomb, disk filler, ...) through the sandbox"
 	@echo "make mutants        grade plausible wrong programs: each must lose points"
 	@echo "                    CH=ch09 one chapter, MUTANT=name one mutant"
 	@echo "make deps           install the Debian packages the suite uses (root)"

@@ -499,7 +499,14 @@ run_table(int argc, char **argv, const char *name,
                         "(apt-get install tcpdump)\n");
         show_capture = false;
     }
-    const char *only = NULL;
+    /* the scenarios named on the command line (a lab grades a few), or
+     * NULL: every one the table runs by default */
+    const char **only = calloc((size_t)argc, sizeof *only);
+    int nonly = 0;
+    if (!only) {
+        fprintf(stderr, "harness: out of memory\n");
+        return 1;
+    }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--demo") == 0)
             demo_mode = true;
@@ -507,32 +514,51 @@ run_table(int argc, char **argv, const char *name,
             for (size_t k = 0; k < n; k++)
                 printf("%-28s %-8s %s%s\n", table[k].name, table[k].listing,
                        table[k].title, list_note(table[k].needs));
+            free(only);
             return 0;
         } else if (argv[i][0] != '-')
-            only = argv[i];
+            only[nonly++] = argv[i];
         else {
-            fprintf(stderr, "usage: %s [--demo] [--list] [SCENARIO]\n",
+            fprintf(stderr, "usage: %s [--demo] [--list] [SCENARIO...]\n",
                     argv[0]);
+            free(only);
             return 2;
         }
     }
-    if (demo_mode)
+    /* a name that matches nothing is a typo (or a lab.conf out of date):
+     * refuse it rather than grade fewer scenarios than asked */
+    for (int i = 0; i < nonly; i++) {
+        size_t k = 0;
+        while (k < n && strcmp(only[i], table[k].name) != 0)
+            k++;
+        if (k == n) {
+            fprintf(stderr, "%s: no scenario named '%s' (try --list)\n",
+                    argv[0], only[i]);
+            free(only);
+            return 2;
+        }
+    }
+    if (demo_mode) {
+        free(only);
         return run_demo(name, table, n);
+    }
 
     struct CMUnitTest *tests = calloc(n, sizeof *tests);
     size_t nt = 0;
     for (size_t k = 0; k < n; k++) {
-        if (only ? strcmp(only, table[k].name) != 0
-                 : (table[k].needs & HH_DEMO_ONLY) != 0)
+        bool named = false;
+        for (int i = 0; i < nonly; i++)
+            named |= strcmp(only[i], table[k].name) == 0;
+        if (nonly ? !named : (table[k].needs & HH_DEMO_ONLY) != 0)
             continue;
         tests[nt].name = table[k].name;
         tests[nt].test_func = cmocka_scenario;
         tests[nt].initial_state = (void *)&table[k];
         nt++;
     }
+    free(only);
     if (nt == 0) {
-        fprintf(stderr, "%s: no scenario named '%s' (try --list)\n", argv[0],
-                only ? only : "");
+        fprintf(stderr, "%s: no scenario to run\n", argv[0]);
         free(tests);
         return 2;
     }

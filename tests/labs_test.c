@@ -1,0 +1,432 @@
+/*
+ * labs_test.c - the lab grader (mk/grade.py) and its sandbox
+ * (labs/fence.c) against hostile hand-ins: make test-labs.
+ *
+ * Each scenario grades one deliberately hostile submission of the
+ * oob-recv lab (tests/labs/hostile/NAME.c), as a teacher would with make
+ * grade, and asserts on what the machine shows afterwards: the score,
+ * no process of the submission's uid left (/proc), no cgroup left, no
+ * scratch directory left; and what the submission's attempt showed (the
+ * listener the test opened got no connection, the reference could not be
+ * read, each file stopped at RLIMIT_FSIZE).  Then the suite's own
+ * oob_recv.c, copied at test time, is graded with the same uid and must
+ * get full marks: a hostile submission cannot spoil the next one.  Needs
+ * root (the sandbox does); elsewhere each scenario skips.
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { UID_FIRST = 61500 };      /* the grader's own start at 61000 */
+#define FSIZE_LIMIT (16LL << 20) /* mk/grade.py LIMITS: -f 16384 (KiB) */
+#define LAB "oob-recv"
+enum { GOOD_SCORE = 3 }; /* labs/oob-recv/lab.conf: three scenarios */
+
+struct grade {
+    long long score, total;
+    const char *report; /* what the grader printed, then results.json */
+    long long ms;       /* how long the grading took */
+};
+
+/* The repository and build directories, from HPSP_BIN (BUILD/bin). */
+static void
+dirs(struct hh_ctx *c, char *top, char *build)
+{
+    const char *bin = getenv("HPSP_BIN");
+    char path[PATH_MAX];
+    if (geteuid() != 0)
+        hh_skip(c, "the sandbox needs root (mounts, cgroups, setuid)");
+    HH_CHECK(c, bin && *bin, "HPSP_BIN is not set (make test-labs sets it)");
+    snprintf(path, sizeof path, "%s/..", bin);
+    HH_CHECK(c, realpath(path, build), "realpath %s: %s", path,
+             strerror(errno));
+    snprintf(path, sizeof path, "%s/../..", build);
+    HH_CHECK(c, realpath(path, top), "realpath %s: %s", path, strerror(errno));
+}
+
+/* Grade SRC with mk/grade.py as uid UID. */
+static struct grade
+grade(struct hh_ctx *c, const char *src, int uid)
+{
+    char top[PATH_MAX], build[PATH_MAX], script[PATH_MAX + 16], out[256];
+    char uidtext[16], json[300];
+    struct grade g;
+    dirs(c, top, build);
+    snprintf(script, sizeof script, "%s/mk/grade.py", top);
+    snprintf(uidtext, sizeof uidtext, "%d", uid);
+    hh_tmpfile(c, "results", out, sizeof out);
+    const char *args[] = {script,  "--build",    build, "--out", out, "--uid",
+                          uidtext, "--deadline", "60",  LAB,     src, NULL};
+    struct hh_spawn opt = {.role = "grader", .tool = true};
+    long long t0 = hh_now_ms();
+    struct hh_proc *p = hh_startv(c, &opt, "python3", args);
+    hh_expect_line(p, "^score: ([0-9]+)/([0-9]+) \\(lab " LAB "\\)$", 90000);
+    g.score = hh_group_ll(p, 1);
+    g.total = hh_group_ll(p, 2);
+    hh_expect_exit(p, 0, 20000);
+    g.ms = hh_now_ms() - t0;
+    size_t len;
+    snprintf(json, sizeof json, "%s/results.json", out);
+    const char *results = hh_read_file(c, json, &len);
+    char *report = hh_alloc(c, p->out.len + len + 1);
+    memcpy(report, p->out.data, p->out.len);
+    memcpy(report + p->out.len, results, len + 1);
+    g.report = report;
+    hh_note(c, "grader: %lld/%lld in %lld ms", g.score, g.total, g.ms);
+    return g;
+}
+
+static bool
+has(struct hh_ctx *c, const char *text, const char *ere)
+{
+    regex_t re;
+    HH_CHECK(c, regcomp(&re, ere, REG_EXTENDED | REG_NOSUB | REG_NEWLINE) == 0,
+             "test bug: bad regex %s", ere);
+    bool found = regexec(&re, text, 0, NULL, 0) == 0;
+    regfree(&re);
+    return found;
+}
+
+/* Processes whose real, effective or saved uid is UID. */
+static int
+processes_of(int uid)
+{
+    DIR *d = opendir("/proc");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        char path[300], line[256];
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
+        FILE *f = fopen(path, "re");
+        while (f && fgets(line, sizeof line, f)) {
+            int r, eu, s;
+            if (sscanf(line, "Uid: %d %d %d", &r, &eu, &s) == 3) {
+                n += r == uid || eu == uid || s == uid;
+                break;
+            }
+        }
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Entries of DIR whose name starts with PREFIX. */
+static int
+entries(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Nothing of the submission of UID is left: processes, cgroups (every
+ * cgroup hierarchy mounted), scratch directories. */
+static void
+expect_clean(struct hh_ctx *c, int uid)
+{
+    char prefix[64], line[1024];
+    snprintf(prefix, sizeof prefix, "hpsp-grade-%d-", uid);
+    int procs = processes_of(uid);
+    hh_note(c, "harness: %d process(es) of uid %d left", procs, uid);
+    HH_CHECK(c, procs == 0, "%d process(es) of uid %d are still running", procs,
+             uid);
+    FILE *m = fopen("/proc/self/mounts", "re");
+    HH_CHECK(c, m != NULL, "open /proc/self/mounts: %s", strerror(errno));
+    while (fgets(line, sizeof line, m)) {
+        char dev[256], dir[512], type[64];
+        if (sscanf(line, "%255s %511s %63s", dev, dir, type) != 3 ||
+            strncmp(type, "cgroup", 6) != 0)
+            continue;
+        int n = entries(dir, prefix);
+        if (n) {
+            fclose(m);
+            hh_fail(c, "%d cgroup(s) %s* left in %s", n, prefix, dir);
+        }
+    }
+    fclose(m);
+    const char *tmp = getenv("TMPDIR");
+    int scratch =
+        entries(tmp && *tmp ? tmp : "/tmp", prefix) + entries("/tmp", prefix);
+    HH_CHECK(c, scratch == 0, "%d scratch director(ies) %s* left", scratch,
+             prefix);
+}
+
+/* Copy the suite's own oob_recv.c and grade it as UID: full marks. */
+static void
+expect_good_after(struct hh_ctx *c, int uid)
+{
+    char top[PATH_MAX], build[PATH_MAX], ref[PATH_MAX + 32], copy[256];
+    size_t len;
+    dirs(c, top, build);
+    snprintf(ref, sizeof ref, "%s/ch05-api/oob_recv.c", top);
+    const char *text = hh_read_file(c, ref, &len);
+    hh_tmpfile(c, "oob_recv.c", copy, sizeof copy);
+    hh_write_text(c, copy, text);
+    struct grade g = grade(c, copy, uid);
+    HH_CHECK(c, g.score == GOOD_SCORE && g.total == GOOD_SCORE,
+             "the good submission graded after it got %lld/%lld, not "
+             "%d/%d:\n%s",
+             g.score, g.total, GOOD_SCORE, GOOD_SCORE, g.report);
+    expect_clean(c, uid);
+}
+
+/* tests/labs/hostile/NAME.c, with FROM replaced by TO when FROM is not
+ * NULL, as a file of the scenario. */
+static const char *
+hostile(struct hh_ctx *c, const char *name, const char *from, const char *to)
+{
+    char top[PATH_MAX], build[PATH_MAX], path[PATH_MAX + 64];
+    static char out[256];
+    size_t len;
+    dirs(c, top, build);
+    snprintf(path, sizeof path, "%s/tests/labs/hostile/%s.c", top, name);
+    const char *text = hh_read_file(c, path, &len);
+    char *edited = hh_alloc(c, len + (to ? strlen(to) : 0) + 1);
+    const char *at = from ? strstr(text, from) : NULL;
+    HH_CHECK(c, !from || at, "test bug: no '%s' in %s", from, path);
+    if (at)
+        sprintf(edited, "%.*s%s%s", (int)(at - text), text, to,
+                at + strlen(from));
+    else
+        strcpy(edited, text);
+    hh_tmpfile(c, name, out, sizeof out);
+    strcat(out, ".c");
+    hh_write_text(c, out, edited);
+    return out;
+}
+
+/* Grade the hostile NAME as UID: 0 points, nothing left, and the good
+ * submission after it gets full marks.  Returns its grade. */
+static struct grade
+zero_and_clean(struct hh_ctx *c, const char *src, int uid)
+{
+    struct grade g = grade(c, src, uid);
+    HH_CHECK(c, g.total == GOOD_SCORE, "graded out of %lld, not %d:\n%s",
+             g.total, GOOD_SCORE, g.report);
+    HH_CHECK(c, g.score == 0, "a hostile submission got %lld points:\n%s",
+             g.score, g.report);
+    /* the test binary lived through it: every scenario has a transcript */
+    HH_CHECK(c,
+             !has(c, g.report,
+                  "not run: the test run ended first|"
+                  "the test run ended inside"),
+             "the chapter test did not get through every scenario:\n%s",
+             g.report);
+    expect_clean(c, uid);
+    return g;
+}
+
+/* ---- the scenarios ------------------------------------------------------ */
+
+static void
+good_submission(struct hh_ctx *c)
+{
+    expect_good_after(c, UID_FIRST);
+}
+
+/* The hostile NAME as UID: 0 points, nothing left, its transcript
+ * matches ERE (what it tried, and how the sandbox answered), and the good
+ * submission after it gets full marks. */
+static void
+hostile_shows(struct hh_ctx *c, const char *name, int uid, const char *ere,
+              const char *why)
+{
+    struct grade g = zero_and_clean(c, hostile(c, name, NULL, NULL), uid);
+    HH_CHECK(c, has(c, g.report, ere), "%s:\n%s", why, g.report);
+    expect_good_after(c, uid);
+}
+
+static void
+fork_bomb(struct hh_ctx *c)
+{
+    /* its first refused fork came after a bounded number of its own */
+    hostile_shows(c, "fork_bomb", UID_FIRST + 1,
+                  "fork_bomb: [0-9]+ forks, then refused",
+                  "no fork of the bomb was ever refused");
+}
+
+static void
+disk_filler(struct hh_ctx *c)
+{
+    const char *src = hostile(c, "disk_filler", NULL, NULL);
+    struct grade g = zero_and_clean(c, src, UID_FIRST + 2);
+    /* every file it wrote stopped at RLIMIT_FSIZE or at a full scratch */
+    int files = 0;
+    for (const char *p = g.report; (p = strstr(p, " bytes, then ")) != NULL;
+         p++) {
+        const char *num = p;
+        while (num > g.report && num[-1] >= '0' && num[-1] <= '9')
+            num--;
+        long long size = atoll(num);
+        HH_CHECK(c, size <= FSIZE_LIMIT, "a file of %lld bytes (limit %lld)",
+                 size, FSIZE_LIMIT);
+        files++;
+    }
+    HH_CHECK(c, files > 0, "the filler reported no file:\n%s", g.report);
+    HH_CHECK(c, has(c, g.report, "fill\\.0: 16777216 bytes, then EFBIG"),
+             "the first file did not stop at RLIMIT_FSIZE (EFBIG):\n%s",
+             g.report);
+    HH_CHECK(c, has(c, g.report, "then ENOSPC"),
+             "the scratch directory never filled up (ENOSPC):\n%s", g.report);
+    HH_CHECK(c, has(c, g.report, "open /tmp/hpsp-hostile-fill: EROFS"),
+             "/tmp was writable for it:\n%s", g.report);
+    HH_CHECK(c,
+             access("/tmp/hpsp-hostile-fill", F_OK) < 0 &&
+                 access("/var/tmp/hpsp-hostile-fill", F_OK) < 0,
+             "a file of the filler is on the machine");
+    expect_good_after(c, UID_FIRST + 2);
+}
+
+static void
+never_exits(struct hh_ctx *c)
+{
+    const char *src = hostile(c, "never_exits", NULL, NULL);
+    struct grade g = zero_and_clean(c, src, UID_FIRST + 3);
+    HH_CHECK(c, g.ms < 60000, "grading took %lld ms", g.ms);
+    expect_good_after(c, UID_FIRST + 3);
+}
+
+static void
+kill_parent(struct hh_ctx *c)
+{
+    hostile_shows(c, "kill_parent", UID_FIRST + 4, "\\(parent\\): EPERM",
+                  "its kill of the parent was not refused");
+}
+
+static void
+connect_out(struct hh_ctx *c)
+{
+    struct sockaddr_in bound;
+    char port[64], seen[96];
+    int lfd = hh_listen(c, 0, &bound, 16);
+    snprintf(port, sizeof port, "TARGET_PORT %d ", ntohs(bound.sin_port));
+    const char *src = hostile(c, "connect_out", "TARGET_PORT 0 ", port);
+    struct grade g = zero_and_clean(c, src, UID_FIRST + 5);
+    snprintf(seen, sizeof seen, "connect 127\\.0\\.0\\.1:%d: ECONNREFUSED",
+             ntohs(bound.sin_port));
+    HH_CHECK(c, has(c, g.report, seen),
+             "the submission did not try, or reached something:\n%s", g.report);
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    HH_CHECK(c, fd < 0 && errno == EAGAIN,
+             "the test's listener accepted a connection from the sandbox");
+    expect_good_after(c, UID_FIRST + 5);
+}
+
+static void
+read_reference(struct hh_ctx *c)
+{
+    char top[PATH_MAX], build[PATH_MAX], repo[PATH_MAX + 8], ref[PATH_MAX + 64];
+    dirs(c, top, build);
+    snprintf(ref, sizeof ref, "%s/ch05-api/oob_recv.c", top);
+    HH_CHECK(c, access(ref, R_OK) == 0, "test bug: %s is not there", ref);
+    snprintf(repo, sizeof repo, "\"%s\"", top);
+    const char *src = hostile(c, "read_reference", "\"/nonexistent\"", repo);
+    struct grade g = zero_and_clean(c, src, UID_FIRST + 6);
+    HH_CHECK(c, !has(c, g.report, "read_reference: READ "),
+             "the submission read a file of the repository:\n%s", g.report);
+    HH_CHECK(c,
+             has(c, g.report, "open [^ ]*/ch05-api/oob_recv\\.c: ENOENT") &&
+                 has(c, g.report, "exec [^ ]*/oob_recv: ENOENT"),
+             "the submission's attempts did not all find nothing:\n%s",
+             g.report);
+    expect_good_after(c, UID_FIRST + 6);
+}
+
+static void
+include_reference(struct hh_ctx *c)
+{
+    char top[PATH_MAX], build[PATH_MAX], inc[PATH_MAX + 16];
+    dirs(c, top, build);
+    const char *src = hostile(c, "include_reference", "/nonexistent", top);
+    /* outside the sandbox the same file compiles: the sandbox is what
+     * stops it */
+    snprintf(inc, sizeof inc, "-I%s/common", top);
+    struct hh_spawn opt = {.role = "cc (no sandbox)", .tool = true};
+    const char *args[] = {"-fsyntax-only", inc, src, NULL};
+    hh_expect_exit(hh_startv(c, &opt, "cc", args), 0, 60000);
+    struct grade g = zero_and_clean(c, src, UID_FIRST + 7);
+    HH_CHECK(c,
+             has(c, g.report, "compile error") &&
+                 has(c, g.report, "oob_recv\\.c: No such file"),
+             "not refused at compile time:\n%s", g.report);
+    expect_good_after(c, UID_FIRST + 7);
+}
+
+/* ^C while a submission runs (one that would never end): the grader
+ * cleans up all the same, and says so. */
+static void
+interrupted(struct hh_ctx *c)
+{
+    char top[PATH_MAX], build[PATH_MAX], script[PATH_MAX + 16], out[256];
+    char uidtext[16];
+    int uid = UID_FIRST + 8;
+    dirs(c, top, build);
+    const char *src = hostile(c, "never_exits", NULL, NULL);
+    snprintf(script, sizeof script, "%s/mk/grade.py", top);
+    snprintf(uidtext, sizeof uidtext, "%d", uid);
+    hh_tmpfile(c, "results", out, sizeof out);
+    const char *args[] = {script,  "--build", build, "--out", out,
+                          "--uid", uidtext,   LAB,   src,     NULL};
+    struct hh_spawn opt = {.role = "grader", .tool = true};
+    struct hh_proc *p = hh_startv(c, &opt, "python3", args);
+    hh_expect_err(p, "^grade: compiled; running ", 60000);
+    hh_kill(p, SIGINT);
+    hh_expect_err(p, "^grade: stopped by SIGINT", 30000);
+    hh_expect_exit(p, 130, 10000);
+    expect_clean(c, uid);
+    expect_good_after(c, uid);
+}
+
+static const struct hh_scenario scenarios[] = {
+    {"good_submission", "", "the suite's own oob_recv.c gets full marks", NULL,
+     HH_TEST_ONLY, good_submission},
+    {"fork_bomb", "", "a fork bomb: 0 points, no process left", NULL,
+     HH_TEST_ONLY, fork_bomb},
+    {"disk_filler", "", "a disk filler: each file stops at RLIMIT_FSIZE", NULL,
+     HH_TEST_ONLY, disk_filler},
+    {"never_exits", "", "ignores SIGTERM, sleeps forever: killed, 0 points",
+     NULL, HH_TEST_ONLY, never_exits},
+    {"kill_parent", "", "kills its parent and kill(-1): the grading goes on",
+     NULL, HH_TEST_ONLY, kill_parent},
+    {"connect_out", "", "connects to the host's loopback: nobody is there",
+     NULL, HH_TEST_ONLY, connect_out},
+    {"read_reference", "", "reads and runs the reference: hidden", NULL,
+     HH_TEST_ONLY, read_reference},
+    {"include_reference", "", "#includes the reference: does not compile", NULL,
+     HH_TEST_ONLY, include_reference},
+    {"interrupted", "", "^C while it runs: the sandbox is cleaned up", NULL,
+     HH_TEST_ONLY, interrupted},
+};
+
+static const struct hh_chapter chapter = {
+    .name = "labs",
+    HH_TABLE(scenarios),
+};
+
+int
+main(int argc, char **argv)
+{
+    return hh_run_chapter(argc, argv, &chapter);
+}
