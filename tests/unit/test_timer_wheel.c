@@ -277,13 +277,29 @@ test_new_refuses_zero(void **state)
     assert_int_equal(errno, EINVAL);
 }
 
+/* The property test on the small wheels, under names of their own: a
+ * lab grades each cmocka test by its name (labs/timer-wheel). */
+static void
+check_property_7_slots(void **state)
+{
+    check_property(state);
+}
+
+static void
+check_property_1_slot(void **state)
+{
+    check_property(state);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         TIMER_GENERIC_TESTS(wheel_backend),
-        cmocka_unit_test_prestate(check_property, (void *)&small_wheel_backend),
-        cmocka_unit_test_prestate(check_property, (void *)&one_slot_backend),
+        cmocka_unit_test_prestate(check_property_7_slots,
+                                  (void *)&small_wheel_backend),
+        cmocka_unit_test_prestate(check_property_1_slot,
+                                  (void *)&one_slot_backend),
         cmocka_unit_test(test_rotations),
         cmocka_unit_test(test_rounds_up_to_boundary),
         cmocka_unit_test(test_past_expiry_next_tick),
