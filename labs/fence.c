@@ -13,10 +13,11 @@
  *  - a mount namespace of its own, every mount private: what follows is
  *    seen by this process and its children only;
  *  - each -H DIR is covered by an empty read-only tmpfs (the repository:
- *    the reference answer, the tests, build/), each -w DIR by a fresh
- *    writable tmpfs of 16 MiB (/dev/shm), and -r makes / read-only, so
- *    the only places a submission can write are the scratch directory
- *    and the -w ones, each of bounded size;
+ *    the reference answer, the tests, build/); -r makes every mount
+ *    read-only but the one the working directory is on (the scratch
+ *    tmpfs); then each -w DIR gets a fresh writable tmpfs of 16 MiB
+ *    (/dev/shm), so the only places a submission can write are the
+ *    scratch directory and the -w ones, each of bounded size;
  *  - rlimits: CPU seconds, address space, file size, processes of the
  *    uid, descriptors, and no core files;
  *  - working directory DIR (the submission's scratch directory);
@@ -41,6 +42,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 static const char SYNOPSIS[] =
@@ -54,7 +56,7 @@ static const char HELP[] =
     "  -d DIR     working directory of PROG\n"
     "  -H DIR     hide DIR under an empty read-only tmpfs (repeatable)\n"
     "  -w DIR     a fresh writable 16 MiB tmpfs over DIR (repeatable)\n"
-    "  -r         make / read-only\n"
+    "  -r         every mount read-only, but the one -d DIR is on\n"
     "  -t CPU_S   RLIMIT_CPU seconds (default 10)\n"
     "  -m AS_MB   RLIMIT_AS in MiB, 0: unlimited (default 512)\n"
     "  -f FSIZE_KB RLIMIT_FSIZE in KiB (default 16384)\n"
@@ -93,6 +95,92 @@ mount_tmpfs(const char *dir, unsigned long flags, const char *opts)
         hp_die("mount a tmpfs over %s", dir);
 }
 
+/* A mount point from /proc/self/mountinfo, its octal escapes (\040 for
+ * a space) undone in place. */
+static char *
+unescape(char *s)
+{
+    char *o = s;
+    for (char *i = s; *i; o++) {
+        if (i[0] == '\\' && i[1] >= '0' && i[1] <= '3' && i[2] >= '0' &&
+            i[2] <= '7' && i[3] >= '0' && i[3] <= '7') {
+            *o = (char)((i[1] - '0') * 64 + (i[2] - '0') * 8 + (i[3] - '0'));
+            i += 4;
+        } else {
+            *o = *i++;
+        }
+    }
+    *o = '\0';
+    return s;
+}
+
+/* Is PATH at or below the mount point MP? */
+static bool
+under(const char *path, const char *mp)
+{
+    size_t n = strlen(mp);
+    if (strcmp(mp, "/") == 0)
+        return true;
+    return strncmp(path, mp, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* -r: every mount this namespace sees made read-only, except the one the
+ * working directory KEEP lies on (the scratch tmpfs).  / alone is not
+ * enough: /tmp, /var/tmp or /dev/shm may be file systems of their own (a
+ * fresh Debian machine's /tmp is), and a submission would fill them.  A
+ * bind remount changes only the per-mount flags, and clears those it is
+ * not given: nosuid, nodev, noexec and the atime ones are kept. */
+static void
+seal_mounts(const char *keep)
+{
+    char real[4096], line[8192], *mps[512];
+    int n = 0;
+    const char *keep_mp = NULL;
+
+    if (!keep || !realpath(keep, real))
+        hp_die("-r needs a working directory (-d) on a mount of its own");
+    FILE *in = fopen("/proc/self/mountinfo", "re");
+    if (!in)
+        hp_die("open /proc/self/mountinfo");
+    /* "ID PARENT MAJ:MIN ROOT MOUNT-POINT OPTIONS ...": the 5th field */
+    while (fgets(line, sizeof line, in)) {
+        char *f = line;
+        for (int i = 0; i < 4 && f; i++)
+            f = strchr(f + 1, ' ');
+        if (!f)
+            continue;
+        f[strcspn(f + 1, " ") + 1] = '\0';
+        if (n == (int)(sizeof mps / sizeof mps[0]))
+            hp_die("more than %d mounts to make read-only", n);
+        if (!(mps[n] = strdup(unescape(f + 1))))
+            hp_die("strdup");
+        if (under(real, mps[n]) &&
+            (!keep_mp || strlen(mps[n]) > strlen(keep_mp)))
+            keep_mp = mps[n];
+        n++;
+    }
+    fclose(in);
+    if (!keep_mp || strcmp(keep_mp, "/") == 0)
+        hp_die("-r: %s is not on a mount of its own", real);
+    for (int i = 0; i < n; i++) {
+        struct statvfs sv;
+        if (strcmp(mps[i], keep_mp) == 0 || statvfs(mps[i], &sv) < 0 ||
+            (sv.f_flag & ST_RDONLY))
+            continue; /* kept; gone or hidden under another; already so */
+        unsigned long fl = MS_REMOUNT | MS_BIND | MS_RDONLY;
+        fl |= (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0) |
+              (sv.f_flag & ST_NODEV ? MS_NODEV : 0) |
+              (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0) |
+              (sv.f_flag & ST_NOATIME ? MS_NOATIME : 0) |
+              (sv.f_flag & ST_NODIRATIME ? MS_NODIRATIME : 0) |
+              (sv.f_flag & ST_RELATIME ? MS_RELATIME : 0);
+        if (mount("none", mps[i], "none", fl, NULL) < 0)
+            hp_die("make %s read-only", mps[i]);
+    }
+    for (int i = 0; i < n; i++)
+        free(mps[i]);
+}
+
 static void
 build_walls(const struct fence *f)
 {
@@ -106,13 +194,11 @@ build_walls(const struct fence *f)
         hp_die("make the mounts private");
     for (int i = 0; i < f->nhide; i++)
         mount_tmpfs(f->hide[i], MS_RDONLY | MS_NOEXEC, "size=4k,mode=0555");
+    if (f->ro_root)
+        seal_mounts(f->workdir);
+    /* after the seal: these fresh ones stay writable, each bounded */
     for (int i = 0; i < f->ntmp; i++)
         mount_tmpfs(f->tmp[i], 0, "size=16m,mode=1777");
-    /* this mount only: the scratch tmpfs and the harness's temp dir are
-     * mounts of their own and stay writable */
-    if (f->ro_root &&
-        mount("none", "/", "none", MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
-        hp_die("make / read-only");
 }
 
 /* Soft and hard limit VALUE.  Valgrind (which may run us) refuses a hard
