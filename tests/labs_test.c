@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 enum { UID_FIRST = 61500 };      /* the grader's own start at 61000 */
@@ -99,7 +100,11 @@ has(struct hh_ctx *c, const char *text, const char *ere)
     return found;
 }
 
-/* Processes whose real, effective or saved uid is UID. */
+/* Processes whose real, effective or saved uid is UID.  A zombie whose
+ * parent is this test is not counted but reaped: the test is pid 1 of its
+ * namespace (and a subreaper), so what the grader killed and could not
+ * reap itself (an llvm-symbolizer of a fuzz run) comes to it, as it would
+ * come to init under make grade. */
 static int
 processes_of(int uid)
 {
@@ -108,14 +113,23 @@ processes_of(int uid)
     struct dirent *e;
     while (d && (e = readdir(d)) != NULL) {
         char path[300], line[256];
+        bool zombie = false, ours = false;
         if (e->d_name[0] < '1' || e->d_name[0] > '9')
             continue;
         snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
         FILE *f = fopen(path, "re");
         while (f && fgets(line, sizeof line, f)) {
-            int r, eu, s;
+            int r, eu, s, ppid;
+            zombie |= strncmp(line, "State:\tZ", 8) == 0;
+            if (sscanf(line, "PPid: %d", &ppid) == 1)
+                ours = ppid == getpid();
             if (sscanf(line, "Uid: %d %d %d", &r, &eu, &s) == 3) {
-                n += r == uid || eu == uid || s == uid;
+                if (r != uid && eu != uid && s != uid)
+                    break;
+                if (zombie && ours)
+                    waitpid(atoi(e->d_name), NULL, WNOHANG);
+                else
+                    n++;
                 break;
             }
         }
