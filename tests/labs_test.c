@@ -35,10 +35,27 @@ enum { UID_FIRST = 61500 };      /* the grader's own start at 61000 */
 #define LAB "oob-recv"
 enum { GOOD_SCORE = 3 }; /* labs/oob-recv/lab.conf: three scenarios */
 
+enum { MAX_TESTS = 64 }; /* tests of one results.json */
+
+/* One test of results.json; the strings point into its decoded text. */
+struct result {
+    const char *name, *status, *output;
+};
+
 struct grade {
-    long long score, total;
+    long long score, total; /* of results.json */
+    int ntests;
+    struct result tests[MAX_TESTS];
     const char *report; /* what the grader printed, then results.json */
     long long ms;       /* how long the grading took */
+};
+
+/* A grader running: started by grade_start, finished by grade_end. */
+struct grading {
+    struct hh_proc *p;
+    char out[256]; /* its --out directory */
+    long long t0;
+    int deadline; /* seconds */
 };
 
 /* The repository and build directories, from HPSP_BIN (BUILD/bin). */
@@ -57,36 +74,221 @@ dirs(struct hh_ctx *c, char *top, char *build)
     HH_CHECK(c, realpath(path, top), "realpath %s: %s", path, strerror(errno));
 }
 
-/* Grade SRC with mk/grade.py as uid UID. */
-static struct grade
-grade(struct hh_ctx *c, const char *src, int uid)
+/* ---- results.json --------------------------------------------------------
+ * The grader writes it with Python's json.dump: objects, arrays, strings,
+ * integers.  Strings are decoded in place (never longer than their JSON). */
+struct json {
+    struct hh_ctx *c;
+    char *p;
+    const char *path;
+};
+
+static char
+json_next(struct json *j)
 {
-    char top[PATH_MAX], build[PATH_MAX], script[PATH_MAX + 16], out[256];
-    char uidtext[16], json[300];
-    struct grade g;
+    while (*j->p == ' ' || *j->p == '\n' || *j->p == '\t' || *j->p == '\r')
+        j->p++;
+    HH_CHECK(j->c, *j->p, "%s: ends too early", j->path);
+    return *j->p;
+}
+
+static void
+json_eat(struct json *j, char ch)
+{
+    HH_CHECK(j->c, json_next(j) == ch, "%s: '%c' expected, not '%.20s'",
+             j->path, ch, j->p);
+    j->p++;
+}
+
+static const char *
+json_string(struct json *j)
+{
+    json_eat(j, '"');
+    char *s = j->p, *o = j->p, *start = j->p;
+    while (*s && *s != '"') {
+        if (*s != '\\') {
+            *o++ = *s++;
+            continue;
+        }
+        static const char from[] = "nrtbf\"\\/", to[] = "\n\r\t\b\f\"\\/";
+        const char *k = *++s ? strchr(from, *s) : NULL;
+        if (k) {
+            *o++ = to[k - from];
+            s++;
+        } else {
+            HH_CHECK(j->c,
+                     *s == 'u' && strspn(s + 1, "0123456789abcdefABCDEF") >= 4,
+                     "%s: bad escape \\%.5s", j->path, s);
+            char hex[5] = {s[1], s[2], s[3], s[4], 0};
+            long v = strtol(hex, NULL, 16);
+            *o++ = v > 0 && v < 0x80 ? (char)v : '?';
+            s += 5;
+        }
+    }
+    HH_CHECK(j->c, *s == '"', "%s: a string does not end", j->path);
+    j->p = s + 1;
+    *o = 0;
+    return start;
+}
+
+static long long
+json_int(struct json *j)
+{
+    json_next(j);
+    char *end;
+    long long v = strtoll(j->p, &end, 10);
+    HH_CHECK(j->c, end != j->p, "%s: a number expected, not '%.20s'", j->path,
+             j->p);
+    j->p = end;
+    return v;
+}
+
+/* Whether the list (object or array) has another item: eats the ',' or
+ * the closing CLOSE. */
+static bool
+json_more(struct json *j, char close, bool first)
+{
+    if (json_next(j) == close) {
+        j->p++;
+        return false;
+    }
+    if (!first)
+        json_eat(j, ',');
+    return true;
+}
+
+static void
+json_skip(struct json *j)
+{
+    char ch = json_next(j), close = ch == '{' ? '}' : ']';
+    if (ch == '"') {
+        json_string(j);
+    } else if (ch == '{' || ch == '[') {
+        j->p++;
+        for (bool first = true; json_more(j, close, first); first = false) {
+            if (ch == '{') {
+                json_string(j);
+                json_eat(j, ':');
+            }
+            json_skip(j);
+        }
+    } else if (strncmp(j->p, "true", 4) == 0 || strncmp(j->p, "null", 4) == 0) {
+        j->p += 4;
+    } else if (strncmp(j->p, "false", 5) == 0) {
+        j->p += 5;
+    } else {
+        json_int(j);
+    }
+}
+
+/* One entry of "tests". */
+static void
+json_test(struct json *j, struct result *r)
+{
+    json_eat(j, '{');
+    for (bool first = true; json_more(j, '}', first); first = false) {
+        const char *key = json_string(j);
+        json_eat(j, ':');
+        if (strcmp(key, "name") == 0)
+            r->name = json_string(j);
+        else if (strcmp(key, "status") == 0)
+            r->status = json_string(j);
+        else if (strcmp(key, "output") == 0)
+            r->output = json_string(j);
+        else
+            json_skip(j);
+    }
+    HH_CHECK(j->c, r->name && r->status && r->output,
+             "%s: a test without its name, status or output", j->path);
+}
+
+/* Score, max_score and the tests of the results.json at PATH into G. */
+static void
+read_results(struct hh_ctx *c, const char *path, struct grade *g)
+{
+    size_t len;
+    struct json j = {c, hh_read_file(c, path, &len), path};
+    g->score = g->total = -1;
+    g->ntests = 0;
+    json_eat(&j, '{');
+    for (bool first = true; json_more(&j, '}', first); first = false) {
+        const char *key = json_string(&j);
+        json_eat(&j, ':');
+        if (strcmp(key, "score") == 0) {
+            g->score = json_int(&j);
+        } else if (strcmp(key, "max_score") == 0) {
+            g->total = json_int(&j);
+        } else if (strcmp(key, "tests") == 0) {
+            json_eat(&j, '[');
+            for (bool one = true; json_more(&j, ']', one); one = false) {
+                HH_CHECK(c, g->ntests < MAX_TESTS,
+                         "test bug: more than %d tests in %s", MAX_TESTS, path);
+                g->tests[g->ntests] = (struct result){0};
+                json_test(&j, &g->tests[g->ntests++]);
+            }
+        } else {
+            json_skip(&j);
+        }
+    }
+    HH_CHECK(c, g->score >= 0 && g->total >= 0, "%s: no score or no max_score",
+             path);
+}
+
+/* ---- grading --------------------------------------------------------------
+ */
+
+/* Start mk/grade.py on SRC, a hand-in of LAB, as uid UID with a deadline of
+ * DEADLINE seconds for the run. */
+static void
+grade_start(struct hh_ctx *c, struct grading *gr, const char *lab,
+            const char *src, int uid, int deadline)
+{
+    char top[PATH_MAX], build[PATH_MAX], script[PATH_MAX + 16];
+    char uidtext[16], deadtext[16];
     dirs(c, top, build);
     snprintf(script, sizeof script, "%s/mk/grade.py", top);
     snprintf(uidtext, sizeof uidtext, "%d", uid);
-    hh_tmpfile(c, "results", out, sizeof out);
-    const char *args[] = {script,  "--build",    build, "--out", out, "--uid",
-                          uidtext, "--deadline", "60",  LAB,     src, NULL};
+    snprintf(deadtext, sizeof deadtext, "%d", deadline);
+    hh_tmpfile(c, "results", gr->out, sizeof gr->out);
+    const char *args[] = {script,   "--build", build,   "--out",
+                          gr->out,  "--uid",   uidtext, "--deadline",
+                          deadtext, lab,       src,     NULL};
     struct hh_spawn opt = {.role = "grader", .tool = true};
-    long long t0 = hh_now_ms();
-    struct hh_proc *p = hh_startv(c, &opt, "python3", args);
-    hh_expect_line(p, "^score: ([0-9]+)/([0-9]+) \\(lab " LAB "\\)$", 90000);
-    g.score = hh_group_ll(p, 1);
-    g.total = hh_group_ll(p, 2);
-    hh_expect_exit(p, 0, 20000);
-    g.ms = hh_now_ms() - t0;
+    gr->deadline = deadline;
+    gr->t0 = hh_now_ms();
+    gr->p = hh_startv(c, &opt, "python3", args);
+}
+
+/* Wait for the grader of GR (the hand-in compiled, run and, with a fuzz
+ * point, fuzzed) and read the results.json it wrote. */
+static struct grade
+grade_end(struct hh_ctx *c, struct grading *gr, const char *lab)
+{
+    struct grade g;
+    char line[128], json[300];
+    snprintf(line, sizeof line, "^score: [0-9]+/[0-9]+ \\(lab %s\\)$", lab);
+    hh_expect_line(gr->p, line, (2 * gr->deadline + 30) * 1000);
+    hh_expect_exit(gr->p, 0, 20000);
+    g.ms = hh_now_ms() - gr->t0;
+    snprintf(json, sizeof json, "%s/results.json", gr->out);
     size_t len;
-    snprintf(json, sizeof json, "%s/results.json", out);
     const char *results = hh_read_file(c, json, &len);
-    char *report = hh_alloc(c, p->out.len + len + 1);
-    memcpy(report, p->out.data, p->out.len);
-    memcpy(report + p->out.len, results, len + 1);
+    char *report = hh_alloc(c, gr->p->out.len + len + 1);
+    memcpy(report, gr->p->out.data, gr->p->out.len);
+    memcpy(report + gr->p->out.len, results, len + 1);
     g.report = report;
+    read_results(c, json, &g);
     hh_note(c, "grader: %lld/%lld in %lld ms", g.score, g.total, g.ms);
     return g;
+}
+
+/* Grade SRC, a hand-in of the oob-recv lab, as uid UID. */
+static struct grade
+grade(struct hh_ctx *c, const char *src, int uid)
+{
+    struct grading gr;
+    grade_start(c, &gr, LAB, src, uid, 60);
+    return grade_end(c, &gr, LAB);
 }
 
 static bool
@@ -393,22 +595,13 @@ include_reference(struct hh_ctx *c)
 static void
 interrupted(struct hh_ctx *c)
 {
-    char top[PATH_MAX], build[PATH_MAX], script[PATH_MAX + 16], out[256];
-    char uidtext[16];
+    struct grading gr;
     int uid = UID_FIRST + 8;
-    dirs(c, top, build);
-    const char *src = hostile(c, "never_exits", NULL, NULL);
-    snprintf(script, sizeof script, "%s/mk/grade.py", top);
-    snprintf(uidtext, sizeof uidtext, "%d", uid);
-    hh_tmpfile(c, "results", out, sizeof out);
-    const char *args[] = {script,  "--build", build, "--out", out,
-                          "--uid", uidtext,   LAB,   src,     NULL};
-    struct hh_spawn opt = {.role = "grader", .tool = true};
-    struct hh_proc *p = hh_startv(c, &opt, "python3", args);
-    hh_expect_err(p, "^grade: compiled; running ", 60000);
-    hh_kill(p, SIGINT);
-    hh_expect_err(p, "^grade: stopped by SIGINT", 30000);
-    hh_expect_exit(p, 130, 10000);
+    grade_start(c, &gr, LAB, hostile(c, "never_exits", NULL, NULL), uid, 60);
+    hh_expect_err(gr.p, "^grade: compiled; running ", 60000);
+    hh_kill(gr.p, SIGINT);
+    hh_expect_err(gr.p, "^grade: stopped by SIGINT", 30000);
+    hh_expect_exit(gr.p, 130, 10000);
     expect_clean(c, uid);
     expect_good_after(c, uid);
 }
