@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -606,6 +607,200 @@ interrupted(struct hh_ctx *c)
     expect_good_after(c, uid);
 }
 
+/* ---- the labs keep their promise ------------------------------------------
+ * One scenario per folder of labs/, made when the binary starts from its
+ * lab.conf (so a new lab needs no code here): the starter as handed out
+ * compiles, runs every graded scenario and scores under half; the suite's
+ * own file, the reference answer, gets full marks.  Both are graded at
+ * once, each as a uid of its own, the way make grade grades them. */
+enum { MAX_LABS = 32, UID_LABS = UID_FIRST + 20, GRADE_DEADLINE = 120 };
+
+struct lab {
+    char dir[64];      /* labs/DIR */
+    char scenario[80]; /* lab_DIR, '-' as '_' */
+    char title[160];
+    char chapter[64];
+    char hand_in[256]; /* the files, space-separated */
+    char names[2048];  /* the graded scenarios, as lab.conf has them */
+    char fuzz[64];     /* the fuzz target: one point more */
+    char error[96];    /* why lab.conf could not be read */
+};
+static struct lab the_labs[MAX_LABS];
+static size_t nlabs;
+
+/* The value of KEY in lab.conf's LINE (comment cut) into OUT, read as
+ * mk/grade.py reads it: "key: value", blanks around either. */
+static void
+conf_value(const char *line, const char *key, char *out, size_t len)
+{
+    size_t k = strlen(key);
+    line += strspn(line, " \t");
+    if (strncmp(line, key, k) != 0 || line[k + strspn(line + k, " \t")] != ':')
+        return;
+    line += k + strspn(line + k, " \t") + 1;
+    line += strspn(line, " \t");
+    snprintf(out, len, "%s", line);
+    for (size_t n = strlen(out); n && strchr(" \t\n", out[n - 1]); n--)
+        out[n - 1] = 0;
+}
+
+static void
+read_lab(const char *top, struct lab *l)
+{
+    char path[PATH_MAX + 96], line[4096], fuzz[128] = "";
+    snprintf(path, sizeof path, "%s/labs/%s/lab.conf", top, l->dir);
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        snprintf(l->error, sizeof l->error, "open its lab.conf: %s",
+                 strerror(errno));
+        return;
+    }
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "#")] = 0;
+        conf_value(line, "title", l->title, sizeof l->title);
+        conf_value(line, "chapter", l->chapter, sizeof l->chapter);
+        conf_value(line, "hand-in", l->hand_in, sizeof l->hand_in);
+        conf_value(line, "scenarios", l->names, sizeof l->names);
+        conf_value(line, "fuzz", fuzz, sizeof fuzz);
+    }
+    fclose(f);
+    sscanf(fuzz, "%63s", l->fuzz);
+    if (!*l->chapter || !*l->hand_in || !*l->names)
+        snprintf(l->error, sizeof l->error,
+                 "its lab.conf has no chapter:, hand-in: or scenarios:");
+}
+
+/* The folders of TOP/labs, each a lab. */
+static void
+find_labs(const char *top)
+{
+    char path[PATH_MAX + 8];
+    struct dirent **e;
+    snprintf(path, sizeof path, "%s/labs", top);
+    int n = scandir(path, &e, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        char sub[PATH_MAX + 300];
+        struct stat st;
+        snprintf(sub, sizeof sub, "%s/%s", path, e[i]->d_name);
+        if (e[i]->d_name[0] != '.' && stat(sub, &st) == 0 &&
+            S_ISDIR(st.st_mode) && nlabs++ < MAX_LABS) {
+            struct lab *l = &the_labs[nlabs - 1];
+            snprintf(l->dir, sizeof l->dir, "%.63s", e[i]->d_name);
+            snprintf(l->scenario, sizeof l->scenario, "lab_%.63s",
+                     e[i]->d_name);
+            for (char *p = l->scenario; *p; p++)
+                *p = *p == '-' ? '_' : *p;
+            read_lab(top, l);
+        }
+        free(e[i]);
+    }
+    if (n >= 0)
+        free(e);
+}
+
+/* A directory holding the lab's hand-in files: the starter's (FROM
+ * "starter") or the reference's (FROM NULL: the suite's own). */
+static const char *
+hand_in(struct hh_ctx *c, const struct lab *l, const char *from)
+{
+    char top[PATH_MAX], build[PATH_MAX], *out = hh_alloc(c, 256);
+    char files[sizeof l->hand_in], *save = NULL;
+    dirs(c, top, build);
+    hh_tmpfile(c, from ? from : "reference", out, 256);
+    HH_CHECK(c, mkdir(out, 0755) == 0, "mkdir %s: %s", out, strerror(errno));
+    snprintf(files, sizeof files, "%s", l->hand_in);
+    for (char *f = strtok_r(files, " \t", &save); f;
+         f = strtok_r(NULL, " \t", &save)) {
+        char src[PATH_MAX * 2], dst[512];
+        size_t len;
+        if (from)
+            snprintf(src, sizeof src, "%s/labs/%s/%s/%s", top, l->dir, from, f);
+        else
+            snprintf(src, sizeof src, "%s/%s/%s", top, l->chapter, f);
+        snprintf(dst, sizeof dst, "%s/%s", out, f);
+        hh_write_text(c, dst, hh_read_file(c, src, &len));
+    }
+    return out;
+}
+
+/* The graded tests of G are the lab's, in its order: lab.conf's
+ * scenarios (unless `all`), then the fuzz target. */
+static void
+expect_tests(struct hh_ctx *c, const struct lab *l, const struct grade *g,
+             const char *what)
+{
+    char names[sizeof l->names], *save = NULL;
+    int k = 0, passed = 0;
+    snprintf(names, sizeof names, "%s", l->names);
+    for (char *n = strtok_r(names, " \t", &save);
+         n && strcmp(l->names, "all") != 0; n = strtok_r(NULL, " \t", &save)) {
+        HH_CHECK(c, k < g->ntests && strcmp(g->tests[k].name, n) == 0,
+                 "%s: test %d is %s, lab.conf says %s:\n%s", what, k + 1,
+                 k < g->ntests ? g->tests[k].name : "missing", n, g->report);
+        k++;
+    }
+    if (*l->fuzz)
+        HH_CHECK(c,
+                 g->ntests > 0 &&
+                     strcmp(g->tests[g->ntests - 1].name, l->fuzz) == 0,
+                 "%s: the last test is not the fuzz run %s:\n%s", what, l->fuzz,
+                 g->report);
+    HH_CHECK(c, g->ntests > 0 && (k == 0 || g->ntests == k + !!*l->fuzz),
+             "%s: %d tests graded, lab.conf has %d:\n%s", what, g->ntests,
+             k + !!*l->fuzz, g->report);
+    for (int i = 0; i < g->ntests; i++)
+        passed += strcmp(g->tests[i].status, "passed") == 0;
+    HH_CHECK(c, g->total == g->ntests && g->score == passed,
+             "%s: score %lld/%lld, but %d of %d tests passed:\n%s", what,
+             g->score, g->total, passed, g->ntests, g->report);
+}
+
+/* Whether test T of the lab was run: passed, or failed in the run (a
+ * cmocka failure report; libFuzzer's start for the fuzz point), not at
+ * compile time, nor left out when the test binary died. */
+static bool
+was_run(const struct lab *l, const struct result *t)
+{
+    if (strcmp(t->status, "passed") == 0)
+        return true;
+    if (strstr(t->output, "(the test run ended inside this scenario)"))
+        return false;
+    if (*l->fuzz && strcmp(t->name, l->fuzz) == 0)
+        return strstr(t->output, "INFO: Seed: ") != NULL;
+    return strstr(t->output, "[   LINE   ] --- ") != NULL;
+}
+
+static void
+lab_promise(struct hh_ctx *c)
+{
+    const struct lab *l = the_labs;
+    while (l < the_labs + nlabs && strcmp(l->scenario, c->sc->name) != 0)
+        l++;
+    HH_CHECK(c, l < the_labs + nlabs, "test bug: no lab for %s", c->sc->name);
+    HH_CHECK(c, !*l->error, "%s", l->error);
+    int uid = UID_LABS + 2 * (int)(l - the_labs);
+    struct grading gs, gr;
+    grade_start(c, &gs, l->dir, hand_in(c, l, "starter"), uid, GRADE_DEADLINE);
+    grade_start(c, &gr, l->dir, hand_in(c, l, NULL), uid + 1, GRADE_DEADLINE);
+    struct grade s = grade_end(c, &gs, l->dir);
+    struct grade r = grade_end(c, &gr, l->dir);
+
+    expect_tests(c, l, &s, "the starter");
+    for (int i = 0; i < s.ntests; i++)
+        HH_CHECK(c, was_run(l, &s.tests[i]),
+                 "the starter did not compile or %s did not run:\n%s",
+                 s.tests[i].name, s.report);
+    HH_CHECK(c, 2 * s.score < s.total,
+             "the starter scores %lld/%lld, not under half:\n%s", s.score,
+             s.total, s.report);
+    expect_tests(c, l, &r, "the reference");
+    HH_CHECK(c, r.score == r.total,
+             "the reference %s/%s scores %lld/%lld, not full marks:\n%s",
+             l->chapter, l->hand_in, r.score, r.total, r.report);
+    expect_clean(c, uid);
+    expect_clean(c, uid + 1);
+}
+
 static const struct hh_scenario scenarios[] = {
     {"good_submission", "", "the suite's own oob_recv.c gets full marks", NULL,
      HH_TEST_ONLY, good_submission},
@@ -627,13 +822,46 @@ static const struct hh_scenario scenarios[] = {
      HH_TEST_ONLY, interrupted},
 };
 
-static const struct hh_chapter chapter = {
-    .name = "labs",
-    HH_TABLE(scenarios),
-};
+/* The repository, three levels above HPSP_BIN (REPO/build/VARIANT/bin) or,
+ * for --list without HPSP_BIN, above this binary's directory. */
+static void
+find_top(char *top)
+{
+    const char *bin = getenv("HPSP_BIN");
+    char path[PATH_MAX + 16], exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    if (strrchr(exe, '/'))
+        *strrchr(exe, '/') = 0; /* BUILD/tests */
+    snprintf(path, sizeof path, "%s/../../..", bin && *bin ? bin : exe);
+    if (!realpath(path, top))
+        strcpy(top, "/nonexistent"); /* no lab then: a build elsewhere */
+}
 
 int
 main(int argc, char **argv)
 {
+    static struct hh_scenario table[HH_LEN(scenarios) + MAX_LABS];
+    char top[PATH_MAX];
+    size_t n = HH_LEN(scenarios);
+    find_top(top);
+    find_labs(top);
+    if (nlabs > MAX_LABS) { /* not one lab may go ungraded */
+        fprintf(stderr, "labs_test: %zu labs in %s/labs, room for %d\n", nlabs,
+                top, MAX_LABS);
+        return 1;
+    }
+    memcpy(table, scenarios, sizeof scenarios);
+    for (size_t i = 0; i < nlabs; i++) {
+        struct lab *l = &the_labs[i];
+        table[n++] =
+            (struct hh_scenario){.name = l->scenario,
+                                 .listing = "",
+                                 .title = *l->title ? l->title : l->dir,
+                                 .needs = HH_TEST_ONLY,
+                                 .run = lab_promise};
+    }
+    struct hh_chapter chapter = {
+        .name = "labs", .scenarios = table, .nscenarios = n};
     return hh_run_chapter(argc, argv, &chapter);
 }
