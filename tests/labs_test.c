@@ -10,8 +10,13 @@
  * listener the test opened got no connection, the reference could not be
  * read, each file stopped at RLIMIT_FSIZE).  Then the suite's own
  * oob_recv.c, copied at test time, is graded with the same uid and must
- * get full marks: a hostile submission cannot spoil the next one.  Needs
- * root (the sandbox does); elsewhere each scenario skips.
+ * get full marks: a hostile submission cannot spoil the next one.
+ *
+ * Then one scenario per lab (lab_<name>, from labs/NAME/lab.conf when
+ * the binary starts): the starter as handed out compiles, runs and scores
+ * under half, the suite's own file gets full marks, read from the
+ * results.json the grader wrote.  Needs root (the sandbox does); elsewhere
+ * each scenario skips.
  */
 #define _GNU_SOURCE
 #include "harness.h"
