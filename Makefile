@@ -211,8 +211,10 @@ grade-class: deps-ok
 
 # make test-labs: hostile submissions (tests/labs/hostile/) graded through
 # the sandbox; each must score 0 and leave nothing behind, and the good
-# submission graded after each must still get full marks.
-test-labs: $(BUILD)/tests/labs_test $(FENCE) $(ch05_TESTS) $(ch05_BINS)
+# submission graded after each must still get full marks.  Then every lab
+# (lab_<name>): its starter scores under half, the suite's own file full
+# marks; the labs use most of the suite, so it is all built first.
+test-labs: $(BUILD)/tests/labs_test programs tests
 	@$(RUN_ENV) $(RUN) $(BUILD)/tests/labs_test
 
 # The value of any make variable, for scripts that must not repeat the
@@ -246,7 +248,8 @@ help:
 	@echo "                    grade one lab hand-in, fenced (root): score, results.json, results.tap"
 	@echo "make grade-class LAB=oob-recv DIR=submissions/"
 	@echo "                    grade every hand-in in DIR: class.csv and summary.txt in build/grade/LAB"
-	@echo "make test-labs      hostile hand-ins (fork bomb, disk filler, ...) through the sandbox"
+	@echo "make test-labs      hostile hand-ins (fork bomb, disk filler, ...) through the sandbox,"
+	@echo "                    and each lab: the starter under half, the reference full marks"
 	@echo "make mutants        grade plausible wrong programs: each must lose points"
 	@echo "                    CH=ch09 one chapter, MUTANT=name one mutant"
 	@echo "make deps           install the Debian packages the suite uses (root)"
