@@ -4,7 +4,8 @@
  * h2o use (-m loops).  The connection itself (read, parse, respond,
  * write) is http_conn.c, 15-5; the request parser http_parser.c (8-3).
  *
- * Usage:   web_server [-t THREADS] [-m pool|loops] [-i IDLE] IP PORT DOCROOT
+ * Usage:   web_server [-t THREADS] [-m pool|loops] [-s cpu|hash] [-i IDLE]
+ *                     IP PORT DOCROOT
  *
  * Shows:   -m pool (default): one thread does epoll, accept, read and
  *          write; when a connection has bytes to parse it is handed to a
@@ -18,7 +19,12 @@
  *          listening socket of its own on the same port (SO_REUSEPORT: the
  *          kernel spreads the connections) and an epoll loop of its own
  *          that does everything for its connections.  No hand-off, no lock,
- *          no thread switch per request.  A connection stays registered
+ *          no thread switch per request.  -s cpu (default) ties listener i
+ *          to the i-th CPU (SO_INCOMING_CPU): a connection whose packets
+ *          the kernel handles on that CPU goes to that loop, so a client
+ *          and the loop that serves it tend to share a CPU and its cache;
+ *          on loopback that is the CPU the client connected from.  -s hash
+ *          leaves the choice to SO_REUSEPORT's hash of the addresses.  A connection stays registered
  *          (level-triggered) from request to request, and each loop keeps
  *          the small files it served for the rest of its round of events
  *          (http_conn.h): a keep-alive request for a small file costs a
@@ -38,7 +44,9 @@
  *          request (EPOLL_CTL_MOD); in loops mode, `strace -c -f` under
  *          wrk: about one recvfrom and one writev per request;
  *          `ls -l /proc/PID/fd` and `ss -tlnp` in loops mode: THREADS
- *          listening sockets on one port; `curl -v` a file twice on one
+ *          listening sockets on one port; `strace -f -e accept4` with
+ *          clients started under `taskset -c 0` then `-c 1`: each CPU's
+ *          connections accepted by one thread; `curl -v` a file twice on one
  *          connection, and with If-Modified-Since.
  *
  * Peer:    curl, wrk, stress_client (16-4), or any HTTP client.
@@ -83,6 +91,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,13 +106,17 @@
 #include <linux/sockios.h>
 
 static const char SYNOPSIS[] =
-    "[-h] [-t THREADS] [-m pool|loops] [-i IDLE] IP PORT DOCROOT";
+    "[-h] [-t THREADS] [-m pool|loops] [-s cpu|hash] [-i IDLE] IP PORT "
+    "DOCROOT";
 static const char HELP[] =
     "Serve the files under DOCROOT over HTTP/1.1 (GET, HEAD) on IP:PORT\n"
     "(PORT 0: the kernel picks; announced).  SIGTERM or SIGINT: exit 0.\n"
     "  -m pool   one I/O thread, THREADS workers parse and respond (default)\n"
     "  -m loops  THREADS event loops, each with its own SO_REUSEPORT\n"
     "            listener: no hand-off\n"
+    "  -s cpu    loops: a connection goes to the loop tied to the CPU its\n"
+    "            packets arrive on (SO_INCOMING_CPU; default)\n"
+    "  -s hash   loops: the kernel's hash of the addresses picks the loop\n"
     "  -t N      threads: workers (pool, default 8), loops (default: CPUs)\n"
     "  -i IDLE   time to send a request, or to pause while reading a\n"
     "            response, before the connection is closed (default 30s)\n";
@@ -617,9 +630,11 @@ loop_destroy(struct loop *l)
 
 /* The listener, with SO_REUSEPORT in loops mode: every loop binds one of
  * its own to the same address, and the kernel spreads connections over
- * them by a hash of the client's address and port. */
+ * them by a hash of the client's address and port.  CPU >= 0: a connection
+ * whose SYN the kernel handles on CPU comes to this one instead (Linux
+ * 6.1 and later; before, the option is taken and the hash decides). */
 static int
-make_listener(const struct sockaddr_in *sa, bool reuseport)
+make_listener(const struct sockaddr_in *sa, bool reuseport, int cpu)
 {
     char text[HP_ADDRSTRLEN];
     int on = 1;
@@ -633,11 +648,29 @@ make_listener(const struct sockaddr_in *sa, bool reuseport)
     if (reuseport &&
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0)
         hp_die("setsockopt SO_REUSEPORT");
+    if (cpu >= 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, sizeof cpu) < 0)
+        hp_die("setsockopt SO_INCOMING_CPU %d", cpu);
     if (bind(fd, (const struct sockaddr *)sa, sizeof *sa) < 0)
         hp_die("bind %s", text);
     if (listen(fd, LISTEN_BACKLOG) < 0)
         hp_die("listen %s", text);
     return fd;
+}
+
+/* The CPUs this process may run on, at most MAX of them, lowest first:
+ * listener i is tied to cpus[i].  Their count. */
+static int
+loop_cpus(int *cpus, int max)
+{
+    cpu_set_t set;
+    int n = 0;
+    if (sched_getaffinity(0, sizeof set, &set) < 0)
+        hp_die("sched_getaffinity");
+    for (int cpu = 0; cpu < CPU_SETSIZE && n < max; cpu++)
+        if (CPU_ISSET(cpu, &set))
+            cpus[n++] = cpu;
+    return n;
 }
 
 static void
@@ -662,12 +695,12 @@ main(int argc, char **argv)
     struct hc_root root;
     sigset_t mask;
     long long idle_ms = DEFAULT_IDLE_MS;
-    bool loops_mode = false;
+    bool loops_mode = false, steer_cpu = true, steer_given = false;
     int opt, threads = 0;
 
     hp_init(argc, argv);
     hp_set_usage(SYNOPSIS, HELP);
-    while ((opt = getopt(argc, argv, "+ht:m:i:")) != -1) {
+    while ((opt = getopt(argc, argv, "+ht:m:s:i:")) != -1) {
         switch (opt) {
         case 'h':
             hp_usage(0);
@@ -683,6 +716,15 @@ main(int argc, char **argv)
             else
                 hp_bad_usage("MODE '%s': pool or loops", optarg);
             break;
+        case 's':
+            if (strcmp(optarg, "cpu") == 0)
+                steer_cpu = true;
+            else if (strcmp(optarg, "hash") == 0)
+                steer_cpu = false;
+            else
+                hp_bad_usage("-s '%s': cpu or hash", optarg);
+            steer_given = true;
+            break;
         case 'i':
             idle_ms = hp_parse_duration(optarg, 10, 86400000LL, "IDLE");
             break;
@@ -692,6 +734,9 @@ main(int argc, char **argv)
     }
     if (argc - optind != 3)
         hp_usage(2);
+    if (steer_given && !loops_mode)
+        hp_bad_usage("-s is for -m loops: pool mode has one listener");
+    steer_cpu = steer_cpu && loops_mode;
     hp_parse_sockaddr(&addr, argv[optind], argv[optind + 1]);
     if (hc_root_init(&root, argv[optind + 2]) < 0)
         hp_die("DOCROOT %s", argv[optind + 2]);
@@ -725,7 +770,9 @@ main(int argc, char **argv)
     struct loop *loops = calloc((size_t)nloops, sizeof *loops);
     if (!loops)
         hp_die("calloc");
-    int first = make_listener(&addr, loops_mode);
+    int cpus[TP_MAX_THREADS];
+    int ncpus = steer_cpu ? loop_cpus(cpus, nloops) : 0;
+    int first = make_listener(&addr, loops_mode, ncpus > 0 ? cpus[0] : -1);
     if (loops_mode) {
         /* the others bind the port the first one got (PORT 0) */
         socklen_t len = sizeof addr;
@@ -736,7 +783,8 @@ main(int argc, char **argv)
     if (wake < 0)
         hp_die("eventfd");
     for (int i = 0; i < nloops; i++) {
-        int lfd = i == 0 ? first : make_listener(&addr, true);
+        int lfd = i == 0 ? first
+                         : make_listener(&addr, true, i < ncpus ? cpus[i] : -1);
         loop_init(&loops[i], lfd, wake, loops_mode ? -1 : sfd, &root,
                   idle_ms);
     }
@@ -759,6 +807,14 @@ main(int argc, char **argv)
            loops_mode ? "event loops, one SO_REUSEPORT listener each"
                       : "workers behind 1 I/O thread",
            idle_ms, root.path);
+    if (loops_mode) {
+        printf("steering: %s", ncpus > 0 ? "by CPU, listener i on CPU"
+                                         : "by the hash of the addresses");
+        for (int i = 0; i < ncpus; i++)
+            printf(" %d", cpus[i]);
+        printf("%s\n", ncpus > 0 && ncpus < nloops ? ", the others by hash"
+                                                   : "");
+    }
 
     if (!loops_mode) {
         run_loop(&loops[0]);
