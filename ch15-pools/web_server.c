@@ -24,11 +24,11 @@
  *          the kernel handles on that CPU goes to that loop, so a client
  *          and the loop that serves it tend to share a CPU and its cache;
  *          on loopback that is the CPU the client connected from.  -s hash
- *          leaves the choice to SO_REUSEPORT's hash of the addresses.  A connection stays registered
- *          (level-triggered) from request to request, and each loop keeps
- *          the small files it served for the rest of its round of events
- *          (http_conn.h): a keep-alive request for a small file costs a
- *          recv and a writev.
+ *          leaves the choice to SO_REUSEPORT's hash of the addresses.
+ *          A connection stays registered (level-triggered) from request
+ *          to request, and each loop keeps the small files it served for
+ *          the rest of its round of events (http_conn.h): a keep-alive
+ *          request for a small file costs a recv and a writev.
  *          GET and HEAD, keep-alive and pipelining, Content-Type by
  *          extension, Last-Modified and 304; files up to 64 KiB are read
  *          and sent with the head in one writev, larger ones with
@@ -46,8 +46,8 @@
  *          `ls -l /proc/PID/fd` and `ss -tlnp` in loops mode: THREADS
  *          listening sockets on one port; `strace -f -e accept4` with
  *          clients started under `taskset -c 0` then `-c 1`: each CPU's
- *          connections accepted by one thread; `curl -v` a file twice on one
- *          connection, and with If-Modified-Since.
+ *          connections accepted by one thread; `curl -v` a file twice on
+ *          one connection, and with If-Modified-Since.
  *
  * Peer:    curl, wrk, stress_client (16-4), or any HTTP client.
  *
