@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1957,19 +1959,36 @@ site_make(struct hh_ctx *c, struct site *s, bool big)
     hh_write_text(c, path, OUTSIDE_MARK);
 }
 
-/* web_server -m MODE -t THREADS -i IDLE 127.0.0.1 0 ROOT. */
+/* web_server -m MODE -t THREADS -i IDLE [EXTRA] 127.0.0.1 0 ROOT, EXTRA
+ * being one more option and its value (or NULL). */
 static struct hh_proc *
-web_start(struct hh_ctx *c, const struct site *s, const char *mode,
-          const char *threads, const char *idle, const struct hh_spawn *opt)
+web_start_with(struct hh_ctx *c, const struct site *s, const char *mode,
+               const char *threads, const char *idle, const char *extra[2],
+               const struct hh_spawn *opt)
 {
-    const char *argv[] = {"-m", mode, "-t", threads, "-i", idle, "127.0.0.1",
-                          "0", s->root, NULL};
+    const char *argv[12] = {"-m", mode, "-t", threads, "-i", idle};
+    int n = 6;
+    if (extra) {
+        argv[n++] = extra[0];
+        argv[n++] = extra[1];
+    }
+    argv[n++] = "127.0.0.1";
+    argv[n++] = "0";
+    argv[n++] = s->root;
+    argv[n] = NULL;
     struct hh_spawn o = opt ? *opt : (struct hh_spawn){0};
     if (!o.role)
         o.role = "server";
     struct hh_proc *p = hh_startv(c, &o, "web_server", argv);
     hh_wait_listening(p);
     return p;
+}
+
+static struct hh_proc *
+web_start(struct hh_ctx *c, const struct site *s, const char *mode,
+          const char *threads, const char *idle, const struct hh_spawn *opt)
+{
+    return web_start_with(c, s, mode, threads, idle, NULL, opt);
 }
 
 /* A connection to P; RCVBUF > 0 shrinks its receive buffer first, so the
@@ -2872,6 +2891,129 @@ web_syscalls(struct hh_ctx *c, const char *mode)
             "%ld", acc, opn, wr);
 }
 
+/* Loops mode steers each connection to the loop of the CPU its packets
+ * arrive on (SO_INCOMING_CPU on listener i: the i-th CPU the server may
+ * run on).  On loopback a connection's packets are handled on the CPU of
+ * the process that sends them, so the harness connects from CPU A, then
+ * from CPU B (sched_setaffinity on itself), STEER_CONNS times each, a
+ * request and its answer on every connection before the next.  strace -f
+ * names the thread of every accept4, in the order of the connections:
+ * with steering (the default) A's all went to one thread and B's to
+ * another; with -s hash no listener is tied to a CPU.  A server that
+ * only hashes passes the first half with odds of 1 in 2^15.  Needs two
+ * CPUs and Linux 6.1 (b261eda84ec1 made SO_INCOMING_CPU work in a
+ * reuseport group). */
+#define STEER_CONNS 8
+
+static void
+steer_round(struct hh_ctx *c, const struct site *s, bool by_cpu,
+            const int cpu[2])
+{
+    static const char *hash[2] = {"-s", "hash"};
+    struct hh_spawn o = {.trace = "trace=accept4,setsockopt",
+                         .must_trace = true};
+    struct hh_proc *p = web_start_with(c, s, "loops", "2", "5s",
+                                       by_cpu ? NULL : hash, &o);
+    cpu_set_t saved, one;
+    HH_CHECK(c, sched_getaffinity(0, sizeof saved, &saved) == 0,
+             "sched_getaffinity: %s", strerror(errno));
+    for (int side = 0; side < 2; side++) {
+        CPU_ZERO(&one);
+        CPU_SET(cpu[side], &one);
+        HH_CHECK(c, sched_setaffinity(0, sizeof one, &one) == 0,
+                 "sched_setaffinity CPU %d: %s", cpu[side], strerror(errno));
+        hh_note(c, "harness: now on CPU %d only; %d connections, one "
+                "after the other", cpu[side], STEER_CONNS);
+        for (int i = 0; i < STEER_CONNS; i++) {
+            struct resp rs;
+            ask(c, p, GET("/index.html"), strlen(GET("/index.html")), false,
+                &rs);
+            HH_CHECK(c, rs.status == 200, "from CPU %d, connection %d: %d",
+                     cpu[side], i, rs.status);
+        }
+    }
+    HH_CHECK(c, sched_setaffinity(0, sizeof saved, &saved) == 0,
+             "sched_setaffinity back: %s", strerror(errno));
+    hh_stop(p);
+
+    /* every accept4 that returned a connection, in order: its thread
+     * (strace -f's pid column, which hh_trace_next leaves out) */
+    long tid[2 * STEER_CONNS];
+    int n = 0;
+    size_t len;
+    char g[HH_MAX_GROUPS][HH_GROUP_LEN];
+    char *text = hh_read_file(c, p->trace_path, &len);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!hh_match(c, "^([0-9]+) +(accept4\\(|<\\.\\.\\. accept4 "
+                         "resumed>).*= [0-9]+$", line, g))
+            continue;
+        HH_CHECK(c, n < 2 * STEER_CONNS, "more than %d connections "
+                 "accepted", 2 * STEER_CONNS);
+        tid[n++] = atol(g[1]);
+    }
+    HH_CHECK(c, n == 2 * STEER_CONNS, "%d accept4 calls returned a "
+             "connection (strace), want %d", n, 2 * STEER_CONNS);
+    bool same[2];
+    for (int side = 0; side < 2; side++) {
+        const long *t = tid + side * STEER_CONNS;
+        char list[STEER_CONNS * 12] = "";
+        same[side] = true;
+        for (int i = 0; i < STEER_CONNS; i++) {
+            snprintf(list + strlen(list), sizeof list - strlen(list), " %ld",
+                     t[i]);
+            same[side] &= t[i] == t[0];
+        }
+        hh_note(c, "strace -f: the connections from CPU %d were accepted "
+                "by threads%s", cpu[side], list);
+        HH_CHECK(c, !by_cpu || same[side], "connections from CPU %d went "
+                 "to more than one loop: want one thread for all", cpu[side]);
+    }
+    int tied = hh_trace_count(p, "setsockopt\\(.*SO_INCOMING_CPU");
+    if (!by_cpu) {
+        HH_CHECK(c, tied == 0, "-s hash: %d setsockopt(SO_INCOMING_CPU) "
+                 "calls, want none", tied);
+        hh_note(c, "-s hash: no listener tied to a CPU (strace); the "
+                "threads follow the hash of the client's port");
+        return;
+    }
+    HH_CHECK(c, tid[0] != tid[STEER_CONNS], "CPU %d's and CPU %d's "
+             "connections both went to thread %ld: want a loop each",
+             cpu[0], cpu[1], tid[0]);
+    for (int side = 0; side < 2; side++) {
+        char re[128];
+        snprintf(re, sizeof re, "setsockopt\\(.*SO_INCOMING_CPU, \\[%d\\]",
+                 cpu[side]);
+        HH_CHECK(c, hh_trace_count(p, re) == 1, "no listener tied to CPU %d "
+                 "(want one setsockopt SO_INCOMING_CPU [%d]; %d in all)",
+                 cpu[side], cpu[side], tied);
+    }
+}
+
+static void
+web_steering(struct hh_ctx *c)
+{
+    struct utsname u;
+    int major = 0, minor = 0;
+    HH_CHECK(c, uname(&u) == 0, "uname: %s", strerror(errno));
+    if (sscanf(u.release, "%d.%d", &major, &minor) != 2 ||
+        major * 1000 + minor < 6001)
+        hh_skip(c, "kernel %s: SO_INCOMING_CPU steers a reuseport group "
+                "from Linux 6.1 on", u.release);
+    cpu_set_t set;
+    int cpu[2], n = 0;
+    HH_CHECK(c, sched_getaffinity(0, sizeof set, &set) == 0,
+             "sched_getaffinity: %s", strerror(errno));
+    for (int i = 0; i < CPU_SETSIZE && n < 2; i++)
+        if (CPU_ISSET(i, &set))
+            cpu[n++] = i;
+    if (n < 2)
+        hh_skip(c, "one CPU to run on: nothing to steer between");
+    struct site s;
+    site_make(c, &s, false);
+    steer_round(c, &s, true, cpu);
+    steer_round(c, &s, false, cpu);
+}
+
 /* SIGTERM with a client idle and one in the middle of a 6 MB response it
  * does not read: exit 0 (every thread joined, everything closed). */
 static void
@@ -3525,6 +3667,13 @@ static const struct hh_scenario scenarios[] = {
          "sendmsg(MSG_MORE) and sendfile for the 6 MB one; pool: a worker opens the file, the "
          "I/O thread accepts and writes; loops: one loop thread does all.",
          HH_NEED_STRACE),
+    {"web_steering_loops", "15-6",
+     "loops: each connection goes to the loop of its CPU (SO_INCOMING_CPU)",
+     "8 connections made from one CPU, then 8 from another: strace -f "
+     "shows each CPU's accepted by one loop thread, a different one for "
+     "each; with -s hash no listener is tied to a CPU, and the hash of "
+     "the client's port scatters each CPU's over both loops.",
+     HH_NEED_STRACE, web_steering},
     BOTH(web_sigterm, "15-6",
          "SIGTERM with connections open: exit 0",
          "the loop(s) stopped, the pool drained and was joined, every "
