@@ -106,6 +106,8 @@ struct hh_ctx {
     int nfds;
     pid_t extra[HH_MAX_PROCS]; /* daemons and other strays: killed at end */
     int nextra;
+    pid_t frozen[HH_MAX_PROCS]; /* threads hh_freeze_thread holds stopped */
+    int nfrozen;
     char *keep[HH_MAX_KEEP];   /* hh_alloc'd buffers: freed at end */
     int nkeep;
     struct hh_buf transcript;
@@ -282,6 +284,8 @@ struct hh_spawn {
     bool tool;               /* a system tool on PATH (HH_PROG_TOOL) */
     bool hide_command;       /* its command line stays out of the transcript */
     const char *tmpdir;      /* TMPDIR for the program (default: ours) */
+    bool no_trace;           /* never under strace, even with TRACE=1:
+                                the test ptraces it (hh_freeze_thread) */
 };
 
 /* Start PROG (NULL-terminated args) in its own process group, stdio on
@@ -514,6 +518,19 @@ pid_t hh_ppid(pid_t pid);
  * the children do not change (stopped, or settled), as a test sees them
  * between events. */
 int hh_children(struct hh_ctx *c, pid_t pid, pid_t *out, int cap);
+/* Stop thread TID of a process the harness started (ptrace PTRACE_SEIZE,
+ * then PTRACE_INTERRUPT): that thread alone, while the process's other
+ * threads run on, as a thread that is slow to be scheduled would be.
+ * Returns once the kernel reports it stopped (3 s deadline, stretched).
+ * The process must not be under strace (start it with .no_trace).
+ * hh_thaw_thread lets it go on (PTRACE_DETACH); teardown does so for a
+ * thread still frozen, before it kills anything. */
+void hh_freeze_thread(struct hh_ctx *c, pid_t tid);
+void hh_thaw_thread(struct hh_ctx *c, pid_t tid);
+/* The threads of PID other than its main thread (/proc/PID/task), into
+ * OUT, at most CAP; their count. */
+int hh_other_threads(struct hh_ctx *c, pid_t pid, pid_t *out, int cap);
+
 /* Whether one of PID's descriptors reads LINK in /proc/PID/fd
  * ("socket:[123]", a path); fails the scenario if PID is gone. */
 bool hh_holds_fd(struct hh_ctx *c, pid_t pid, const char *link);

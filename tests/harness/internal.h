@@ -24,6 +24,8 @@ void hhi_pump(struct hh_ctx *c, int timeout_ms);
  * output: the revents, or 0 at the deadline. */
 int hhi_wait_fd(struct hh_ctx *c, int fd, short events, long long deadline);
 void hhi_reap(struct hh_proc *p, int options);
+/* Let go of every thread hh_freeze_thread still holds (teardown). */
+void hhi_thaw_all(struct hh_ctx *c);
 bool hhi_is_overridden(const char *prog);
 /* PID's parent from /proc/PID/stat, its name into COMM unless NULL; -1
  * when it is gone */

@@ -50,6 +50,10 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 static void
 teardown(struct hh_ctx *c)
 {
+    /* a thread still frozen by the scenario is let go first: killed while
+     * we trace it, it would stay a zombie only we could reap, and hold
+     * its whole process back from being reaped */
+    hhi_thaw_all(c);
     for (int i = 0; i < c->nprocs; i++) {
         struct hh_proc *p = &c->procs[i];
         if (!p->exited && p->pid > 0) {

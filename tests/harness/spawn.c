@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -270,7 +272,7 @@ hh_startv(struct hh_ctx *c, const struct hh_spawn *opt, const char *prog,
     const char *argv[96];
     int an = 0;
     const char *spec = opt->trace ? opt->trace : teaching_of(prog);
-    bool trace = spec && (opt->must_trace || c->show_trace);
+    bool trace = spec && !opt->no_trace && (opt->must_trace || c->show_trace);
     const struct hh_program *row = hh_program(prog);
     /* a system tool comes from PATH, as it is: only suite programs are
      * looked for in HPSP_BIN, replaced by PROG_ and run under valgrind */
@@ -1010,4 +1012,91 @@ hh_holds_fd(struct hh_ctx *c, pid_t pid, const char *link)
     }
     closedir(d);
     return found;
+}
+
+/* SIGALRM ends a wait that took too long (no SA_RESTART: waitpid
+ * returns EINTR). */
+static void
+on_alarm(int sig)
+{
+    (void)sig;
+}
+
+void
+hh_freeze_thread(struct hh_ctx *c, pid_t tid)
+{
+    HH_CHECK(c, c->nfrozen < HH_MAX_PROCS, "more than %d frozen threads",
+             HH_MAX_PROCS);
+    HH_CHECK(c, ptrace(PTRACE_SEIZE, tid, 0, 0) == 0,
+             "ptrace(PTRACE_SEIZE, thread %d): %s", (int)tid,
+             strerror(errno));
+    c->frozen[c->nfrozen++] = tid;
+    HH_CHECK(c, ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0,
+             "ptrace(PTRACE_INTERRUPT, thread %d): %s", (int)tid,
+             strerror(errno));
+    /* the stop is reported to us, its tracer: waitpid with a deadline */
+    struct sigaction sa = {.sa_handler = on_alarm}, old_sa;
+    int ms = hh_ms(c, 3000), st = 0, err;
+    struct itimerval it = {.it_value = {ms / 1000, ms % 1000 * 1000}};
+    struct itimerval off = {{0, 0}, {0, 0}};
+    sigaction(SIGALRM, &sa, &old_sa);
+    setitimer(ITIMER_REAL, &it, NULL);
+    pid_t r = waitpid(tid, &st, __WALL);
+    err = errno;
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old_sa, NULL);
+    HH_CHECK(c, r == tid, "thread %d did not stop within %d ms: %s",
+             (int)tid, ms, r < 0 ? strerror(err) : "another pid");
+    /* PTRACE_EVENT_STOP: stopped by our interrupt, no signal of its own
+     * to hand back when it goes on */
+    HH_CHECK(c, WIFSTOPPED(st) && st >> 16 == PTRACE_EVENT_STOP,
+             "thread %d: wait status %#x, not the interrupt's stop",
+             (int)tid, st);
+    hh_note(c, "harness: thread %d frozen (ptrace PTRACE_INTERRUPT); the "
+            "others run on", (int)tid);
+}
+
+/* Let TID go on; false if it was not ours or would not detach. */
+static bool
+thaw(struct hh_ctx *c, pid_t tid)
+{
+    for (int i = 0; i < c->nfrozen; i++)
+        if (c->frozen[i] == tid) {
+            c->frozen[i] = c->frozen[--c->nfrozen];
+            return ptrace(PTRACE_DETACH, tid, 0, 0) == 0;
+        }
+    return false;
+}
+
+void
+hh_thaw_thread(struct hh_ctx *c, pid_t tid)
+{
+    HH_CHECK(c, thaw(c, tid), "ptrace(PTRACE_DETACH, thread %d): %s",
+             (int)tid, strerror(errno));
+    hh_note(c, "harness: thread %d thawed (PTRACE_DETACH)", (int)tid);
+}
+
+void
+hhi_thaw_all(struct hh_ctx *c)
+{
+    while (c->nfrozen > 0)
+        (void)thaw(c, c->frozen[c->nfrozen - 1]);
+}
+
+int
+hh_other_threads(struct hh_ctx *c, pid_t pid, pid_t *out, int cap)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    HH_CHECK(c, d != NULL, "open %s: %s", dir, strerror(errno));
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < cap) {
+        long tid = atol(e->d_name);
+        if (tid > 0 && tid != pid)
+            out[n++] = (pid_t)tid;
+    }
+    closedir(d);
+    return n;
 }
