@@ -4,14 +4,17 @@
  * h2o use (-m loops).  The connection itself (read, parse, respond,
  * write) is http_conn.c, 15-5; the request parser http_parser.c (8-3).
  *
- * Usage:   web_server [-t THREADS] [-m pool|loops] [-s cpu|hash] [-i IDLE]
- *                     IP PORT DOCROOT
+ * Usage:   web_server [-t THREADS] [-m pool|loops] [-q JOBS] [-s cpu|hash]
+ *                     [-i IDLE] IP PORT DOCROOT
  *
  * Shows:   -m pool (default): one thread does epoll, accept, read and
  *          write; when a connection has bytes to parse it is handed to a
  *          worker of the pool (THREADS of them, default 8), which parses
  *          and builds the response, and hands it back through a queue and
- *          an eventfd; the I/O thread writes it.  Every connection is in
+ *          an eventfd; the I/O thread writes it.  The pool's queue holds
+ *          JOBS requests (-q, default 10000, the book's max_requests); a
+ *          request that finds it full is answered 503 by the I/O thread
+ *          at once, not left waiting.  Every connection is in
  *          epoll with EPOLLONESHOT, re-armed by the I/O thread once it has
  *          the connection back, so no event about a connection can come
  *          while a worker holds it.
@@ -106,14 +109,16 @@
 #include <linux/sockios.h>
 
 static const char SYNOPSIS[] =
-    "[-h] [-t THREADS] [-m pool|loops] [-s cpu|hash] [-i IDLE] IP PORT "
-    "DOCROOT";
+    "[-h] [-t THREADS] [-m pool|loops] [-q JOBS] [-s cpu|hash] [-i IDLE] "
+    "IP PORT DOCROOT";
 static const char HELP[] =
     "Serve the files under DOCROOT over HTTP/1.1 (GET, HEAD) on IP:PORT\n"
     "(PORT 0: the kernel picks; announced).  SIGTERM or SIGINT: exit 0.\n"
     "  -m pool   one I/O thread, THREADS workers parse and respond (default)\n"
     "  -m loops  THREADS event loops, each with its own SO_REUSEPORT\n"
     "            listener: no hand-off\n"
+    "  -q JOBS   pool: requests the queue holds for the workers; one that\n"
+    "            finds it full gets 503 (default 10000)\n"
     "  -s cpu    loops: a connection goes to the loop tied to the CPU its\n"
     "            packets arrive on (SO_INCOMING_CPU; default)\n"
     "  -s hash   loops: the kernel's hash of the addresses picks the loop\n"
@@ -696,11 +701,11 @@ main(int argc, char **argv)
     sigset_t mask;
     long long idle_ms = DEFAULT_IDLE_MS;
     bool loops_mode = false, steer_cpu = true, steer_given = false;
-    int opt, threads = 0;
+    int opt, threads = 0, jobs = 0;
 
     hp_init(argc, argv);
     hp_set_usage(SYNOPSIS, HELP);
-    while ((opt = getopt(argc, argv, "+ht:m:s:i:")) != -1) {
+    while ((opt = getopt(argc, argv, "+ht:m:q:s:i:")) != -1) {
         switch (opt) {
         case 'h':
             hp_usage(0);
@@ -715,6 +720,9 @@ main(int argc, char **argv)
                 loops_mode = false;
             else
                 hp_bad_usage("MODE '%s': pool or loops", optarg);
+            break;
+        case 'q':
+            jobs = (int)hp_parse_long(optarg, 1, TP_MAX_REQUESTS, "JOBS");
             break;
         case 's':
             if (strcmp(optarg, "cpu") == 0)
@@ -736,6 +744,8 @@ main(int argc, char **argv)
         hp_usage(2);
     if (steer_given && !loops_mode)
         hp_bad_usage("-s is for -m loops: pool mode has one listener");
+    if (jobs > 0 && loops_mode)
+        hp_bad_usage("-q is for -m pool: the loops have no queue");
     steer_cpu = steer_cpu && loops_mode;
     hp_parse_sockaddr(&addr, argv[optind], argv[optind + 1]);
     if (hc_root_init(&root, argv[optind + 2]) < 0)
@@ -792,7 +802,7 @@ main(int argc, char **argv)
      * the server complete */
     int rc;
     if (!loops_mode) {
-        if ((rc = tp_create(&loops[0].pool, threads, 0)) != 0)
+        if ((rc = tp_create(&loops[0].pool, threads, jobs)) != 0)
             hp_die_en(rc, "tp_create");
     } else {
         for (int i = 0; i < nloops; i++)
@@ -805,8 +815,12 @@ main(int argc, char **argv)
     printf("mode %s: %d %s; idle %lld ms; root %s\n",
            loops_mode ? "loops" : "pool", threads,
            loops_mode ? "event loops, one SO_REUSEPORT listener each"
-                      : "workers behind 1 I/O thread",
+                      : threads == 1 ? "worker behind 1 I/O thread"
+                                     : "workers behind 1 I/O thread",
            idle_ms, root.path);
+    if (!loops_mode)
+        printf("queue: %d jobs at most; a request that finds it full gets "
+               "503\n", jobs > 0 ? jobs : TP_DEFAULT_REQUESTS);
     if (loops_mode) {
         printf("steering: %s", ncpus > 0 ? "by CPU, listener i on CPU"
                                          : "by the hash of the addresses");

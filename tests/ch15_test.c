@@ -3014,6 +3014,92 @@ web_steering(struct hh_ctx *c)
     steer_round(c, &s, false, cpu);
 }
 
+/* Pool mode with one worker and a queue of QUEUE_JOBS (-t 1 -q 2).  The
+ * harness freezes the worker (ptrace stops that thread alone: a worker
+ * stuck on a slow disk, as far as the server can tell), then sends a
+ * request on each of QUEUE_CONNS connections.  The queue takes 2; the
+ * I/O thread, running on, answers the other 3 at once with 503,
+ * Connection: close and EOF, while the 2 queued get nothing.  The worker
+ * thawed, the 2 get their 200.  A server that ignores the bound queues
+ * all 5 and answers none while the worker is stuck; one that blocks on a
+ * full queue answers nobody; the book's bound (refused only once the
+ * queue is longer than max) queues 3. */
+#define QUEUE_CONNS 5
+#define QUEUE_JOBS 2
+
+static void
+web_queue_full(struct hh_ctx *c)
+{
+    static const char *q[2] = {"-q", "2"};
+    struct site s;
+    site_make(c, &s, false);
+    struct hh_spawn o = {.no_trace = true};
+    struct hh_proc *p = web_start_with(c, &s, "pool", "1", "5s", q, &o);
+    /* -t 1: the worker (and under TSan its own background thread, which
+     * may as well stop too) */
+    pid_t others[8];
+    int n = hh_other_threads(c, hh_pid(p), others, 8);
+    HH_CHECK(c, n >= 1, "-t 1, but no thread beside the main one");
+    for (int i = 0; i < n; i++)
+        hh_freeze_thread(c, others[i]);
+
+    struct pollfd pf[QUEUE_CONNS];
+    struct reader r[QUEUE_CONNS];
+    for (int i = 0; i < QUEUE_CONNS; i++) {
+        int fd = web_connect(c, p, 0);
+        reader_init(c, &r[i], fd, 64 * 1024);
+        hh_send(c, fd, GET("/index.html"), strlen(GET("/index.html")), 3000);
+        pf[i] = (struct pollfd){.fd = fd, .events = POLLIN};
+    }
+    /* the refused: a 503 each, then EOF, with the worker still frozen */
+    int busy = 0;
+    long long deadline = hh_now_ms() + hh_ms(c, 3000);
+    while (busy < QUEUE_CONNS - QUEUE_JOBS) {
+        long long left = deadline - hh_now_ms();
+        HH_CHECK(c, left > 0, "%d of %d connections answered while the "
+                 "worker was frozen, want %d (503: the queue holds %d)",
+                 busy, QUEUE_CONNS, QUEUE_CONNS - QUEUE_JOBS, QUEUE_JOBS);
+        int k = poll(pf, QUEUE_CONNS, (int)left);
+        HH_CHECK(c, k >= 0 || errno == EINTR, "poll: %s", strerror(errno));
+        for (int i = 0; i < QUEUE_CONNS && k > 0; i++) {
+            if (pf[i].fd < 0 || !pf[i].revents)
+                continue;
+            struct resp rs;
+            read_response(c, &r[i], &rs, false, 3000);
+            HH_CHECK(c, rs.status == 503 && rs.close, "connection %d, with "
+                     "the worker frozen: %d%s, want 503 and Connection: "
+                     "close", i, rs.status, rs.close ? "" : " kept alive");
+            while (!r[i].eof && r[i].len == 0)
+                reader_fill(c, &r[i], deadline);
+            HH_CHECK(c, r[i].eof && r[i].len == 0, "503, but no EOF after "
+                     "it");
+            pf[i].fd = -1;
+            busy++;
+        }
+    }
+    /* the queued: nothing while their worker is frozen */
+    int early = poll(pf, QUEUE_CONNS, hh_ms(c, 300));
+    HH_CHECK(c, early == 0, "%d queued connection(s) answered while the "
+             "only worker was frozen", early);
+    hh_note(c, "harness: with the worker frozen, %d connections got 503 "
+            "and EOF at once; the %d queued got nothing in 300 ms", busy,
+            QUEUE_CONNS - busy);
+    for (int i = 0; i < n; i++)
+        hh_thaw_thread(c, others[i]);
+    for (int i = 0; i < QUEUE_CONNS; i++) {
+        if (pf[i].fd < 0)
+            continue;
+        struct resp rs;
+        read_response(c, &r[i], &rs, false, 5000);
+        HH_CHECK(c, rs.status == 200, "queued connection %d, the worker "
+                 "thawed: %d", i, rs.status);
+        expect_body(c, &rs, INDEX_HTML, strlen(INDEX_HTML), "queued");
+    }
+    hh_note(c, "harness: the worker thawed, the %d queued got 200",
+            QUEUE_CONNS - busy);
+    hh_stop(p);
+}
+
 /* SIGTERM with a client idle and one in the middle of a 6 MB response it
  * does not read: exit 0 (every thread joined, everything closed). */
 static void
@@ -3674,6 +3760,12 @@ static const struct hh_scenario scenarios[] = {
      "each; with -s hash no listener is tied to a CPU, and the hash of "
      "the client's port scatters each CPU's over both loops.",
      HH_NEED_STRACE, web_steering},
+    {"web_queue_full_pool", "15-6",
+     "pool: a full job queue answers 503 at once, the queued wait",
+     "-t 1 -q 2 with the worker frozen by ptrace: of 5 requests 2 were "
+     "queued and got nothing, 3 got 503 and EOF from the I/O thread "
+     "without delay; thawed, the worker answered the 2 with 200.",
+     HH_FAILURE_PATH, web_queue_full},
     BOTH(web_sigterm, "15-6",
          "SIGTERM with connections open: exit 0",
          "the loop(s) stopped, the pool drained and was joined, every "
@@ -3789,6 +3881,10 @@ static const struct hh_program programs[] = {
               "-s 'rss': cpu or hash"},
              {{"-s", "hash", "127.0.0.1", "0", "/tmp", NULL}, 2,
               "-s is for -m loops"},
+             {{"-q", "0", "127.0.0.1", "0", "/tmp", NULL}, 2,
+              "JOBS '0': out of "},
+             {{"-m", "loops", "-q", "8", "127.0.0.1", "0", "/tmp", NULL}, 2,
+              "-q is for -m pool"},
              {{"127.0.0.1", "0", "/no/such/dir", NULL}, 1,
               "/no/such/dir: .*\\(ENOENT\\)"},
              {{"-m", "loops", "127.0.0.1", HH_PORT_IN_USE, "/tmp", NULL}, 1,
