@@ -2832,6 +2832,54 @@ trace_tid(struct hh_ctx *c, struct hh_proc *p, const char *ere)
     return -1;
 }
 
+/* Whether the server's side of client FD has TCP_NODELAY: the socket
+ * found by its inode (/proc/net/tcp) in P's fd table, a copy of it taken
+ * with pidfd_getfd, and getsockopt on the copy. */
+static bool
+server_nodelay(struct hh_ctx *c, struct hh_proc *p, int fd)
+{
+    in_port_t cport = hh_local_port(fd);
+    unsigned long ino = tcp_inode(c, ntohs(p->addr.sin_port), cport);
+    HH_CHECK(c, ino != 0, "no server-side socket for client port %u in "
+             "/proc/net/tcp", (unsigned)cport);
+    char dir[64], path[320], link[64], target[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)hh_pid(p));
+    snprintf(link, sizeof link, "socket:[%lu]", ino);
+    DIR *d = opendir(dir);
+    HH_CHECK(c, d, "%s: %s", dir, strerror(errno));
+    int sfd = -1;
+    struct dirent *e;
+    while (sfd < 0 && (e = readdir(d))) {
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n > 0) {
+            target[n] = '\0';
+            if (strcmp(target, link) == 0)
+                sfd = atoi(e->d_name);
+        }
+    }
+    closedir(d);
+    HH_CHECK(c, sfd >= 0, "%s is not in the server's fd table", link);
+    int pidfd = (int)syscall(SYS_pidfd_open, hh_pid(p), 0);
+    HH_CHECK(c, pidfd >= 0, "pidfd_open: %s", strerror(errno));
+    int copy = (int)syscall(SYS_pidfd_getfd, pidfd, sfd, 0);
+    int err = errno;
+    close(pidfd);
+    if (copy < 0 && (err == EPERM || err == ENOSYS))
+        hh_skip(c, "pidfd_getfd of the server's fd %d: %s", sfd,
+                strerror(err));
+    HH_CHECK(c, copy >= 0, "pidfd_getfd: %s", strerror(err));
+    int on = 0;
+    socklen_t len = sizeof on;
+    int rc = getsockopt(copy, IPPROTO_TCP, TCP_NODELAY, &on, &len);
+    err = errno;
+    close(copy);
+    HH_CHECK(c, rc == 0, "getsockopt TCP_NODELAY: %s", strerror(err));
+    hh_note(c, "harness: the server's fd %d (%s), copied with "
+            "pidfd_getfd: TCP_NODELAY %d", sfd, link, on);
+    return on != 0;
+}
+
 /* strace -f: the small file's body goes in one writev with the head
  * (iov_len=60000 in the call), the big one with sendfile, after its head
  * in a sendmsg with MSG_MORE.  Who makes the
@@ -2860,6 +2908,10 @@ web_syscalls(struct hh_ctx *c, const char *mode)
     read_response(c, &r, &rs, false, 20000);
     HH_CHECK(c, rs.status == 200 && rs.body_len == BIG_LEN, "big: %d",
              rs.status);
+    /* without it the 6 MB file's last, short segment waits for the
+     * client to acknowledge the ones before (Nagle) */
+    HH_CHECK(c, server_nodelay(c, p, fd), "the server's side of the "
+             "connection has no TCP_NODELAY");
     hh_stop(p);
     int w = hh_trace_count(p, "writev\\(.*iov_len=60000");
     int sf = hh_trace_count(p, "sendfile\\(");
@@ -3750,7 +3802,8 @@ static const struct hh_scenario scenarios[] = {
     BOTH(web_syscalls, "15-5",
          "a small file in one writev with its head, a large one by sendfile",
          "strace shows writev with iov_len=60000 for the small file, "
-         "sendmsg(MSG_MORE) and sendfile for the 6 MB one; pool: a worker opens the file, the "
+         "sendmsg(MSG_MORE) and sendfile for the 6 MB one, on a socket "
+         "with TCP_NODELAY; pool: a worker opens the file, the "
          "I/O thread accepts and writes; loops: one loop thread does all.",
          HH_NEED_STRACE),
     {"web_steering_loops", "15-6",
