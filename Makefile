@@ -128,7 +128,7 @@ check-valgrind-run:
 	@$(MAKE) --no-print-directory -s all
 	@echo "== make check: valgrind memcheck (build/plain programs, fd tracking)"
 	@$(MAKE) --no-print-directory -O -k -j2 RUN_ENV='HPSP_VALGRIND=1 HPSP_FENCE_WRAP="$(VALGRIND) --vgdb=no" $(RUN_ENV)' TEST_WRAP='$(VALGRIND)' \
-		test-unit $(addprefix test-,$(TESTED_CHAPTERS)) test-labs
+		LABS_TIMEOUT=1500 test-unit $(addprefix test-,$(TESTED_CHAPTERS)) test-labs
 
 # --- the reader's view -----------------------------------------------------
 CH_KEY = $(call chapter_key,$(CH))
@@ -214,8 +214,12 @@ grade-class: deps-ok
 # submission graded after each must still get full marks.  Then every lab
 # (lab_<name>): its starter scores under half, the suite's own file full
 # marks; the labs use most of the suite, so it is all built first.
+# Its own deadline: in the valgrind pass the fence and the programs each
+# grading runs are under memcheck (HPSP_FENCE_WRAP, HPSP_VALGRIND), and
+# the 16 scenarios take well over TEST_TIMEOUT.
+LABS_TIMEOUT ?= $(TEST_TIMEOUT)
 test-labs: $(BUILD)/tests/labs_test programs tests
-	@$(RUN_ENV) $(RUN) $(BUILD)/tests/labs_test
+	@$(RUN_ENV) timeout -k 10 $(LABS_TIMEOUT) $(BUILD)/tests/labs_test
 
 # The value of any make variable, for scripts that must not repeat the
 # flags (mk/grade.py): make -s print-ALL_CFLAGS
