@@ -30,7 +30,6 @@ OUT/class.csv and OUT/summary.txt.  OUT defaults to build/grade/LAB.
 """
 import argparse
 import csv
-import errno
 import glob
 import json
 import os
@@ -363,22 +362,12 @@ class Sandbox:
         if left:
             self.notes.append(f"sandbox: {left} process(es) of the "
                               "submission were still there: killed")
-        # a task killed a moment ago keeps its cgroup busy (EBUSY) until
-        # its parent reaps it, and an orphan's parent is pid 1, which may
-        # take a second or more; cgroup v1 has no event for "empty", so
-        # each directory is tried again every 20 ms, for 5 s at most
-        deadline = time.monotonic() + 5
         for d in self.subs + [self.runner] + self.groups:
-            while d:
+            if d:
                 try:
                     os.rmdir(d)
-                    break
                 except OSError as e:
-                    if e.errno == errno.EBUSY and time.monotonic() < deadline:
-                        time.sleep(0.02)
-                        continue
                     self.notes.append(f"sandbox: rmdir {d}: {e.strerror}")
-                    break
         if self.mounted:
             r = subprocess.run(["umount", self.work], stderr=subprocess.PIPE,
                                text=True)
