@@ -2860,19 +2860,11 @@ server_nodelay(struct hh_ctx *c, struct hh_proc *p, int fd)
     }
     closedir(d);
     HH_CHECK(c, sfd >= 0, "%s is not in the server's fd table", link);
-    int pidfd = (int)syscall(SYS_pidfd_open, hh_pid(p), 0);
-    HH_CHECK(c, pidfd >= 0, "pidfd_open: %s", strerror(errno));
-    int copy = (int)syscall(SYS_pidfd_getfd, pidfd, sfd, 0);
-    int err = errno;
-    close(pidfd);
-    if (copy < 0 && (err == EPERM || err == ENOSYS))
-        hh_skip(c, "pidfd_getfd of the server's fd %d: %s", sfd,
-                strerror(err));
-    HH_CHECK(c, copy >= 0, "pidfd_getfd: %s", strerror(err));
+    int copy = hh_copy_fd_of(p, sfd);
     int on = 0;
     socklen_t len = sizeof on;
     int rc = getsockopt(copy, IPPROTO_TCP, TCP_NODELAY, &on, &len);
-    err = errno;
+    int err = errno;
     close(copy);
     HH_CHECK(c, rc == 0, "getsockopt TCP_NODELAY: %s", strerror(err));
     hh_note(c, "harness: the server's fd %d (%s), copied with "

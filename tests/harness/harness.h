@@ -496,6 +496,9 @@ void hh_observe(struct hh_ctx *c, int ms);
  * It works on a copy taken with pidfd_getfd, as P's parent may; skips the
  * scenario where the kernel refuses that.  Returns the bytes written. */
 int hh_fill_fd_of(struct hh_proc *p, int fd, unsigned char byte);
+/* A copy of P's descriptor FD (pidfd_getfd, as P's parent may), the
+ * caller's to close; skips the scenario where the kernel refuses. */
+int hh_copy_fd_of(struct hh_proc *p, int fd);
 
 /* A port on 127.0.0.1 nobody listens on (taken from the kernel, then
  * freed): a connect there is refused at once. */

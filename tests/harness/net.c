@@ -538,14 +538,9 @@ hhi_net_free(void)
 /* ---- a program's own descriptors ---------------------------------------- */
 
 int
-hh_fill_fd_of(struct hh_proc *p, int fd, unsigned char byte)
+hh_copy_fd_of(struct hh_proc *p, int fd)
 {
     struct hh_ctx *c = p->ctx;
-    hh_wait_state(p, "S", 3000);
-    hh_note(c, "harness: kill -STOP %s: its loop cannot drain fd %d", p->role,
-            fd);
-    hh_kill(p, SIGSTOP);
-    hh_wait_state(p, "Tt", 3000);
     int pidfd = (int)syscall(SYS_pidfd_open, hh_pid(p), 0);
     HH_CHECK(c, pidfd >= 0, "pidfd_open: %s", strerror(errno));
     int copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
@@ -555,12 +550,25 @@ hh_fill_fd_of(struct hh_proc *p, int fd, unsigned char byte)
         hh_skip(c, "pidfd_getfd of %s's fd %d: %s", p->role, fd,
                 strerror(err));
     HH_CHECK(c, copy >= 0, "pidfd_getfd: %s", strerror(err));
+    return copy;
+}
+
+int
+hh_fill_fd_of(struct hh_proc *p, int fd, unsigned char byte)
+{
+    struct hh_ctx *c = p->ctx;
+    hh_wait_state(p, "S", 3000);
+    hh_note(c, "harness: kill -STOP %s: its loop cannot drain fd %d", p->role,
+            fd);
+    hh_kill(p, SIGSTOP);
+    hh_wait_state(p, "Tt", 3000);
+    int copy = hh_copy_fd_of(p, fd);
     int bytes = 0;
     ssize_t n;
     /* MSG_DONTWAIT: never block, whatever the program set on its fd */
     while ((n = send(copy, &byte, 1, MSG_DONTWAIT)) == 1)
         bytes++;
-    err = errno;
+    int err = errno;
     close(copy);
     HH_CHECK(c, n < 0 && (err == EAGAIN || err == EWOULDBLOCK) && bytes > 0,
              "filling %s's fd %d: %d byte(s), then %s", p->role, fd, bytes,
