@@ -3084,8 +3084,26 @@ web_queue_full(struct hh_ctx *c)
     pid_t others[8];
     int n = hh_other_threads(c, hh_pid(p), others, 8);
     HH_CHECK(c, n >= 1, "-t 1, but no thread beside the main one");
-    for (int i = 0; i < n; i++)
+    /* each asleep (S) before it is frozen: under valgrind, whose lock lets
+     * one thread run at a time, a thread stopped while it runs would keep
+     * that lock and stop the I/O thread too */
+    for (int i = 0; i < n; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)hh_pid(p),
+                 (int)others[i]);
+        long long deadline = hh_now_ms() + hh_ms(c, 3000);
+        for (;;) {
+            size_t len;
+            const char *st = hh_read_file(c, path, &len);
+            const char *end = strrchr(st, ')');
+            if (end && end[1] == ' ' && end[2] == 'S')
+                break;
+            HH_CHECK(c, hh_now_ms() < deadline, "thread %d not asleep "
+                     "within %d ms: %s", (int)others[i], hh_ms(c, 3000), st);
+            hh_observe(c, 1);
+        }
         hh_freeze_thread(c, others[i]);
+    }
 
     struct pollfd pf[QUEUE_CONNS];
     struct reader r[QUEUE_CONNS];
