@@ -173,8 +173,37 @@ def free_uid(start):
         except KeyError:
             pass
         if not pids_of_uid(uid):
+            sweep_leftovers(uid)
             return uid
     die("no free uid in 61000..61999")
+
+
+def sweep_leftovers(uid):
+    """A grader killed with SIGKILL cannot clean up: its empty cgroups and
+    scratch directory stay behind, and the next grader given the same uid
+    would be blamed for them.  UID runs nothing now, so whatever bears its
+    name is such a leftover: removed, and said so on stderr."""
+    prefix = f"hpsp-grade-{uid}-"
+    with open("/proc/self/mounts") as f:  # every hierarchy, as the tests
+        roots = [m[1] for m in (ln.split() for ln in f)
+                 if m[2] in ("cgroup", "cgroup2")]
+    for root in roots:
+        for g in glob.glob(os.path.join(root, prefix + "*")):
+            try:
+                for d in ("sub", "runner"):
+                    if os.path.isdir(os.path.join(g, d)):
+                        os.rmdir(os.path.join(g, d))
+                os.rmdir(g)
+                print(f"grade: removed {g}, left by a grader that was "
+                      "killed", file=sys.stderr)
+            except OSError as e:  # still in use: leave it, say so
+                print(f"grade: cannot remove {g}: {e.strerror}",
+                      file=sys.stderr)
+    for base in sorted({scratch_base(), "/tmp"}):
+        for d in glob.glob(os.path.join(base, prefix + "*")):
+            shutil.rmtree(d, ignore_errors=True)
+            print(f"grade: {'cannot remove' if os.path.exists(d) else 'removed'}"
+                  f" {d}, left by a grader that was killed", file=sys.stderr)
 
 
 def hierarchies():

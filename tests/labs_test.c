@@ -395,17 +395,26 @@ expect_clean(struct hh_ctx *c, int uid)
              prefix);
 }
 
-/* Copy the suite's own oob_recv.c and grade it as UID: full marks. */
+/* A copy of the suite's own oob_recv.c, a hand-in that gets full marks,
+ * into COPY. */
 static void
-expect_good_after(struct hh_ctx *c, int uid)
+good_copy(struct hh_ctx *c, char *copy, size_t size)
 {
-    char top[PATH_MAX], build[PATH_MAX], ref[PATH_MAX + 32], copy[256];
+    char top[PATH_MAX], build[PATH_MAX], ref[PATH_MAX + 32];
     size_t len;
     dirs(c, top, build);
     snprintf(ref, sizeof ref, "%s/ch05-api/oob_recv.c", top);
     const char *text = hh_read_file(c, ref, &len);
-    hh_tmpfile(c, "oob_recv.c", copy, sizeof copy);
+    hh_tmpfile(c, "oob_recv.c", copy, size);
     hh_write_text(c, copy, text);
+}
+
+/* Grade the good hand-in as UID: full marks, and nothing left. */
+static void
+expect_good_after(struct hh_ctx *c, int uid)
+{
+    char copy[256];
+    good_copy(c, copy, sizeof copy);
     struct grade g = grade(c, copy, uid);
     HH_CHECK(c, g.score == GOOD_SCORE && g.total == GOOD_SCORE,
              "the good submission graded after it got %lld/%lld, not "
@@ -649,6 +658,64 @@ interrupted(struct hh_ctx *c)
     expect_good_after(c, uid);
 }
 
+/* A grader killed with SIGKILL (kill -9, the OOM killer) cleans nothing up:
+ * its cgroups (G/sub, G/runner in each hierarchy) and its scratch directory
+ * stay.  The test leaves the same behind for a uid nothing runs as; the
+ * next grader given that uid removes them, says so, grades as usual, and
+ * nothing of either is left. */
+static void
+killed_grader(struct hh_ctx *c)
+{
+    int uid = UID_FIRST + 9;
+    char line[1024], path[PATH_MAX];
+    int made = 0;
+    FILE *m = fopen("/proc/self/mounts", "re");
+    HH_CHECK(c, m != NULL, "open /proc/self/mounts: %s", strerror(errno));
+    while (fgets(line, sizeof line, m)) {
+        char dev[256], dir[512], type[64];
+        if (sscanf(line, "%255s %511s %63s", dev, dir, type) != 3 ||
+            strncmp(type, "cgroup", 6) != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/hpsp-grade-%d-killed", dir, uid);
+        /* EEXIST: what a failed run of this test left */
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+            continue; /* a hierarchy we may not write: nor may the grader */
+        made++;
+        strcat(path, "/sub");
+        HH_CHECK(c, mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s",
+                 path, strerror(errno));
+        strcpy(strrchr(path, '/'), "/runner");
+        HH_CHECK(c, mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s",
+                 path, strerror(errno));
+    }
+    fclose(m);
+    if (!made)
+        hh_skip(c, "no cgroup hierarchy to leave a cgroup in");
+    snprintf(path, sizeof path, "/tmp/hpsp-grade-%d-killed", uid);
+    HH_CHECK(c, mkdir(path, 0711) == 0 || errno == EEXIST, "mkdir %s: %s", path,
+             strerror(errno));
+    strcat(path, "/work");
+    HH_CHECK(c, mkdir(path, 0700) == 0 || errno == EEXIST, "mkdir %s: %s", path,
+             strerror(errno));
+    hh_note(c,
+            "test: left a killed grader's %d cgroup(s) and /tmp directory "
+            "for uid %d",
+            made, uid);
+    struct grading gr;
+    char copy[256];
+    good_copy(c, copy, sizeof copy);
+    grade_start(c, &gr, LAB, copy, uid, 60);
+    hh_expect_err(gr.p,
+                  "^grade: removed [^ ]*/hpsp-grade-[0-9]+-killed, left "
+                  "by a grader that was killed$",
+                  30000);
+    struct grade g = grade_end(c, &gr, LAB);
+    HH_CHECK(c, g.score == GOOD_SCORE && g.total == GOOD_SCORE,
+             "the good submission got %lld/%lld, not %d/%d:\n%s", g.score,
+             g.total, GOOD_SCORE, GOOD_SCORE, g.report);
+    expect_clean(c, uid);
+}
+
 /* ---- the labs keep their promise ------------------------------------------
  * One scenario per folder of labs/, made when the binary starts from its
  * lab.conf (so a new lab needs no code here): the starter as handed out
@@ -862,6 +929,10 @@ static const struct hh_scenario scenarios[] = {
      HH_TEST_ONLY, include_reference},
     {"interrupted", "", "^C while it runs: the sandbox is cleaned up", NULL,
      HH_TEST_ONLY, interrupted},
+    {"killed_grader", "",
+     "a killed grader's leftovers: the next one removes "
+     "them",
+     NULL, HH_TEST_ONLY, killed_grader},
 };
 
 /* The repository, three levels above HPSP_BIN (REPO/build/VARIANT/bin) or,
