@@ -2770,19 +2770,12 @@ web_threads(struct hh_ctx *c, const char *mode)
     site_make(c, &s, false);
     struct hh_proc *p = web_start(c, &s, mode, "3", "5s", NULL);
     pid_t pid = hh_pid(p);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-    DIR *d = opendir(path);
-    HH_CHECK(c, d, "%s: %s", path, strerror(errno));
-    int tasks = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        tasks += e->d_name[0] != '.';
-    closedir(d);
+    pid_t tids[16];
+    int tasks = 1 + hh_other_threads(c, pid, tids, 16);
     /* ThreadSanitizer runs a background thread of its own */
     const char *san = getenv("HPSP_SANITIZER");
     HH_CHECK(c, tasks == 4 || (san && *san == '1' && tasks == 5),
-             "%d threads in %s, want 4", tasks, path);
+             "%d threads in /proc/%d/task, want 4", tasks, (int)pid);
     unsigned long ino[16];
     int nl = listener_inodes(c, ntohs(p->addr.sin_port), ino, 16);
     HH_CHECK(c, nl == (loops ? 3 : 1), "%d listening sockets on port %u, "
