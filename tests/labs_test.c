@@ -363,31 +363,44 @@ entries(const char *dir, const char *prefix)
     return n;
 }
 
+enum { MAX_ROOTS = 32 };
+
+/* The directories where cgroup hierarchies (v1 or v2) are mounted, from
+ * /proc/self/mounts, into ROOTS; how many. */
+static int
+cgroup_roots(struct hh_ctx *c, char roots[][512])
+{
+    char line[1024];
+    int n = 0;
+    FILE *m = fopen("/proc/self/mounts", "re");
+    HH_CHECK(c, m != NULL, "open /proc/self/mounts: %s", strerror(errno));
+    while (n < MAX_ROOTS && fgets(line, sizeof line, m)) {
+        char dev[256], type[64];
+        if (sscanf(line, "%255s %511s %63s", dev, roots[n], type) == 3 &&
+            strncmp(type, "cgroup", 6) == 0)
+            n++;
+    }
+    fclose(m);
+    return n;
+}
+
 /* Nothing of the submission of UID is left: processes, cgroups (every
  * cgroup hierarchy mounted), scratch directories. */
 static void
 expect_clean(struct hh_ctx *c, int uid)
 {
-    char prefix[64], line[1024];
+    char prefix[64];
     snprintf(prefix, sizeof prefix, "hpsp-grade-%d-", uid);
     int procs = processes_of(uid);
     hh_note(c, "harness: %d process(es) of uid %d left", procs, uid);
     HH_CHECK(c, procs == 0, "%d process(es) of uid %d are still running", procs,
              uid);
-    FILE *m = fopen("/proc/self/mounts", "re");
-    HH_CHECK(c, m != NULL, "open /proc/self/mounts: %s", strerror(errno));
-    while (fgets(line, sizeof line, m)) {
-        char dev[256], dir[512], type[64];
-        if (sscanf(line, "%255s %511s %63s", dev, dir, type) != 3 ||
-            strncmp(type, "cgroup", 6) != 0)
-            continue;
-        int n = entries(dir, prefix);
-        if (n) {
-            fclose(m);
-            hh_fail(c, "%d cgroup(s) %s* left in %s", n, prefix, dir);
-        }
+    char roots[MAX_ROOTS][512];
+    int nroots = cgroup_roots(c, roots);
+    for (int i = 0; i < nroots; i++) {
+        int n = entries(roots[i], prefix);
+        HH_CHECK(c, n == 0, "%d cgroup(s) %s* left in %s", n, prefix, roots[i]);
     }
-    fclose(m);
     const char *tmp = getenv("TMPDIR");
     int scratch =
         entries(tmp && *tmp ? tmp : "/tmp", prefix) + entries("/tmp", prefix);
@@ -667,16 +680,13 @@ static void
 killed_grader(struct hh_ctx *c)
 {
     int uid = UID_FIRST + 9;
-    char line[1024], path[PATH_MAX];
-    int made = 0;
-    FILE *m = fopen("/proc/self/mounts", "re");
-    HH_CHECK(c, m != NULL, "open /proc/self/mounts: %s", strerror(errno));
-    while (fgets(line, sizeof line, m)) {
-        char dev[256], dir[512], type[64];
-        if (sscanf(line, "%255s %511s %63s", dev, dir, type) != 3 ||
-            strncmp(type, "cgroup", 6) != 0)
-            continue;
-        snprintf(path, sizeof path, "%s/hpsp-grade-%d-killed", dir, uid);
+    char path[PATH_MAX], roots[MAX_ROOTS][512];
+    int made = 0, nroots = cgroup_roots(c, roots);
+    for (int i = 0; i < nroots; i++) {
+        int len = snprintf(path, sizeof path, "%s/hpsp-grade-%d-killed",
+                           roots[i], uid);
+        HH_CHECK(c, len > 0 && (size_t)len + 8 < sizeof path,
+                 "test bug: %s: path too long", roots[i]);
         /* EEXIST: what a failed run of this test left */
         if (mkdir(path, 0755) < 0 && errno != EEXIST)
             continue; /* a hierarchy we may not write: nor may the grader */
@@ -688,7 +698,6 @@ killed_grader(struct hh_ctx *c)
         HH_CHECK(c, mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s",
                  path, strerror(errno));
     }
-    fclose(m);
     if (!made)
         hh_skip(c, "no cgroup hierarchy to leave a cgroup in");
     snprintf(path, sizeof path, "/tmp/hpsp-grade-%d-killed", uid);
