@@ -184,10 +184,8 @@ def sweep_leftovers(uid):
     would be blamed for them.  UID runs nothing now, so whatever bears its
     name is such a leftover: removed, and said so on stderr."""
     prefix = f"hpsp-grade-{uid}-"
-    with open("/proc/self/mounts") as f:  # every hierarchy, as the tests
-        roots = [m[1] for m in (ln.split() for ln in f)
-                 if m[2] in ("cgroup", "cgroup2")]
-    for root in roots:
+    # every hierarchy, not only the two hierarchies() finds: as the tests
+    for root in [m[1] for m in mounts() if m[2] in ("cgroup", "cgroup2")]:
         for g in glob.glob(os.path.join(root, prefix + "*")):
             try:
                 for d in ("sub", "runner"):
@@ -206,19 +204,23 @@ def sweep_leftovers(uid):
                   f" {d}, left by a grader that was killed", file=sys.stderr)
 
 
+def mounts():
+    """/proc/self/mounts, a list of fields per mount."""
+    with open("/proc/self/mounts") as f:
+        return [ln.split() for ln in f]
+
+
 def hierarchies():
     """{controller: (directory, version)} of the cgroup hierarchies we can
     nest a submission in, for the pids and cpu controllers."""
-    with open("/proc/self/mounts") as f:
-        mounts = [ln.split() for ln in f]
-    found = {}
+    ms, found = mounts(), {}
     for ctl in ("pids", "cpu"):
-        for m in mounts:
+        for m in ms:
             if m[2] == "cgroup" and ctl in m[3].split(","):
                 found[ctl] = (m[1], 1)
                 break
         else:
-            for m in mounts:
+            for m in ms:
                 if m[2] != "cgroup2":
                     continue
                 try:
